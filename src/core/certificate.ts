@@ -1,0 +1,250 @@
+/**
+ * Certificates: reading them from PEM, DER and bundles, computing their pins and fingerprints, and describing them.
+ * Pins are computed exactly as openssl, OkHttp, TrustKit and HPKP do: SHA-256 over the DER SubjectPublicKeyInfo.
+ * (Node's docs hash `cert.pubkey`, which for EC keys is the raw curve point, not the SPKI: a different, incompatible
+ * pin. certpin never does that.)
+ * @module
+ */
+import { X509Certificate, createHash } from 'node:crypto';
+import { CertificateParseError } from '../errors.js';
+import { decodeOid, decodeSmallInteger, readChildren, readElement } from './der.js';
+
+/** Anything that holds one certificate: a PEM string or buffer, a DER buffer, or a parsed `X509Certificate`. */
+export type CertificateInput = string | Uint8Array | X509Certificate;
+
+/** Digest algorithms certpin knows for pins and fingerprints. SHA-1 is accepted for legacy input only. */
+export type DigestAlgorithm = 'sha256' | 'sha1';
+
+/** How a fingerprint is written: `AA:BB:…` (openssl), `aabb…` (plain hex), or base64. */
+export type FingerprintFormat = 'colon' | 'hex' | 'base64';
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+
+/**
+ * Reads every certificate in a PEM bundle, or the one certificate of a DER buffer.
+ * @param what names the input in error messages, e.g. a file path.
+ * @throws {CertificateParseError} when the input holds no certificate or a block does not parse.
+ */
+export function parseCertificates(input: string | Uint8Array, what = 'The input'): X509Certificate[] {
+  const buffer = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const text = buffer.toString('latin1');
+  if (text.includes('-----BEGIN')) {
+    const certificates: X509Certificate[] = [];
+    const otherBlocks: string[] = [];
+    for (const match of text.matchAll(PEM_BLOCK)) {
+      const label = match[1]!;
+      if (label !== 'CERTIFICATE' && label !== 'TRUSTED CERTIFICATE' && label !== 'X509 CERTIFICATE') {
+        otherBlocks.push(label);
+        continue;
+      }
+      const body = match[2]!.replace(/\s+/g, '');
+      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) {
+        throw new CertificateParseError(what, `certificate block ${certificates.length + 1} is not valid base64`);
+      }
+      certificates.push(fromDer(Buffer.from(body, 'base64'), what, certificates.length + 1));
+    }
+    if (certificates.length === 0) {
+      const found = otherBlocks.length ? `it holds ${otherBlocks.map((l) => `a ${l}`).join(', ')} but no CERTIFICATE block` : 'its PEM block is incomplete';
+      throw new CertificateParseError(what, `${found}. Give a PEM file with -----BEGIN CERTIFICATE----- blocks, or a DER (.cer/.crt) file.`);
+    }
+    return certificates;
+  }
+  if (buffer.length === 0) throw new CertificateParseError(what, 'it is empty');
+  if (buffer[0] !== 0x30) {
+    throw new CertificateParseError(what, 'it is neither PEM (no -----BEGIN CERTIFICATE----- line) nor DER (does not start with an ASN.1 SEQUENCE)');
+  }
+  return [fromDer(buffer, what, 1)];
+}
+
+function fromDer(der: Buffer, what: string, index: number): X509Certificate {
+  try {
+    return new X509Certificate(der);
+  } catch (cause) {
+    throw new CertificateParseError(what, `certificate ${index} does not parse (${(cause as Error).message})`, { cause });
+  }
+}
+
+/**
+ * Reads one certificate. A bundle with more than one certificate is refused, because which one is meant is ambiguous.
+ * @throws {CertificateParseError}
+ */
+export function toCertificate(input: CertificateInput, what = 'The certificate'): X509Certificate {
+  if (input instanceof X509Certificate) return input;
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
+    throw new CertificateParseError(what, `expected a PEM string, a DER Buffer or an X509Certificate, got ${typeof input}`);
+  }
+  const certificates = parseCertificates(input, what);
+  if (certificates.length !== 1) {
+    throw new CertificateParseError(what, `it holds ${certificates.length} certificates where one was expected`);
+  }
+  return certificates[0]!;
+}
+
+/** The DER SubjectPublicKeyInfo of a certificate: the bytes an SPKI pin hashes. */
+export function spkiDer(certificate: CertificateInput): Buffer {
+  return toCertificate(certificate).publicKey.export({ type: 'spki', format: 'der' });
+}
+
+/**
+ * The SPKI pin of a certificate in the form OkHttp, TrustKit and HPKP use: `sha256/<base64>`.
+ *
+ * @example
+ * ```ts
+ * spkiPin(fs.readFileSync('server.pem', 'utf8')); // 'sha256/C5+lpZ7tcVwmwQIMcRtPbsQtWLABXhQzejna0wHFr8M='
+ * ```
+ */
+export function spkiPin(certificate: CertificateInput, algorithm: DigestAlgorithm = 'sha256'): string {
+  return `${algorithm}/${createHash(algorithm).update(spkiDer(certificate)).digest('base64')}`;
+}
+
+/**
+ * The fingerprint of the whole certificate (its DER), as `openssl x509 -fingerprint -sha256` prints it by default.
+ *
+ * @example
+ * ```ts
+ * certificateFingerprint(pem);                   // '9C:FA:…' (colon hex, upper case)
+ * certificateFingerprint(pem, 'sha256', 'hex');  // '9cfa…'
+ * certificateFingerprint(pem, 'sha1');           // legacy SHA-1, colon hex
+ * ```
+ */
+export function certificateFingerprint(
+  certificate: CertificateInput,
+  algorithm: DigestAlgorithm = 'sha256',
+  format: FingerprintFormat = 'colon',
+): string {
+  const digest = createHash(algorithm).update(toCertificate(certificate).raw).digest();
+  return formatDigest(digest, format);
+}
+
+/** Writes a digest in one of the fingerprint formats. */
+export function formatDigest(digest: Uint8Array, format: FingerprintFormat): string {
+  const buffer = Buffer.from(digest);
+  if (format === 'base64') return buffer.toString('base64');
+  const hex = buffer.toString('hex');
+  return format === 'hex' ? hex : hex.toUpperCase().replace(/(..)(?!$)/g, '$1:');
+}
+
+/** What basicConstraints and keyUsage say about a certificate's right to issue others. */
+export interface IssuerConstraints {
+  /** basicConstraints cA. */
+  readonly ca: boolean;
+  /** basicConstraints pathLenConstraint, when present. */
+  readonly pathLength: number | undefined;
+  /** keyUsage keyCertSign; `undefined` when the certificate has no keyUsage extension (then any use is allowed). */
+  readonly keyCertSign: boolean | undefined;
+}
+
+const OID_BASIC_CONSTRAINTS = '2.5.29.19';
+const OID_KEY_USAGE = '2.5.29.15';
+
+/**
+ * Reads basicConstraints and keyUsage from the DER, because `X509Certificate` exposes `ca` but not the path length.
+ * @throws when the DER is malformed: callers treat that as "cannot issue" and fail closed.
+ */
+export function issuerConstraints(certificate: X509Certificate): IssuerConstraints {
+  const raw = certificate.raw;
+  const outer = readElement(raw);
+  const tbs = readChildren(raw, outer)[0];
+  if (!tbs) throw new Error('certificate has no TBSCertificate');
+  let ca = false;
+  let pathLength: number | undefined;
+  let keyCertSign: boolean | undefined;
+  const extensionsWrapper = readChildren(raw, tbs).find((el) => el.tag === 0xa3);
+  if (extensionsWrapper) {
+    const list = readChildren(raw, extensionsWrapper)[0];
+    for (const extension of list ? readChildren(raw, list) : []) {
+      const parts = readChildren(raw, extension);
+      const oid = decodeOid(raw, parts[0]!);
+      const value = parts[parts.length - 1]!;
+      if (oid === OID_BASIC_CONSTRAINTS) {
+        const sequence = readElement(raw, value.start, value.end);
+        for (const field of readChildren(raw, sequence)) {
+          if (field.tag === 0x01) ca = raw[field.start] !== 0;
+          else if (field.tag === 0x02) pathLength = decodeSmallInteger(raw, field);
+        }
+      } else if (oid === OID_KEY_USAGE) {
+        const bits = readElement(raw, value.start, value.end);
+        const firstByte = bits.end - bits.start > 1 ? raw[bits.start + 1]! : 0;
+        keyCertSign = (firstByte & 0x04) !== 0;
+      }
+    }
+  }
+  return { ca, pathLength, keyCertSign };
+}
+
+/** A certificate described for people and for JSON output. */
+export interface CertificateDetails {
+  readonly subject: string;
+  readonly issuer: string;
+  /** Subject alternative names as Node formats them, e.g. `['DNS:api.example.com', 'IP Address:127.0.0.1']`. */
+  readonly subjectAltNames: readonly string[];
+  readonly serialNumber: string;
+  readonly validFrom: string;
+  readonly validTo: string;
+  /** Whole days from `now` to the end of validity; negative once expired. */
+  readonly daysLeft: number;
+  /** `RSA 2048`, `EC P-256`, `Ed25519`, … */
+  readonly key: string;
+  readonly isCA: boolean;
+  readonly selfSigned: boolean;
+  readonly spkiPin: string;
+  readonly sha256: string;
+  readonly sha256Hex: string;
+  readonly sha1: string;
+}
+
+/** Describes a certificate: names, validity, key, and every pin and fingerprint form. */
+export function describeCertificate(certificate: CertificateInput, now: Date = new Date()): CertificateDetails {
+  const cert = toCertificate(certificate);
+  const validTo = new Date(cert.validTo);
+  return {
+    subject: formatName(cert.subject),
+    issuer: formatName(cert.issuer),
+    subjectAltNames: cert.subjectAltName ? cert.subjectAltName.split(', ') : [],
+    serialNumber: cert.serialNumber,
+    validFrom: new Date(cert.validFrom).toISOString(),
+    validTo: validTo.toISOString(),
+    daysLeft: Math.floor((validTo.getTime() - now.getTime()) / 86_400_000),
+    key: describeKey(cert),
+    isCA: cert.ca,
+    selfSigned: cert.subject === cert.issuer && safeVerify(cert, cert),
+    spkiPin: spkiPin(cert),
+    sha256: certificateFingerprint(cert, 'sha256', 'colon'),
+    sha256Hex: certificateFingerprint(cert, 'sha256', 'hex'),
+    sha1: certificateFingerprint(cert, 'sha1', 'colon'),
+  };
+}
+
+/** Formats Node's newline-separated distinguished name as one line, most specific part (CN) first. */
+export function formatName(name: string): string {
+  return name.split('\n').filter(Boolean).reverse().join(', ');
+}
+
+const CURVE_NAMES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };
+
+/** `RSA 2048`, `EC P-256`, `Ed25519`, … */
+export function describeKey(cert: X509Certificate): string {
+  const key = cert.publicKey;
+  const details = key.asymmetricKeyDetails ?? {};
+  switch (key.asymmetricKeyType) {
+    case 'rsa':
+    case 'rsa-pss':
+      return `${key.asymmetricKeyType === 'rsa' ? 'RSA' : 'RSA-PSS'} ${details.modulusLength ?? '?'}`;
+    case 'ec':
+      return `EC ${CURVE_NAMES[details.namedCurve ?? ''] ?? details.namedCurve ?? '?'}`;
+    case 'ed25519':
+      return 'Ed25519';
+    case 'ed448':
+      return 'Ed448';
+    default:
+      return String(key.asymmetricKeyType ?? 'unknown');
+  }
+}
+
+function safeVerify(subject: X509Certificate, issuer: X509Certificate): boolean {
+  try {
+    return subject.verify(issuer.publicKey);
+  } catch {
+    return false;
+  }
+}

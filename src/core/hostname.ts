@@ -1,0 +1,83 @@
+/**
+ * Host names and host patterns: normalisation (case, trailing dot, IDN to punycode, IP literals) and the three
+ * pattern forms of OkHttp's CertificatePinner: `api.example.com` (exact), `*.example.com` (exactly one more label),
+ * `**.example.com` (the name itself and any depth below it).
+ * @module
+ */
+import { isIP } from 'node:net';
+import { domainToASCII } from 'node:url';
+
+/** A parsed host pattern. */
+export interface HostPattern {
+  readonly type: 'exact' | 'one-label' | 'any-depth';
+  /** The normalised name the pattern is anchored at (without the `*.`/`**.` prefix). */
+  readonly base: string;
+  /** The pattern as written after normalisation, e.g. `*.example.com`. */
+  readonly text: string;
+}
+
+/**
+ * Normalises a host name or IP literal: lower case, no trailing dot, IDN to punycode, IPv6 without brackets in
+ * canonical form, IPv4 in dotted-decimal. Returns `undefined` for anything that is not a valid host.
+ */
+export function normalizeHost(input: string): string | undefined {
+  if (typeof input !== 'string') return undefined;
+  let host = input.trim();
+  if (host === '' || host !== input) return undefined;
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  const zone = host.indexOf('%');
+  if (isIP(zone === -1 ? host : host.slice(0, zone)) === 6) {
+    try {
+      return new URL(`http://[${host}]/`).hostname.slice(1, -1);
+    } catch {
+      return undefined;
+    }
+  }
+  if (isIP(host) === 4) return host;
+  if (host.endsWith('.')) host = host.slice(0, -1);
+  if (host.includes('..') || /[\s/?#@:\\]/.test(host)) return undefined;
+  const ascii = domainToASCII(host);
+  if (!ascii || ascii.length > 253) return undefined;
+  // A name made only of digits and dots that is not a valid IPv4 address would be read as one by URL parsers.
+  if (/^[\d.]+$/.test(ascii)) return isIP(ascii) === 4 ? ascii : undefined;
+  for (const label of ascii.split('.')) {
+    if (label.length === 0 || label.length > 63 || !/^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$/.test(label)) return undefined;
+  }
+  return ascii;
+}
+
+/** Whether a normalised host is an IP literal (policy patterns with wildcards never apply to those). */
+export function isIpLiteral(host: string): boolean {
+  return isIP(host) !== 0;
+}
+
+/**
+ * Parses a host pattern. Returns a reason string instead of a pattern when it is not valid, so that the policy can
+ * name the offending entry.
+ */
+export function parseHostPattern(input: string): HostPattern | string {
+  if (typeof input !== 'string' || input.trim() === '') return 'a host pattern must be a non-empty string';
+  let type: HostPattern['type'] = 'exact';
+  let rest = input;
+  if (input.startsWith('**.')) {
+    type = 'any-depth';
+    rest = input.slice(3);
+  } else if (input.startsWith('*.')) {
+    type = 'one-label';
+    rest = input.slice(2);
+  }
+  if (rest.includes('*')) return 'a wildcard may only be the whole first label, as in "*.example.com" or "**.example.com"';
+  const base = normalizeHost(rest);
+  if (!base) return `"${rest}" is not a valid host name or IP address`;
+  if (type !== 'exact' && isIpLiteral(base)) return 'wildcards do not apply to IP addresses';
+  const text = type === 'exact' ? base : `${type === 'any-depth' ? '**' : '*'}.${base}`;
+  return { type, base, text };
+}
+
+/** The names above a host, closest first: `a.b.example.com` → `b.example.com`, `example.com`, `com`. */
+export function parentDomains(host: string): string[] {
+  if (isIpLiteral(host)) return [];
+  const parents: string[] = [];
+  for (let dot = host.indexOf('.'); dot !== -1; dot = host.indexOf('.', dot + 1)) parents.push(host.slice(dot + 1));
+  return parents;
+}

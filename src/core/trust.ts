@@ -1,0 +1,75 @@
+/**
+ * Trust anchors: the certificates a verified chain must end at. The same set is given to OpenSSL for the handshake
+ * and to certpin's own path verification, so both judge the chain against one store.
+ * @module
+ */
+import type { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import tls from 'node:tls';
+import { parseCertificates } from './certificate.js';
+
+/** A set of trust anchors, indexed by subject so that issuer lookup does not scan the store. */
+export class TrustAnchors {
+  readonly #bySubject = new Map<string, X509Certificate[]>();
+  readonly #keys = new Set<string>();
+  /** The anchors, as given. */
+  readonly certificates: readonly X509Certificate[];
+
+  constructor(certificates: readonly X509Certificate[]) {
+    this.certificates = Object.freeze([...certificates]);
+    for (const certificate of certificates) {
+      const list = this.#bySubject.get(certificate.subject) ?? [];
+      list.push(certificate);
+      this.#bySubject.set(certificate.subject, list);
+      this.#keys.add(anchorKey(certificate));
+    }
+  }
+
+  /** Anchors whose subject is `name` (candidates to have issued a certificate with that issuer). */
+  withSubject(name: string): readonly X509Certificate[] {
+    return this.#bySubject.get(name) ?? [];
+  }
+
+  /**
+   * Whether a certificate is itself a trust anchor: same subject and same public key as one in the store. An anchor
+   * is trusted for its name and key, so a cross-signed copy of a root counts, and so does an intermediate that the
+   * app trusts on purpose (a partial chain).
+   */
+  isAnchor(certificate: X509Certificate): boolean {
+    return this.#keys.has(anchorKey(certificate));
+  }
+
+  get size(): number {
+    return this.certificates.length;
+  }
+}
+
+function anchorKey(certificate: X509Certificate): string {
+  return `${certificate.subject}\u0000${certificate.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
+}
+
+let systemAnchors: X509Certificate[] | undefined;
+
+/**
+ * The certificates of Node's default store: its bundled roots (or, on Node versions that have
+ * `tls.getCACertificates`, whatever the default store holds) plus `NODE_EXTRA_CA_CERTS`. Parsed once, on first use.
+ */
+export function systemTrustAnchors(): readonly X509Certificate[] {
+  if (!systemAnchors) {
+    const getCACertificates = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates;
+    const pems = getCACertificates ? getCACertificates('default') : [...tls.rootCertificates, ...extraCaCertificates()];
+    systemAnchors = pems.flatMap((pem) => parseCertificates(pem, 'A certificate of the system trust store'));
+  }
+  return systemAnchors;
+}
+
+function extraCaCertificates(): string[] {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file) return [];
+  try {
+    return [readFileSync(file, 'utf8')];
+  } catch {
+    // Node itself only warns when the file is missing; its store then lacks those certificates, and so does ours.
+    return [];
+  }
+}

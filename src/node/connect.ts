@@ -1,0 +1,131 @@
+/**
+ * The one mechanism every adapter shares: open a TLS connection whose handshake enforces a pin policy.
+ *
+ * - Trust anchors, client certificate and minimum version come from the policy's single secure context.
+ * - Options that would weaken TLS are refused, not ignored.
+ * - TLS sessions are resumed only from a cache of sessions whose full handshake passed this policy's check: Node
+ *   skips `checkServerIdentity` on a resumed session, so a session from anywhere else would skip the pins.
+ * @module
+ */
+import tls from 'node:tls';
+import { InsecureOptionError } from '../errors.js';
+import type { PinPolicy } from '../core/policy.js';
+import { createPinCheck } from './pin-check.js';
+import type { CheckServerIdentity, DecisionObserver } from './pin-check.js';
+
+/** Options certpin sets itself; a caller who passes one of these gets an error rather than a silent override. */
+const POLICY_OWNED_OPTIONS = ['ca', 'secureContext', 'cert', 'key', 'pfx', 'passphrase', 'secureProtocol', 'crl'] as const;
+const WEAK_VERSIONS = new Set(['SSLv3', 'TLSv1', 'TLSv1.1']);
+
+/** Throws when `options` asks for anything that would weaken TLS or bypass the policy's trust configuration. */
+export function assertSafeTlsOptions(options: Readonly<Record<string, unknown>>, where = 'options'): void {
+  if (options.rejectUnauthorized === false) {
+    throw new InsecureOptionError('rejectUnauthorized', `${where}.rejectUnauthorized is false: certpin never turns certificate validation off. For a development CA, add it to the policy's "ca".`);
+  }
+  for (const name of ['minVersion', 'maxVersion'] as const) {
+    if (typeof options[name] === 'string' && WEAK_VERSIONS.has(options[name] as string)) {
+      throw new InsecureOptionError(name, `${where}.${name} is ${String(options[name])}: certpin requires TLS 1.2 or later.`);
+    }
+  }
+  for (const name of POLICY_OWNED_OPTIONS) {
+    if (options[name] !== undefined) {
+      throw new InsecureOptionError(name, `${where}.${name} is set: trust anchors, client certificates and protocol settings belong to the PinPolicy (ca, trustSystemRoots, clientCertificate, minVersion), so that pins are verified against the same store.`);
+    }
+  }
+}
+
+/**
+ * The options to spread into `tls.connect` (or any API that takes TLS options) to enforce `policy`.
+ *
+ * Do not add a `session` of your own: Node does not check pins on a resumed session. {@link pinnedConnect} handles
+ * resumption safely. The `sessionIdContext` entry keeps an `https.Agent`'s pooled sockets and cached sessions for
+ * these options apart from those of unpinned requests (it is part of the agent's pool key).
+ *
+ * @example
+ * ```ts
+ * const socket = tls.connect({ host: 'api.example.com', port: 443, ...pinnedTlsOptions(policy) });
+ * socket.on('secureConnect', () => socket.write('...'));   // only reached when the pins matched
+ * ```
+ */
+export function pinnedTlsOptions(policy: PinPolicy): tls.ConnectionOptions & { sessionIdContext: string } {
+  return {
+    secureContext: policy.secureContext,
+    minVersion: policy.minVersion,
+    rejectUnauthorized: true,
+    checkServerIdentity: createPinCheck(policy),
+    sessionIdContext: `certpin-${policy.id}`,
+  };
+}
+
+/** Extra options of {@link pinnedConnect}. */
+export interface PinnedConnectOptions extends tls.ConnectionOptions {
+  /** Sees the pin decision of this connection (for diagnostics; cannot change it). */
+  onPinDecision?: DecisionObserver;
+}
+
+interface CachedSession {
+  readonly session: Buffer;
+  readonly until: number;
+}
+
+const SESSION_LIFETIME_MS = 5 * 60_000;
+const SESSION_CACHE_LIMIT = 256;
+const sessionCaches = new WeakMap<PinPolicy, Map<string, CachedSession>>();
+
+/**
+ * `tls.connect` with the policy enforced in the handshake. Every adapter (agent, dispatcher, http2, …) opens its
+ * sockets here.
+ *
+ * @example
+ * ```ts
+ * const socket = pinnedConnect(policy, { host: 'api.example.com', port: 443, ALPNProtocols: ['http/1.1'] });
+ * ```
+ * @throws {InsecureOptionError} for options that would weaken TLS or override the policy's trust configuration.
+ */
+export function pinnedConnect(policy: PinPolicy, options: PinnedConnectOptions, onSecureConnect?: () => void): tls.TLSSocket {
+  const { onPinDecision, checkServerIdentity, session: _ignoredSession, ...rest } = options;
+  assertSafeTlsOptions(rest as Record<string, unknown>);
+  const connectOptions: tls.ConnectionOptions = {
+    ...rest,
+    secureContext: policy.secureContext,
+    minVersion: options.minVersion ?? policy.minVersion,
+    rejectUnauthorized: true,
+    checkServerIdentity: createPinCheck(policy, checkServerIdentity as CheckServerIdentity | undefined, onPinDecision),
+  };
+  const servername = typeof rest.servername === 'string' && rest.servername !== '' ? rest.servername : undefined;
+  const cacheKey = `${servername ?? ''}|${rest.host ?? 'localhost'}|${rest.port ?? ''}`;
+  let cache = sessionCaches.get(policy);
+  if (!cache) sessionCaches.set(policy, (cache = new Map()));
+  const cached = cache.get(cacheKey);
+  if (cached && cached.until > policy.now()) connectOptions.session = cached.session;
+  else if (cached) cache.delete(cacheKey);
+
+  const socket = tls.connect(connectOptions, onSecureConnect);
+  rememberVerifiedSessions(socket, cache, cacheKey, policy);
+  return socket;
+}
+
+/**
+ * Caches the socket's TLS session only once the handshake has passed the pin check (`secureConnect` is emitted
+ * only then, since validation errors destroy the socket first). A TLS 1.2 session that arrives earlier waits.
+ */
+function rememberVerifiedSessions(socket: tls.TLSSocket, cache: Map<string, CachedSession>, key: string, policy: PinPolicy): void {
+  let verified = false;
+  let pending: Buffer | undefined;
+  const store = (session: Buffer) => {
+    if (cache.size >= SESSION_CACHE_LIMIT && !cache.has(key)) cache.delete(cache.keys().next().value!);
+    cache.set(key, { session, until: policy.now() + SESSION_LIFETIME_MS });
+  };
+  socket.on('session', (session: Buffer) => {
+    if (verified) store(session);
+    else pending = session;
+  });
+  socket.once('secureConnect', () => {
+    verified = true;
+    if (pending) store(pending);
+    pending = undefined;
+  });
+  socket.once('close', (hadError: boolean) => {
+    if (hadError || !verified) cache.delete(key);
+  });
+}
