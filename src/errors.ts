@@ -185,10 +185,18 @@ export class InsecureOptionError extends CertpinError {
   }
 }
 
-/** A redirect that would leave the pinned protection (https to http on a pinned host). */
+/**
+ * A plain-HTTP request to a host the policy pins (or to any host under `onlyPinnedHosts`), typically a redirect from
+ * https to http that would strip the pinning.
+ */
 export class InsecureRedirectError extends CertpinError {
-  constructor(from: string, to: string) {
-    super(ErrorCodes.INSECURE_REDIRECT, `Redirect from ${from} to ${to} refused: it leaves HTTPS on a pinned host.`);
+  readonly url: string;
+  constructor(url: string, from?: string) {
+    super(
+      ErrorCodes.INSECURE_REDIRECT,
+      `${from ? `Redirect from ${from} to ${url}` : `Request to ${url}`} refused: the host is pinned (or the policy allows only pinned hosts), so it is reached over HTTPS only.`,
+    );
+    this.url = url;
   }
 }
 

@@ -33,6 +33,10 @@ export type { PinnedAgentOptions } from './node/agent.js';
 export { pinnedTlsOptions, pinnedConnect, assertSafeTlsOptions } from './node/connect.js';
 export type { PinnedConnectOptions } from './node/connect.js';
 export { createPinCheck } from './node/pin-check.js';
+export { probeServer } from './node/probe.js';
+export type { ProbeTarget, ServerProbe } from './node/probe.js';
+// -- fetch/undici, http2 and checkConnection (issue 3) --
+// -- end fetch/undici --
 export type { CheckServerIdentity, DecisionObserver } from './node/pin-check.js';
 export {
   CertpinError,

@@ -233,6 +233,14 @@ export class PinPolicy {
     return undefined;
   }
 
+  /**
+   * Whether a plain-HTTP (or any unencrypted) connection to `host` may be made: never to a host with a pin set
+   * (a redirect from https to http would strip the pinning), nor to any host under `onlyPinnedHosts`.
+   */
+  allowsPlaintext(host: string): boolean {
+    return !this.onlyPinnedHosts && this.ruleFor(host) === undefined;
+  }
+
   /** The trust anchors pins are verified against: system roots (unless turned off) plus `ca`. */
   get trustAnchors(): TrustAnchors {
     this.#anchors ??= new TrustAnchors(this.trustSystemRoots ? [...systemTrustAnchors(), ...this.#extraAnchors] : this.#extraAnchors);
