@@ -37,6 +37,10 @@ export { probeServer } from './node/probe.js';
 export type { ProbeTarget, ServerProbe } from './node/probe.js';
 // -- fetch/undici, http2 and checkConnection (issue 3) --
 // -- end fetch/undici --
+// -- plaintext agent for redirects (issue 3, axios/got/ws helper) --
+// -- end plaintext agent --
+// -- CLI support exported for library users (issue 4) --
+// -- end CLI support --
 export type { CheckServerIdentity, DecisionObserver } from './node/pin-check.js';
 export {
   CertpinError,

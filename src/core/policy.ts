@@ -42,6 +42,11 @@ export interface PinPolicyOptions {
    * `**.example.com` (the name and any depth below), IP literals. A bare array is shorthand for `{ pins }`.
    */
   hosts: Readonly<Record<string, HostPinsOptions | readonly string[]>>;
+  /**
+   * A pin set for every host that no entry of `hosts` covers (pattern `*`), as dio's
+   * `CertificatePinningInterceptor` pins every request of a client. Default: none.
+   */
+  defaultPins?: HostPinsOptions | readonly string[];
   /** Refuse connections to hosts the policy does not name. Default false: they get normal CA validation. */
   onlyPinnedHosts?: boolean;
   /** Report mismatches on every host without refusing them (a dry run before enforcing). Default false. */
@@ -126,6 +131,7 @@ export class PinPolicy {
   readonly #exact = new Map<string, HostRule>();
   readonly #oneLabel = new Map<string, HostRule>();
   readonly #anyDepth = new Map<string, HostRule>();
+  readonly #defaultRule: HostRule | undefined;
   readonly #extraAnchors: readonly X509Certificate[];
   readonly #clientCertificate: PinPolicyOptions['clientCertificate'];
   readonly #onReport: PinPolicyOptions['onReport'];
@@ -149,7 +155,12 @@ export class PinPolicy {
     this.#onReport = options.onReport;
 
     const warnings: PolicyWarning[] = [];
-    this.rules = Object.freeze(this.#buildRules(options.hosts, warnings));
+    const rules = this.#buildRules(options.hosts, warnings);
+    if (options.defaultPins !== undefined) {
+      this.#defaultRule = this.#buildRule('defaultPins', { type: 'any-depth', base: '*', text: '*' }, options.defaultPins, warnings);
+      rules.push(this.#defaultRule);
+    }
+    this.rules = Object.freeze(rules);
     this.#extraAnchors = readAnchors(options.ca);
     if (!this.trustSystemRoots && this.#extraAnchors.length === 0) {
       throw new PolicyError('ca', 'trustSystemRoots is false, so "ca" must hold at least one certificate to trust');
@@ -176,45 +187,54 @@ export class PinPolicy {
       const at = `hosts[${JSON.stringify(patternText)}]`;
       const pattern = parseHostPattern(patternText);
       if (typeof pattern === 'string') throw new PolicyError(at, pattern);
-      const spec: HostPinsOptions = Array.isArray(entry) ? { pins: entry } : (entry as HostPinsOptions);
-      if (spec === null || typeof spec !== 'object') throw new PolicyError(at, 'expected { pins: [...] } or an array of pins');
-      if (!Array.isArray(spec.pins) || spec.pins.length === 0) throw new PolicyError(`${at}.pins`, 'a pin set needs at least one pin (and a backup)');
-      const pins = spec.pins.map((text, index) => {
-        try {
-          return parsePin(text);
-        } catch (error) {
-          throw new PolicyError(`${at}.pins[${index}]`, (error as Error).message, { cause: error });
-        }
-      });
-      const includeSubdomains = booleanOption(spec.includeSubdomains, `${at}.includeSubdomains`, false);
-      if (includeSubdomains && pattern.type !== 'exact') throw new PolicyError(`${at}.includeSubdomains`, 'only applies to an exact host; use "**." for a wildcard of any depth');
-      if (includeSubdomains && isIpLiteral(pattern.base)) throw new PolicyError(`${at}.includeSubdomains`, 'does not apply to an IP address');
-      if (pattern.type !== 'exact' || includeSubdomains) refusePublicSuffix(pattern, at);
-      const rule: HostRule = Object.freeze({
-        pattern,
-        pins: Object.freeze(pins),
-        includeSubdomains,
-        expires: parseExpiry(spec.expires, `${at}.expires`),
-        reportOnly: booleanOption(spec.reportOnly, `${at}.reportOnly`, this.reportOnly),
-      });
+      const rule = this.#buildRule(at, pattern, entry, warnings);
       const table = pattern.type === 'exact' ? this.#exact : pattern.type === 'one-label' ? this.#oneLabel : this.#anyDepth;
       if (table.has(pattern.base)) throw new PolicyError(at, `the pattern "${pattern.text}" is given twice (after normalisation)`);
       table.set(pattern.base, rule);
       rules.push(rule);
-      checkBackup(rule, at, this.requireBackupPin, warnings);
-      if (pins.some((p) => p.legacy)) {
-        warnings.push({ code: 'CERTPIN_LEGACY_SHA1_PIN', pattern: pattern.text, message: `${at} uses a SHA-1 pin; SHA-1 is legacy, prefer sha256/ SPKI pins.` });
-      }
-      if (rule.expires && rule.expires.getTime() <= this.now()) {
-        warnings.push({ code: 'CERTPIN_PIN_SET_EXPIRED', pattern: pattern.text, message: `${at} expired on ${rule.expires.toISOString()}; it is not enforced (normal CA validation applies).` });
-      }
     }
     return rules;
   }
 
+  #buildRule(at: string, pattern: HostPattern, entry: HostPinsOptions | readonly string[], warnings: PolicyWarning[]): HostRule {
+    const spec: HostPinsOptions = Array.isArray(entry) ? { pins: entry } : (entry as HostPinsOptions);
+    if (spec === null || typeof spec !== 'object') throw new PolicyError(at, 'expected { pins: [...] } or an array of pins');
+    if (!Array.isArray(spec.pins) || spec.pins.length === 0) throw new PolicyError(`${at}.pins`, 'a pin set needs at least one pin (and a backup)');
+    const pins = spec.pins.map((text, index) => {
+      try {
+        return parsePin(text);
+      } catch (error) {
+        throw new PolicyError(`${at}.pins[${index}]`, (error as Error).message, { cause: error });
+      }
+    });
+    const includeSubdomains = booleanOption(spec.includeSubdomains, `${at}.includeSubdomains`, false);
+    const isDefault = pattern.text === '*';
+    if (!isDefault) {
+      if (includeSubdomains && pattern.type !== 'exact') throw new PolicyError(`${at}.includeSubdomains`, 'only applies to an exact host; use "**." for a wildcard of any depth');
+      if (includeSubdomains && isIpLiteral(pattern.base)) throw new PolicyError(`${at}.includeSubdomains`, 'does not apply to an IP address');
+      if (pattern.type !== 'exact' || includeSubdomains) refusePublicSuffix(pattern, at);
+    }
+    const rule: HostRule = Object.freeze({
+      pattern,
+      pins: Object.freeze(pins),
+      includeSubdomains,
+      expires: parseExpiry(spec.expires, `${at}.expires`),
+      reportOnly: booleanOption(spec.reportOnly, `${at}.reportOnly`, this.reportOnly),
+    });
+    checkBackup(rule, at, this.requireBackupPin, warnings);
+    if (pins.some((p) => p.legacy)) {
+      warnings.push({ code: 'CERTPIN_LEGACY_SHA1_PIN', pattern: pattern.text, message: `${at} uses a SHA-1 pin; SHA-1 is legacy, prefer sha256/ SPKI pins.` });
+    }
+    if (rule.expires && rule.expires.getTime() <= this.now()) {
+      warnings.push({ code: 'CERTPIN_PIN_SET_EXPIRED', pattern: pattern.text, message: `${at} expired on ${rule.expires.toISOString()}; it is not enforced (normal CA validation applies).` });
+    }
+    return rule;
+  }
+
   /**
    * The pin set that applies to a host, most specific first: the exact name; `**.name`; then for each parent,
-   * closest first, `*.parent` (only for the first), `**.parent` and `parent` with `includeSubdomains`.
+   * closest first, `*.parent` (only for the first), `**.parent` and `parent` with `includeSubdomains`; last,
+   * `defaultPins`.
    * The cost depends on the number of labels of the host, not on the size of the policy.
    */
   ruleFor(host: string): HostRule | undefined {
@@ -230,7 +250,7 @@ export class PinPolicy {
       const inherited = this.#exact.get(parent);
       if (inherited?.includeSubdomains) return inherited;
     }
-    return undefined;
+    return this.#defaultRule;
   }
 
   /**
@@ -310,8 +330,8 @@ export class PinPolicy {
         }
       }
     }
-    const unknownTop = Object.keys(rest).filter((k) => !['hosts', 'onlyPinnedHosts', 'reportOnly', 'requireBackupPin', 'trustSystemRoots', 'minVersion'].includes(k));
-    if (unknownTop.length) throw new PolicyError(unknownTop[0]!, 'unknown field (known: hosts, onlyPinnedHosts, reportOnly, requireBackupPin, trustSystemRoots, minVersion, ca, clientCertificate)');
+    const unknownTop = Object.keys(rest).filter((k) => !['hosts', 'defaultPins', 'onlyPinnedHosts', 'reportOnly', 'requireBackupPin', 'trustSystemRoots', 'minVersion'].includes(k));
+    if (unknownTop.length) throw new PolicyError(unknownTop[0]!, 'unknown field (known: hosts, defaultPins, onlyPinnedHosts, reportOnly, requireBackupPin, trustSystemRoots, minVersion, ca, clientCertificate)');
     return new PinPolicy({
       ...(rest as unknown as PinPolicyOptions),
       ...(caList ? { ca: caList } : {}),
