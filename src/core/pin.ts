@@ -53,7 +53,7 @@ export function parsePin(input: string): Pin {
   const text = input.trim();
   if (text === '') throw new InvalidPinError(input, 'it is empty');
 
-  const spki = /^(sha256|sha1)\/(.*)$/i.exec(text) ?? /^pin-(sha256)\s*=\s*"?([^"]*)"?$/i.exec(text);
+  const spki = /^(sha256|sha1)\/([\s\S]*)$/i.exec(text) ?? /^pin-(sha256)\s*=\s*"?([^"]*)"?$/i.exec(text);
   if (spki) {
     const algorithm = spki[1]!.toLowerCase() as DigestAlgorithm;
     return makePin(input, 'spki', algorithm, decodeBase64(input, spki[2]!, algorithm));
@@ -68,6 +68,7 @@ export function parsePin(input: string): Pin {
   const hex = text.replace(/[:\s]/g, '');
   if (/^[0-9a-f]+$/i.test(hex)) {
     const algorithm: DigestAlgorithm | undefined = hex.length === 64 ? 'sha256' : hex.length === 40 ? 'sha1' : undefined;
+    if (hex.length % 2) throw new InvalidPinError(input, 'it has an odd number of hex digits');
     if (!algorithm) throw new InvalidPinError(input, `it has ${hex.length / 2} bytes of hex; a SHA-256 fingerprint has 32, a SHA-1 fingerprint 20`);
     return makePin(input, 'certificate', algorithm, decodeHex(input, text, algorithm));
   }

@@ -106,26 +106,19 @@ export function pinnedConnect(policy: PinPolicy, options: PinnedConnectOptions, 
 }
 
 /**
- * Caches the socket's TLS session only once the handshake has passed the pin check (`secureConnect` is emitted
- * only then, since validation errors destroy the socket first). A TLS 1.2 session that arrives earlier waits.
+ * Caches the socket's TLS session only once the handshake has passed the pin check: `secureConnect` is emitted only
+ * then, since validation errors destroy the socket first. (Node 20 to 24 emit `session` after `secureConnect` and
+ * never for a refused handshake; the guard keeps that true whatever a future version does.)
  */
 function rememberVerifiedSessions(socket: tls.TLSSocket, cache: Map<string, CachedSession>, key: string, policy: PinPolicy): void {
   let verified = false;
-  let pending: Buffer | undefined;
-  const store = (session: Buffer) => {
+  socket.once('secureConnect', () => (verified = true));
+  socket.on('session', (session: Buffer) => {
+    if (!verified) return;
     if (cache.size >= SESSION_CACHE_LIMIT && !cache.has(key)) cache.delete(cache.keys().next().value!);
     cache.set(key, { session, until: policy.now() + SESSION_LIFETIME_MS });
-  };
-  socket.on('session', (session: Buffer) => {
-    if (verified) store(session);
-    else pending = session;
-  });
-  socket.once('secureConnect', () => {
-    verified = true;
-    if (pending) store(pending);
-    pending = undefined;
   });
   socket.once('close', (hadError: boolean) => {
-    if (hadError || !verified) cache.delete(key);
+    if (hadError) cache.delete(key);
   });
 }

@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { PinPolicy, PolicyError, normalizeHost } from '../src/index.js';
+import type { PolicyWarning } from '../src/index.js';
+import { backupPin, createPki } from './support/pki.js';
+
+const A = backupPin();
+const B = backupPin();
+const quiet = { onWarning: () => {} };
+
+describe('host names', () => {
+  const cases: [string, string | undefined][] = [
+    ['API.Example.COM', 'api.example.com'],
+    ['api.example.com.', 'api.example.com'],
+    ['bücher.example', 'xn--bcher-kva.example'],
+    ['[::1]', '::1'],
+    ['0:0:0:0:0:0:0:1', '::1'],
+    ['[2001:DB8::1]', '2001:db8::1'],
+    ['127.0.0.1', '127.0.0.1'],
+    ['good.com.evil.com', 'good.com.evil.com'],
+    ['', undefined],
+    [' api.example.com', undefined],
+    ['api..example.com', undefined],
+    ['api.example.com/path', undefined],
+    ['user@api.example.com', undefined],
+    ['-bad.example.com', undefined],
+    ['999.1.1.1', undefined],
+    ['a'.repeat(64) + '.com', undefined],
+  ];
+  for (const [input, expected] of cases) {
+    it(`normalizes ${JSON.stringify(input)} to ${String(expected)}`, () => assert.equal(normalizeHost(input), expected));
+  }
+});
+
+describe('PinPolicy host matching', () => {
+  const policy = new PinPolicy({
+    hosts: {
+      'api.example.com': [A, B],
+      '*.cdn.example.com': [A, B],
+      '**.pay.example.com': [A, B],
+      'example.org': { pins: [A, B], includeSubdomains: true },
+      'deep.a.example.org': [B, A],
+      '127.0.0.1': [A, B],
+      '::1': [A, B],
+    },
+    ...quiet,
+  });
+  const pattern = (host: string) => policy.ruleFor(host)?.pattern.text;
+
+  it('matches exact names after normalisation', () => {
+    assert.equal(pattern('api.example.com'), 'api.example.com');
+    assert.equal(pattern('API.EXAMPLE.COM.'), 'api.example.com');
+    assert.equal(pattern('x.api.example.com'), undefined);
+    assert.equal(pattern('example.com'), undefined);
+  });
+
+  it('*. covers exactly one label', () => {
+    assert.equal(pattern('img.cdn.example.com'), '*.cdn.example.com');
+    assert.equal(pattern('cdn.example.com'), undefined);
+    assert.equal(pattern('a.img.cdn.example.com'), undefined);
+  });
+
+  it('**. covers the name itself and any depth', () => {
+    assert.equal(pattern('pay.example.com'), '**.pay.example.com');
+    assert.equal(pattern('eu.pay.example.com'), '**.pay.example.com');
+    assert.equal(pattern('a.b.c.pay.example.com'), '**.pay.example.com');
+  });
+
+  it('includeSubdomains covers names below, and the most specific entry wins', () => {
+    assert.equal(pattern('example.org'), 'example.org');
+    assert.equal(pattern('a.example.org'), 'example.org');
+    assert.equal(pattern('deep.a.example.org'), 'deep.a.example.org');
+    assert.equal(pattern('x.deep.a.example.org'), 'example.org');
+  });
+
+  it('never matches look-alikes', () => {
+    assert.equal(pattern('api.example.com.evil.com'), undefined);
+    assert.equal(pattern('evilapi.example.com'), undefined);
+    assert.equal(pattern('evilexample.org'), undefined);
+    assert.equal(pattern('pay.example.com.attacker.net'), undefined);
+  });
+
+  it('matches IP literals in any notation', () => {
+    assert.equal(pattern('127.0.0.1'), '127.0.0.1');
+    assert.equal(pattern('[::1]'), '::1');
+    assert.equal(pattern('0:0::1'), '::1');
+    assert.equal(pattern('127.0.0.2'), undefined);
+  });
+
+  it('lookup cost does not grow with the number of hosts', () => {
+    const hosts: Record<string, string[]> = {};
+    for (let i = 0; i < 10_000; i++) hosts[`host${i}.example${i % 50}.com`] = [A, B];
+    const big = new PinPolicy({ hosts, ...quiet });
+    const small = new PinPolicy({ hosts: Object.fromEntries(Object.entries(hosts).slice(0, 10)), ...quiet });
+    const time = (p: PinPolicy) => {
+      const start = process.hrtime.bigint();
+      for (let i = 0; i < 20_000; i++) p.ruleFor(`host${i % 10}.example${i % 10}.com`);
+      return Number(process.hrtime.bigint() - start);
+    };
+    time(big);
+    time(small);
+    const ratio = Math.min(time(big), time(big)) / Math.min(time(small), time(small));
+    // A linear scan would be ~1000x slower; hashing cost varies a little with table size.
+    assert.ok(ratio < 5, `10,000 hosts took ${ratio.toFixed(2)}x the time of 10`);
+    assert.equal(big.ruleFor('host9999.example49.com')?.pattern.text, 'host9999.example49.com');
+  });
+
+  it('defaultPins applies to every host no entry covers', () => {
+    const p = new PinPolicy({ hosts: { 'api.example.com': [A, B] }, defaultPins: [B, A], ...quiet });
+    assert.equal(p.ruleFor('other.example.net')?.pattern.text, '*');
+    assert.equal(p.ruleFor('api.example.com')?.pattern.text, 'api.example.com');
+  });
+
+  it('plaintext is refused to pinned hosts and to all under onlyPinnedHosts', () => {
+    assert.equal(policy.allowsPlaintext('api.example.com'), false);
+    assert.equal(policy.allowsPlaintext('x.example.org'), false);
+    assert.equal(policy.allowsPlaintext('unrelated.net'), true);
+    const strict = new PinPolicy({ hosts: { 'api.example.com': [A, B] }, onlyPinnedHosts: true });
+    assert.equal(strict.allowsPlaintext('unrelated.net'), false);
+  });
+});
+
+describe('PinPolicy validation', () => {
+  const invalid: [string, () => unknown, RegExp][] = [
+    ['no options', () => new PinPolicy(undefined as never), /expected an object/],
+    ['hosts not an object', () => new PinPolicy({ hosts: [] as never }), /at hosts: expected an object/],
+    ['empty pin set', () => new PinPolicy({ hosts: { 'a.example.com': [] } }), /hosts\["a.example.com"\].pins: a pin set needs at least one pin/],
+    ['bad pin', () => new PinPolicy({ hosts: { 'a.example.com': [A, 'sha256/nope'] } }), /hosts\["a.example.com"\].pins\[1\]: Invalid pin "sha256\/nope"/],
+    ['bad pattern', () => new PinPolicy({ hosts: { 'a.*.example.com': [A, B] } }), /wildcard may only be the whole first label/],
+    ['bad host', () => new PinPolicy({ hosts: { 'a b.com': [A, B] } }), /not a valid host name/],
+    ['**.com', () => new PinPolicy({ hosts: { '**.com': [A, B] } }), /"com" is a public suffix/],
+    ['*.co.uk', () => new PinPolicy({ hosts: { '*.co.uk': [A, B] } }), /"co.uk" is a public suffix/],
+    ['includeSubdomains on a suffix', () => new PinPolicy({ hosts: { 'com.au': { pins: [A, B], includeSubdomains: true } } }), /public suffix/],
+    ['includeSubdomains on a wildcard', () => new PinPolicy({ hosts: { '*.example.com': { pins: [A, B], includeSubdomains: true } } }), /only applies to an exact host/],
+    ['wildcard IP', () => new PinPolicy({ hosts: { '*.127.0.0.1': [A, B] } }), /wildcards do not apply to IP addresses/],
+    ['duplicate after normalisation', () => new PinPolicy({ hosts: { 'A.example.com': [A, B], 'a.example.com.': [A, B] } }), /given twice/],
+    ['expires not a date', () => new PinPolicy({ hosts: { 'a.example.com': { pins: [A, B], expires: 'next year' } } }), /expires: "next year" is not a date/],
+    ['expires impossible date', () => new PinPolicy({ hosts: { 'a.example.com': { pins: [A, B], expires: '2027-02-30' } } }), /not a calendar date/],
+    ['expires without zone', () => new PinPolicy({ hosts: { 'a.example.com': { pins: [A, B], expires: '2027-02-01T10:00:00' } } }), /is not a date/],
+    ['expires loose format', () => new PinPolicy({ hosts: { 'a.example.com': { pins: [A, B], expires: '2027/02/01' } } }), /is not a date/],
+    ['includeSubdomains not boolean', () => new PinPolicy({ hosts: { 'a.example.com': { pins: [A, B], includeSubdomains: 'yes' as never } } }), /expected true or false/],
+    ['TLS 1.1', () => new PinPolicy({ hosts: {}, minVersion: 'TLSv1.1' as never }), /minVersion: "TLSv1.1" is not allowed/],
+    ['no anchors', () => new PinPolicy({ hosts: {}, trustSystemRoots: false }), /"ca" must hold at least one certificate/],
+    ['ca garbage', () => new PinPolicy({ hosts: {}, ca: 'not a cert' }), /ca\[0\].*not a readable X.509 certificate/],
+    ['backup required', () => new PinPolicy({ hosts: { 'a.example.com': [A] }, requireBackupPin: true }), /single pin and no backup/],
+    ['repeated pin is no backup', () => new PinPolicy({ hosts: { 'a.example.com': [A, A] }, requireBackupPin: true }), /repeats the same pin/],
+    ['mTLS key mismatch', () => new PinPolicy({ hosts: {}, clientCertificate: { cert: createPki().leaf.pem, key: createPki().leaf.key.keyPem } }), /clientCertificate: the certificate and key cannot be used/],
+  ];
+  for (const [name, build, message] of invalid) {
+    it(`refuses ${name} with a PolicyError naming the entry`, () => {
+      assert.throws(build, (error: unknown) => {
+        assert.ok(error instanceof PolicyError, String(error));
+        assert.equal(error.code, 'ERR_CERTPIN_INVALID_POLICY');
+        assert.match(error.message, message);
+        return true;
+      });
+    });
+  }
+
+  it('warns about a missing backup pin, SHA-1 pins and an expired pin set', () => {
+    const seen: PolicyWarning[] = [];
+    const policy = new PinPolicy({
+      hosts: {
+        'one.example.com': [A],
+        'sha1.example.com': [A, `sha1/${Buffer.alloc(20, 1).toString('base64')}`],
+        'old.example.com': { pins: [A, B], expires: '2020-01-01' },
+      },
+      onWarning: (w) => seen.push(w),
+    });
+    assert.deepEqual(seen.map((w) => w.code).sort(), ['CERTPIN_LEGACY_SHA1_PIN', 'CERTPIN_NO_BACKUP_PIN', 'CERTPIN_PIN_SET_EXPIRED']);
+    assert.deepEqual(policy.warnings, seen);
+  });
+
+  it('parses expiry dates strictly: a date means the end of that day, UTC', () => {
+    const policy = new PinPolicy({
+      hosts: {
+        'a.example.com': { pins: [A, B], expires: '2027-06-30' },
+        'b.example.com': { pins: [A, B], expires: '2027-06-30T12:00:00+02:00' },
+      },
+      ...quiet,
+    });
+    assert.equal(policy.ruleFor('a.example.com')?.expires?.toISOString(), '2027-07-01T00:00:00.000Z');
+    assert.equal(policy.ruleFor('b.example.com')?.expires?.toISOString(), '2027-06-30T10:00:00.000Z');
+  });
+
+  it('is immutable', () => {
+    const policy = new PinPolicy({ hosts: { 'a.example.com': [A, B] } });
+    assert.throws(() => ((policy as unknown as { onlyPinnedHosts: boolean }).onlyPinnedHosts = true), TypeError);
+    assert.throws(() => (policy.rules as unknown as unknown[]).push({}), TypeError);
+    assert.throws(() => (policy.ruleFor('a.example.com')!.pins as unknown as unknown[]).pop(), TypeError);
+  });
+});
+
+describe('policy files and environment', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'certpin-policy-'));
+  const pki = createPki();
+  writeFileSync(path.join(dir, 'root.pem'), pki.root.pem);
+
+  it('loads a policy file with ca paths relative to the file', () => {
+    const file = path.join(dir, 'certpin.json');
+    writeFileSync(file, JSON.stringify({ $schema: './schema.json', hosts: { 'api.example.com': { pins: [A, B], $comment: 'current + backup' } }, ca: ['root.pem'], trustSystemRoots: false }));
+    const policy = PinPolicy.fromFile(file);
+    assert.equal(policy.source, file);
+    assert.equal(policy.trustAnchors.size, 1);
+    assert.equal(policy.ruleFor('api.example.com')?.pins.length, 2);
+  });
+
+  const bad: [string, string, RegExp][] = [
+    ['not JSON', '{ hosts: ', /not valid JSON/],
+    ['unknown field', JSON.stringify({ hosts: {}, onlyPinned: true }), /onlyPinned: unknown field/],
+    ['unknown host field', JSON.stringify({ hosts: { 'a.example.com': { pins: [A, B], expire: '2027-01-01' } } }), /unknown field "expire"/],
+    ['missing ca file', JSON.stringify({ hosts: {}, ca: ['missing.pem'] }), /ca\[0\]: cannot read missing.pem/],
+    ['bad pin', JSON.stringify({ hosts: { 'a.example.com': ['nope', B] } }), /Invalid pin "nope"/],
+  ];
+  for (const [name, content, message] of bad) {
+    it(`refuses a file with ${name}, naming the file`, () => {
+      const file = path.join(dir, `${name.replace(/\W/g, '-')}.json`);
+      writeFileSync(file, content);
+      assert.throws(() => PinPolicy.fromFile(file, quiet), (error: unknown) => {
+        assert.ok(error instanceof PolicyError);
+        assert.ok(error.message.includes(file), error.message);
+        assert.match(error.message, message);
+        return true;
+      });
+    });
+  }
+
+  it('refuses a missing file with a plain sentence', () => {
+    assert.throws(() => PinPolicy.fromFile(path.join(dir, 'nope.json')), /cannot read the policy file: it does not exist/);
+  });
+
+  it('reads CERTPIN_POLICY as inline JSON or as a path', () => {
+    process.env.CERTPIN_TEST_POLICY = JSON.stringify({ hosts: { 'api.example.com': [A, B] } });
+    assert.equal(PinPolicy.fromEnv('CERTPIN_TEST_POLICY')?.source, '$CERTPIN_TEST_POLICY');
+    process.env.CERTPIN_TEST_POLICY = path.join(dir, 'certpin.json');
+    assert.equal(PinPolicy.fromEnv('CERTPIN_TEST_POLICY')?.ruleFor('api.example.com')?.pins.length, 2);
+    delete process.env.CERTPIN_TEST_POLICY;
+    assert.equal(PinPolicy.fromEnv('CERTPIN_TEST_POLICY'), undefined);
+  });
+});
