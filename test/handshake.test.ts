@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
-import { PinPolicy, pinnedAgent, pinnedConnect, pinnedTlsOptions } from '../src/index.js';
+import { PinPolicy, classifyError, pinnedAgent, pinnedConnect, pinnedTlsOptions } from '../src/index.js';
 import type { PinPolicyOptions, PinReport } from '../src/index.js';
 import { backupPin, createCertificate, createPki, issueLeaf, pinOf } from './support/pki.js';
 import type { Issued } from './support/pki.js';
@@ -337,3 +337,54 @@ async function startMitmWithVersion(maxVersion: tls.SecureVersion): Promise<Runn
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { port: (server.address() as { port: number }).port, intercepted, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
+
+describe('trust anchors and mTLS', () => {
+  it('trusts only the app\'s own intermediate when told to (partial chain; Node >= 22.9)', async () => {
+    const warnings: string[] = [];
+    const policy = new PinPolicy({
+      hosts: { localhost: [pinOf(pki.intermediate), backupPin()] },
+      ca: pki.intermediate.pem,
+      trustSystemRoots: false,
+      onWarning: (w) => warnings.push(w.code),
+    });
+    const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+    const agent = pinnedAgent(policy);
+    try {
+      if (major > 22 || (major === 22 && minor >= 9)) {
+        assert.deepEqual(warnings, []);
+        assert.equal((await httpsGet(`${origin.url}/`, { agent, host: '127.0.0.1', servername: 'localhost' })).body, 'hello from bank');
+      } else {
+        // OpenSSL on older Node cannot end a chain at an intermediate: the policy says so, and the connection fails closed.
+        assert.deepEqual(warnings, ['CERTPIN_PARTIAL_CHAIN_UNSUPPORTED']);
+        await rejectsWith(httpsGet(`${origin.url}/`, { agent, host: '127.0.0.1', servername: 'localhost' }), 'UNABLE_TO_GET_ISSUER_CERT');
+      }
+      // Either way, a chain from another CA is refused as a certificate error: the system roots are not trusted.
+      await assert.rejects(httpsGet(`https://localhost:${mitm.port}/`, { agent, host: '127.0.0.1', servername: 'localhost' }), (error) => classifyError(error).kind === 'certificate');
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('presents the policy\'s client certificate to a server that requires one (mTLS)', async () => {
+    const clientCa = createCertificate({ commonName: 'Client CA', ca: true });
+    const client = createCertificate({ commonName: 'app-client', issuer: clientCa, clientAuth: true, sans: [] });
+    const server = await startHttpsServer({
+      key: pki.leaf.key.keyPem,
+      cert: pki.chainPem,
+      requestCert: true,
+      ca: clientCa.pem,
+      handler: (req, res) => res.end(`client ${(req.socket as tls.TLSSocket).getPeerCertificate().subject?.CN ?? 'none'}`),
+    });
+    const withCert = pinnedAgent(policyOf(goodPins(), { clientCertificate: { cert: client.pem, key: client.key.keyPem } }));
+    const without = pinnedAgent(policyOf(goodPins()));
+    try {
+      assert.equal((await httpsGet(`${server.url}/`, { agent: withCert, host: '127.0.0.1', servername: 'localhost' })).body, 'client app-client');
+      await assert.rejects(httpsGet(`${server.url}/`, { agent: without, host: '127.0.0.1', servername: 'localhost' }));
+      assert.equal(server.requests.length, 1);
+    } finally {
+      withCert.destroy();
+      without.destroy();
+      await server.close();
+    }
+  });
+});

@@ -34,7 +34,7 @@ export async function startHttpsServer(options: {
   const requests: RunningServer['requests'] = [];
   const stats = { connections: 0, resumed: 0, bytesReceived: 0 };
   const server = https.createServer(
-    { key: options.key, cert: options.cert, requestCert: options.requestCert, ca: options.ca, maxVersion: options.maxVersion },
+    { key: options.key, cert: options.cert, requestCert: options.requestCert, rejectUnauthorized: options.requestCert ?? false, ca: options.ca, maxVersion: options.maxVersion },
     (req, res) => {
       let body = '';
       req.on('data', (chunk: Buffer) => (body += chunk.toString()));
