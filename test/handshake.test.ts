@@ -388,3 +388,19 @@ describe('trust anchors and mTLS', () => {
     }
   });
 });
+
+describe('IP literal hosts', () => {
+  it('pins an IPv6 literal written in any form, and refuses it when the pins do not match', async () => {
+    const server = await startHttpsServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem, host: '::1' });
+    const good = pinnedAgent(new PinPolicy({ hosts: { '0:0:0:0:0:0:0:1': goodPins() }, ca: pki.root.pem, trustSystemRoots: false, onWarning: () => {} }));
+    const bad = pinnedAgent(new PinPolicy({ hosts: { '[::1]': [backupPin(), backupPin()] }, ca: pki.root.pem, trustSystemRoots: false }));
+    try {
+      assert.equal((await httpsGet(`https://[::1]:${server.port}/`, { agent: good })).body, 'hello from origin');
+      await rejectsWith(httpsGet(`https://[::1]:${server.port}/`, { agent: bad }), 'ERR_CERTPIN_PIN_MISMATCH');
+    } finally {
+      good.destroy();
+      bad.destroy();
+      await server.close();
+    }
+  });
+});
