@@ -22,6 +22,7 @@ export const ErrorCodes = {
   INVALID_CERTIFICATE: 'ERR_CERTPIN_INVALID_CERTIFICATE',
   INSECURE_OPTION: 'ERR_CERTPIN_INSECURE_OPTION',
   INSECURE_REDIRECT: 'ERR_CERTPIN_INSECURE_REDIRECT',
+  PROXY_CONNECT: 'ERR_CERTPIN_PROXY_CONNECT',
 } as const;
 
 /** One of {@link ErrorCodes}' values. */
@@ -200,6 +201,16 @@ export class InsecureRedirectError extends CertpinError {
   }
 }
 
+/** An HTTP CONNECT proxy refused the tunnel (`statusCode`), or broke its framing. A network error. */
+export class ProxyConnectError extends CertpinError {
+  /** The proxy's status code, when it answered. */
+  readonly statusCode: number | undefined;
+  constructor(message: string, statusCode?: number) {
+    super(ErrorCodes.PROXY_CONNECT, message);
+    this.statusCode = statusCode;
+  }
+}
+
 /** What kind of failure an error is, once the wrapping of a client is peeled off. */
 export type ErrorKind = 'pinning' | 'certificate' | 'network' | 'usage' | 'other';
 
@@ -213,6 +224,7 @@ const CERTIFICATE_CODES = new Set([
 const NETWORK_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
   'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'ERR_SOCKET_CONNECTION_TIMEOUT', 'ECONNABORTED',
+  'ERR_CERTPIN_PROXY_CONNECT',
 ]);
 
 /**

@@ -38,6 +38,10 @@ export type { ProbeTarget, ServerProbe } from './node/probe.js';
 // -- fetch/undici, http2 and checkConnection (issue 3) --
 // -- end fetch/undici --
 // -- plaintext agent for redirects (issue 3, axios/got/ws helper) --
+export { pinnedHttpAgent, PinnedHttpAgent } from './node/http-agent.js';
+export type { PinnedHttpAgentOptions } from './node/http-agent.js';
+export { pinnedProxyAgent, PinnedProxyAgent } from './node/proxy.js';
+export type { PinnedProxyAgentOptions } from './node/proxy.js';
 // -- end plaintext agent --
 // -- CLI support exported for library users (issue 4) --
 // -- end CLI support --
@@ -53,6 +57,7 @@ export {
   CertificateParseError,
   InsecureOptionError,
   InsecureRedirectError,
+  ProxyConnectError,
   ErrorCodes,
   classifyError,
 } from './errors.js';

@@ -166,6 +166,16 @@ describe('decide', () => {
     assert.equal(strict.allowed, false);
   });
 
+  it('applies the pin set of the dialled host too, when the server name differs', () => {
+    const policy = policyFor([backupPin(), backupPin()]);
+    assert.equal(decide(policy, { host: 'other.test', port: 443, chain }).outcome, 'not-pinned');
+    assert.equal(decide(policy, { host: 'other.test', connectHost: 'LOCALHOST.', port: 443, chain }).outcome, 'mismatch');
+    assert.equal(decide(policyFor([pinOf(pki.root), backupPin()]), { host: 'other.test', connectHost: 'localhost', port: 443, chain }).outcome, 'matched');
+    // An IP literal dialled with a server name is only an address.
+    assert.equal(decide(policyFor([pinOf(pki.root), backupPin()], { onlyPinnedHosts: true }), { host: 'localhost', connectHost: '127.0.0.1', port: 443, chain }).outcome, 'matched');
+    assert.equal(decide(policyFor([pinOf(pki.root), backupPin()], { onlyPinnedHosts: true }), { host: 'localhost', connectHost: 'elsewhere.test', port: 443, chain }).outcome, 'refused-not-pinned');
+  });
+
   it('refuses when the chain cannot be verified against the policy anchors', () => {
     const policy = new PinPolicy({ hosts: { localhost: [pinOf(pki.leaf), backupPin()] }, ca: createPki({ name: 'X' }).root.pem, trustSystemRoots: false, onWarning: () => {} });
     const decision = decide(policy, { host: 'localhost', port: 443, chain });

@@ -404,3 +404,35 @@ describe('IP literal hosts', () => {
     }
   });
 });
+
+describe('pins follow the host actually dialled, not only the server name', () => {
+  let sniMitm: RunningMitm;
+  before(async () => {
+    sniMitm = await startMitm({ attackerCa: proxyCa, hosts: ['localhost', 'unpinned.example'], upstreamPort: origin.port, upstreamCa: pki.root.pem });
+  });
+  after(() => sniMitm.close());
+
+  it('a Host header naming an unpinned host does not take a pinned host\'s connection out of its pins', async () => {
+    const agent = pinnedAgent(policyOf(goodPins()));
+    const seen = sniMitm.intercepted.length;
+    try {
+      await rejectsWith(httpsGet(`https://localhost:${sniMitm.port}/`, { agent, headers: { host: 'unpinned.example' } }), 'ERR_CERTPIN_PIN_MISMATCH');
+      assert.equal(sniMitm.intercepted.length, seen);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('nor does a servername option', async () => {
+    await rejectsWith(rawRequest(pinnedConnect(policyOf(goodPins()), { host: 'localhost', port: sniMitm.port, servername: 'unpinned.example' })), 'ERR_CERTPIN_PIN_MISMATCH');
+  });
+
+  it('control: with no pin set for the dialled host, the same request goes through the MITM', async () => {
+    const agent = pinnedAgent(new PinPolicy({ hosts: { 'other.example': goodPins() }, ca: [pki.root.pem, proxyCa.pem], trustSystemRoots: false, onWarning: () => {} }));
+    try {
+      assert.equal((await httpsGet(`https://localhost:${sniMitm.port}/`, { agent, headers: { host: 'unpinned.example' } })).body, 'hello from bank');
+    } finally {
+      agent.destroy();
+    }
+  });
+});

@@ -8,7 +8,7 @@ import type { ChainEntry } from '../errors.js';
 import { formatDigest, formatName } from './certificate.js';
 import { chainCertificate, verifyChain } from './chain.js';
 import type { ChainCertificate, VerifiedPath } from './chain.js';
-import { normalizeHost } from './hostname.js';
+import { isIpLiteral, normalizeHost } from './hostname.js';
 import { pinMatches } from './pin.js';
 import type { Pin } from './pin.js';
 import type { HostRule, PinPolicy } from './policy.js';
@@ -19,6 +19,12 @@ import type { PinReport } from './report.js';
 export interface HandshakeCertificates {
   /** The name the certificate was validated for (SNI), or the IP literal connected to. */
   readonly host: string;
+  /**
+   * The host name dialled, when it differs from `host` (a Host header or `servername` option that names another
+   * host). Its pin set applies too: pins follow the host actually connected to, not only the name the server was
+   * asked to prove. An IP literal dialled with a server name is only an address and adds no pin set.
+   */
+  readonly connectHost?: string;
   readonly port: number | undefined;
   /** DER of the leaf, then of every other certificate available from the handshake, in any order. */
   readonly chain: readonly Uint8Array[];
@@ -55,7 +61,18 @@ export type PinDecision =
  * @throws only for a programming error or an unparseable certificate; callers must treat a throw as a refusal.
  */
 export function decide(policy: PinPolicy, handshake: HandshakeCertificates): PinDecision {
-  const host = normalizeHost(handshake.host) ?? handshake.host;
+  const identity = decideForHost(policy, handshake.host, handshake);
+  const dialled = handshake.connectHost === undefined ? undefined : normalizeHost(handshake.connectHost);
+  if (!dialled || isIpLiteral(dialled) || dialled === identity.host) return identity;
+  const connected = decideForHost(policy, dialled, handshake);
+  // Both names must pass; when both do, the one whose pin set applied says more.
+  if (!identity.allowed) return identity;
+  if (!connected.allowed) return connected;
+  return identity.outcome === 'not-pinned' ? connected : identity;
+}
+
+function decideForHost(policy: PinPolicy, hostInput: string, handshake: HandshakeCertificates): PinDecision {
+  const host = normalizeHost(hostInput) ?? hostInput;
   const rule = policy.ruleFor(host);
   if (!rule) {
     if (policy.onlyPinnedHosts) return { outcome: 'refused-not-pinned', allowed: false, host, error: new UnpinnedHostError(host, policy.source) };

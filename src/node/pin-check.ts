@@ -22,15 +22,17 @@ export type DecisionObserver = (decision: PinDecision) => void;
  *   it can add refusals, never remove one.
  */
 export function createPinCheck(policy: PinPolicy, extraIdentityCheck?: CheckServerIdentity, observe?: DecisionObserver): CheckServerIdentity {
-  // A plain function, not an arrow: Node calls it as a method of the connection's options, which carry the port.
-  return function checkPinnedServerIdentity(this: { port?: unknown } | undefined, hostname: string, certificate: tls.PeerCertificate) {
+  // A plain function, not an arrow: Node calls it as a method of the connection's options, which carry the port and
+  // the host actually dialled (which a Host header or `servername` may make differ from `hostname`).
+  return function checkPinnedServerIdentity(this: { port?: unknown; host?: unknown } | undefined, hostname: string, certificate: tls.PeerCertificate) {
     try {
       const identityError = tls.checkServerIdentity(hostname, certificate);
       if (identityError) return identityError;
       const extraError = extraIdentityCheck?.(hostname, certificate);
       if (extraError) return extraError;
       const port = typeof this?.port === 'number' ? this.port : typeof this?.port === 'string' ? Number(this.port) || undefined : undefined;
-      const decision = decide(policy, { host: hostname, port, chain: peerChainDer(certificate as tls.DetailedPeerCertificate) });
+      const connectHost = typeof this?.host === 'string' ? this.host : undefined;
+      const decision = decide(policy, { host: hostname, connectHost, port, chain: peerChainDer(certificate as tls.DetailedPeerCertificate) });
       observe?.(decision);
       if ('report' in decision) policy.report(decision.report);
       return decision.allowed ? undefined : decision.error;
