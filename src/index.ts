@@ -36,6 +36,12 @@ export { createPinCheck } from './node/pin-check.js';
 export { probeServer } from './node/probe.js';
 export type { ProbeTarget, ServerProbe } from './node/probe.js';
 // -- fetch/undici, http2 and checkConnection (issue 3) --
+export { pinnedDispatcher } from './adapters/fetch.js';
+export type { PinnedDispatcherOptions } from './adapters/fetch.js';
+export { pinnedHttp2Connect } from './adapters/http2.js';
+export type { PinnedHttp2Options } from './adapters/http2.js';
+export { checkConnection } from './check.js';
+export type { ConnectionCheck, CheckConnectionOptions } from './check.js';
 // -- end fetch/undici --
 // -- plaintext agent for redirects (issue 3, axios/got/ws helper) --
 export { pinnedHttpAgent, PinnedHttpAgent } from './node/http-agent.js';
@@ -44,6 +50,8 @@ export { pinnedProxyAgent, PinnedProxyAgent } from './node/proxy.js';
 export type { PinnedProxyAgentOptions } from './node/proxy.js';
 // -- end plaintext agent --
 // -- CLI support exported for library users (issue 4) --
+export { createCertificateRequest, publicKeyPin } from './core/csr.js';
+export type { CertificateRequest, CertificateRequestOptions } from './core/csr.js';
 // -- end CLI support --
 export type { CheckServerIdentity, DecisionObserver } from './node/pin-check.js';
 export {

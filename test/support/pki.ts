@@ -5,7 +5,7 @@
 import { X509Certificate, createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import { der } from '../../src/core/der.js';
+import { der, readChildren, readElement } from '../../src/core/der.js';
 
 export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa2048' | 'rsa4096' | 'ed25519';
 
@@ -80,8 +80,11 @@ function extension(oid: string, critical: boolean, value: Buffer): Buffer {
   return der.sequence(der.oid(oid), ...(critical ? [der.boolean(true)] : []), der.octetString(value));
 }
 
+/** RFC 5280 4.2.1.2 method 1 (what OpenSSL and other CAs, mockttp's among them, compute): SHA-1 of the subjectPublicKey bits. */
 function subjectKeyId(key: KeyPair): Buffer {
-  return createHash('sha1').update(key.publicKey.export({ type: 'spki', format: 'der' })).digest();
+  const spki = key.publicKey.export({ type: 'spki', format: 'der' });
+  const bits = readChildren(spki, readElement(spki))[1]!;
+  return createHash('sha1').update(spki.subarray(bits.start + 1, bits.end)).digest();
 }
 
 function ipBytes(ip: string): Buffer {

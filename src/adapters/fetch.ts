@@ -1,0 +1,172 @@
+/**
+ * fetch and undici: a `Dispatcher` whose every connection is opened by {@link pinnedConnect}.
+ *
+ * undici opens sockets in one place, the `connect` function of its pools; this module gives an undici 7 `Agent` (or
+ * `ProxyAgent`) a connector that runs the pinned handshake there. A pooled connection therefore exists only once it
+ * passed the policy, and keep-alive, HTTP/2 multiplexing, retries and every hop of a redirect reuse or open only
+ * such connections. Plain `http:` connections are opened only to hosts the policy lets go unencrypted.
+ *
+ * undici 7 is the major used: its dispatchers still accept the legacy handler interface (`onConnect`, `onHeaders`,
+ * `onError`, …) that Node 20's and 22's bundled fetch (undici 6) calls, as well as the new one of Node 24's fetch
+ * and of undici 7 itself. undici 8 dropped the legacy interface, so its dispatchers fail with Node 20/22's fetch.
+ * @module
+ */
+import net from 'node:net';
+import type tls from 'node:tls';
+import { Agent, Client, Pool, ProxyAgent, buildConnector, errors } from 'undici';
+import type { Dispatcher } from 'undici';
+import type { PinPolicy } from '../core/policy.js';
+import { InsecureRedirectError } from '../errors.js';
+import { pinnedConnect } from '../node/connect.js';
+import type { PinnedConnectOptions } from '../node/connect.js';
+
+/** Options of {@link pinnedDispatcher}: undici `Agent` options except `connect` and `factory`, which certpin owns. */
+export interface PinnedDispatcherOptions extends Omit<Agent.Options, 'connect' | 'factory'> {
+  /**
+   * An `http://` (or `https://`) proxy that tunnels with `CONNECT`, e.g. `process.env.HTTPS_PROXY`. The pins apply
+   * to the origin's chain, checked in a handshake run through the tunnel; the proxy never sees the plaintext.
+   * Credentials in the URL become `Proxy-Authorization`.
+   */
+  proxy?: string | URL;
+  /** Extra headers of the `CONNECT` request. */
+  proxyHeaders?: Readonly<Record<string, string>>;
+  /** Milliseconds allowed to open a connection (TCP and TLS handshake). Default 10 000. */
+  connectTimeout?: number;
+}
+
+interface ConnectSettings {
+  readonly allowH2: boolean;
+  readonly connectTimeout: number;
+}
+
+/**
+ * An undici `Dispatcher` that enforces `policy` on every connection it opens: pass it to Node's global `fetch`
+ * (Node 20, 22, 24), to undici's `fetch`, `request`, `stream`, or to `setGlobalDispatcher`. One dispatcher holds one
+ * policy; its pools never contain a connection checked under another.
+ *
+ * Requests fail in each client's own idiom: `fetch` rejects with `TypeError('fetch failed')` whose `cause` is the
+ * {@link PinningError} (`err.cause.code === 'ERR_CERTPIN_PIN_MISMATCH'`); undici's `request` rejects with the
+ * `PinningError` itself. A plain `http:` request (also a redirect hop) to a host the policy pins, or to any host
+ * under `onlyPinnedHosts`, fails with {@link InsecureRedirectError} before any connection is opened.
+ *
+ * @example
+ * ```ts
+ * import { PinPolicy, pinnedDispatcher } from 'certpin';
+ *
+ * const policy = new PinPolicy({ hosts: { 'api.example.com': ['sha256/…current…', 'sha256/…backup…'] } });
+ * const dispatcher = pinnedDispatcher(policy);          // reuse it: it holds the keep-alive pool
+ * const res = await fetch('https://api.example.com/v1/status', { dispatcher });
+ *
+ * // through a corporate proxy, pins still checked against api.example.com's own chain:
+ * const viaProxy = pinnedDispatcher(policy, { proxy: process.env.HTTPS_PROXY });
+ * ```
+ */
+export function pinnedDispatcher(policy: PinPolicy, options: PinnedDispatcherOptions = {}): Dispatcher {
+  const { proxy, proxyHeaders, connectTimeout = 10_000, ...agentOptions } = options;
+  if (!Number.isFinite(connectTimeout) || connectTimeout <= 0) throw new TypeError(`pinnedDispatcher: connectTimeout must be a positive number of milliseconds, not ${String(connectTimeout)}`);
+  const settings: ConnectSettings = { allowH2: agentOptions.allowH2 === true, connectTimeout };
+  if (proxy === undefined) return new Agent({ ...agentOptions, connect: pinnedConnector(policy, settings) });
+
+  const proxyUrl = new URL(proxy);
+  if (proxyUrl.protocol !== 'http:' && proxyUrl.protocol !== 'https:') {
+    throw new TypeError(`pinnedDispatcher: the proxy URL must be http: or https:, not ${proxyUrl.protocol}`);
+  }
+  return new ProxyAgent({
+    ...agentOptions,
+    uri: proxyUrl.href,
+    headers: { ...proxyHeaders },
+    // Always tunnel: without a tunnel, http: requests would be forwarded by the proxy, outside of our connector.
+    proxyTunnel: true,
+    factory: (origin, poolOptions) => {
+      const inherited = poolOptions as Pool.Options & { connect: buildConnector.connector };
+      const connect = tunnelledConnector(policy, settings, inherited.connect);
+      return inherited.connections === 1 ? new Client(origin, { ...inherited, connect }) : new Pool(origin, { ...inherited, connect });
+    },
+  });
+}
+
+/** The connector of a direct dispatcher: pinned TLS for https:, plain TCP only where the policy allows plaintext. */
+function pinnedConnector(policy: PinPolicy, settings: ConnectSettings): buildConnector.connector {
+  const plain = buildConnector({ timeout: settings.connectTimeout });
+  return (options, callback) => {
+    if (options.protocol !== 'https:') {
+      const refusal = plaintextRefusal(policy, options);
+      if (refusal) callback(refusal, null);
+      else plain(options, callback);
+      return;
+    }
+    openPinnedTls(policy, settings, options, undefined, callback);
+  };
+}
+
+/**
+ * The connector of a proxied dispatcher. `tunnel` is the ProxyAgent's own connector, which sends `CONNECT` and, for
+ * a non-https origin, hands back the raw tunnel: it is always asked for that raw tunnel (never for its own TLS),
+ * and the pinned handshake with the origin runs over it.
+ */
+function tunnelledConnector(policy: PinPolicy, settings: ConnectSettings, tunnel: buildConnector.connector): buildConnector.connector {
+  if (typeof tunnel !== 'function') throw new TypeError('pinnedDispatcher: this undici version does not hand its tunnel connector to the pool factory');
+  return (options, callback) => {
+    if (options.protocol !== 'https:') {
+      const refusal = plaintextRefusal(policy, options);
+      if (refusal) callback(refusal, null);
+      else tunnel(options, callback);
+      return;
+    }
+    const port = options.port || '443';
+    const host = options.port ? options.host : `${options.host ?? options.hostname}:443`;
+    tunnel({ ...options, protocol: 'http:', host, port }, (...args) => {
+      const [error, socket] = args;
+      if (error) callback(error, null);
+      else openPinnedTls(policy, settings, options, socket as net.Socket, callback);
+    });
+  };
+}
+
+function plaintextRefusal(policy: PinPolicy, options: buildConnector.Options): InsecureRedirectError | undefined {
+  const host = unbracket(options.hostname);
+  if (policy.allowsPlaintext(host)) return undefined;
+  // The origin only: paths and queries may carry secrets, and errors end up in logs.
+  return new InsecureRedirectError(`http://${net.isIP(host) === 6 ? `[${host}]` : host}${options.port && options.port !== '80' ? `:${options.port}` : ''}/`);
+}
+
+/** The pinned handshake, reported to undici the way its own connector does (once, on `secureConnect` or error). */
+function openPinnedTls(policy: PinPolicy, settings: ConnectSettings, options: buildConnector.Options, tunnel: net.Socket | undefined, callback: buildConnector.Callback): void {
+  const host = unbracket(options.hostname);
+  const port = Number(options.port) || 443;
+  const servername = options.servername || (net.isIP(host) ? undefined : host);
+  let socket: tls.TLSSocket;
+  try {
+    const connectOptions: PinnedConnectOptions & Pick<net.TcpNetConnectOpts, 'localAddress'> = {
+      host,
+      port,
+      servername,
+      socket: tunnel,
+      localAddress: options.localAddress ?? undefined,
+      ALPNProtocols: settings.allowH2 ? ['h2', 'http/1.1'] : ['http/1.1'],
+    };
+    socket = pinnedConnect(policy, connectOptions);
+  } catch (error) {
+    tunnel?.destroy();
+    callback(error as Error, null);
+    return;
+  }
+  let pending: buildConnector.Callback | undefined = callback;
+  const settle = (...args: [null, tls.TLSSocket] | [Error, null]) => {
+    clearTimeout(timer);
+    const done = pending;
+    pending = undefined;
+    done?.(...args);
+  };
+  const timer = setTimeout(() => {
+    socket.destroy(new errors.ConnectTimeoutError(`Connect Timeout Error (attempted address: ${host}:${port}, timeout: ${settings.connectTimeout}ms)`));
+  }, settings.connectTimeout);
+  socket.setNoDelay(true);
+  socket.setKeepAlive(true, 60_000);
+  socket.once('secureConnect', () => settle(null, socket));
+  socket.on('error', (error: Error) => settle(error, null));
+}
+
+function unbracket(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}

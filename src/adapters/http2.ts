@@ -1,0 +1,105 @@
+/**
+ * `node:http2` sessions whose connection is opened by {@link pinnedConnect}.
+ *
+ * An HTTP/2 session is one TLS connection carrying many requests, so it is checked once, in its handshake, and is
+ * then bound to the origin it was opened for: a request on it for another `:authority` is refused. Browsers
+ * "coalesce" connections (reuse one for another host the certificate also names); here that would carry a request
+ * for host B over a connection whose chain was only ever held against host A's pins, so certpin does not allow it.
+ * Open one session per origin.
+ * @module
+ */
+import http2 from 'node:http2';
+import net from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { PinPolicy } from '../core/policy.js';
+import { InsecureOptionError } from '../errors.js';
+import { assertSafeTlsOptions, pinnedConnect } from '../node/connect.js';
+
+/** Options of {@link pinnedHttp2Connect}: those of `http2.connect`, without the ones certpin owns. */
+export interface PinnedHttp2Options extends Omit<http2.SecureClientSessionOptions, 'createConnection' | 'ca' | 'cert' | 'key' | 'pfx' | 'secureContext' | 'rejectUnauthorized' | 'checkServerIdentity' | 'ALPNProtocols'> {
+  /**
+   * An already open stream to run the TLS handshake over, e.g. a `CONNECT` tunnel through a proxy. The pins apply
+   * to the chain the origin presents through it.
+   */
+  socket?: Duplex;
+}
+
+/**
+ * `http2.connect(authority)` with `policy` enforced in the session's TLS handshake (ALPN `h2`). Errors (a
+ * {@link PinningError} with `code === 'ERR_CERTPIN_PIN_MISMATCH'`, certificate and network errors) are emitted as
+ * the session's `'error'` event, before any frame is sent.
+ *
+ * The session serves its own origin only: `session.request()` throws an {@link InsecureOptionError} for a
+ * `:authority` (or `host`) naming another host or port. Do not share a session between origins; open one per origin.
+ *
+ * @example
+ * ```ts
+ * import { PinPolicy, pinnedHttp2Connect } from 'certpin';
+ *
+ * const policy = new PinPolicy({ hosts: { 'api.example.com': ['sha256/…current…', 'sha256/…backup…'] } });
+ * const session = pinnedHttp2Connect(policy, 'https://api.example.com');
+ * session.on('error', (err) => console.error(err.code));      // ERR_CERTPIN_PIN_MISMATCH on a MITM
+ * const req = session.request({ ':path': '/v1/status' });
+ * req.setEncoding('utf8');
+ * req.on('data', (chunk) => process.stdout.write(chunk));
+ * req.on('end', () => session.close());
+ * ```
+ * @throws {InsecureOptionError} for options that would weaken TLS; `TypeError` for an authority that is not https.
+ */
+export function pinnedHttp2Connect(
+  policy: PinPolicy,
+  authority: string | URL,
+  options: PinnedHttp2Options = {},
+  listener?: (session: http2.ClientHttp2Session, socket: Duplex) => void,
+): http2.ClientHttp2Session {
+  const origin = new URL(authority);
+  if (origin.protocol !== 'https:') throw new TypeError(`pinnedHttp2Connect: the authority must be an https: URL, not ${origin.protocol}`);
+  assertSafeTlsOptions(options as Record<string, unknown>, 'pinnedHttp2Connect options');
+  const host = unbracket(origin.hostname);
+  const port = Number(origin.port || 443);
+  const { socket: tunnel, servername, ...sessionOptions } = options;
+  const name = servername || (net.isIP(host) ? undefined : host);
+  const session = http2.connect(origin, {
+    ...sessionOptions,
+    createConnection: () => pinnedConnect(policy, { host, port, servername: name, socket: tunnel, ALPNProtocols: ['h2'] }),
+  }, listener);
+  bindToOrigin(session, host, port);
+  return session;
+}
+
+/** Makes `session.request` refuse headers that address another origin than the one the session was checked for. */
+function bindToOrigin(session: http2.ClientHttp2Session, host: string, port: number): void {
+  const request = session.request.bind(session);
+  session.request = (headers?: http2.OutgoingHttpHeaders, requestOptions?: http2.ClientSessionRequestOptions) => {
+    for (const field of [':authority', 'host'] as const) {
+      const value = headers?.[field];
+      if (value === undefined) continue;
+      if (!sameOrigin(String(value), host, port)) {
+        throw new InsecureOptionError(
+          field,
+          `pinnedHttp2Connect: this session was checked for ${formatAuthority(host, port)} and cannot carry a request for ${JSON.stringify(String(value))}; open a session for that origin.`,
+        );
+      }
+    }
+    return request(headers, requestOptions);
+  };
+}
+
+function sameOrigin(authority: string, host: string, port: number): boolean {
+  let url: URL;
+  try {
+    url = new URL(`https://${authority}`);
+  } catch {
+    return false;
+  }
+  if (url.username || url.password || url.pathname !== '/' || url.search || url.hash) return false;
+  return unbracket(url.hostname) === host.toLowerCase() && Number(url.port || 443) === port;
+}
+
+function formatAuthority(host: string, port: number): string {
+  return `${net.isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+}
+
+function unbracket(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}

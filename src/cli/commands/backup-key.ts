@@ -1,0 +1,112 @@
+/**
+ * `certpin backup-key`: a spare key pair, a CSR for it, and its pin. The pin goes into the pin set now; the key stays
+ * offline until the day the current key must be replaced, and then clients accept the new certificate at once.
+ * @module
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { createCertificateRequest, publicKeyPin } from '../../index.js';
+import { writeOutputFile } from '../files.js';
+import { styleFor } from '../style.js';
+import { UsageError, parseCommandArgs } from '../usage.js';
+
+const TYPES = ['ec-p256', 'ec-p384', 'rsa2048', 'rsa3072', 'rsa4096', 'ed25519'] as const;
+type KeyType = (typeof TYPES)[number];
+
+/** `certpin backup-key --help`. */
+export const help = `Usage: certpin backup-key [options]
+
+Generates a spare key pair and a certificate signing request (CSR) for it, and prints the key's pin
+(sha256/…) on stdout. Add that pin to your pin set NOW, next to the current one, and ship it. Keep the
+key offline. The day the current key is lost or must change, get the CSR signed and deploy this key:
+clients already trust it, so no app release is needed.
+
+Options:
+  --type TYPE            ec-p256 (default), ec-p384, rsa2048, rsa3072, rsa4096, ed25519
+                         (public CAs do not issue Ed25519 certificates; pick EC or RSA for them)
+  --subject DN           subject of the CSR, e.g. "CN=api.example.com, O=Example" (default CN=certpin backup key)
+  --san NAME             DNS name or IP address for the CSR's subjectAltName; repeatable
+  --out-key FILE         private key file, PKCS#8 PEM, mode 0600 (default backup-key.pem)
+  --out-csr FILE         CSR file, PEM (default backup-key.csr)
+  --passphrase-env VAR   encrypt the private key (AES-256) with the passphrase in environment variable VAR
+  --force                replace existing files (never done otherwise)
+  --json                 print {type, pin, keyFile, csrFile} as JSON on stdout
+
+Examples:
+  certpin backup-key
+  certpin backup-key --type ec-p384 --subject "CN=api.example.com" --san api.example.com \\
+    --out-key api-backup.key --out-csr api-backup.csr
+  openssl req -verify -noout -in backup-key.csr     # check the CSR`;
+
+/** Runs `certpin backup-key`. */
+export async function run(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs('backup-key', argv, {
+    type: { type: 'string' },
+    subject: { type: 'string' },
+    san: { type: 'string', multiple: true },
+    'out-key': { type: 'string' },
+    'out-csr': { type: 'string' },
+    'passphrase-env': { type: 'string' },
+    force: { type: 'boolean' },
+    json: { type: 'boolean' },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"; backup-key takes only options.`, 'backup-key');
+  const type = (values.type ?? 'ec-p256') as KeyType;
+  if (!TYPES.includes(type)) throw new UsageError(`--type must be one of ${TYPES.join(', ')}; got "${values.type}".`, 'backup-key');
+  const keyFile = values['out-key'] ?? 'backup-key.pem';
+  const csrFile = values['out-csr'] ?? 'backup-key.csr';
+  if (keyFile === csrFile) throw new UsageError('--out-key and --out-csr must be different files.', 'backup-key');
+  let passphrase: string | undefined;
+  if (values['passphrase-env'] !== undefined) {
+    passphrase = process.env[values['passphrase-env']];
+    if (!passphrase) throw new UsageError(`the environment variable ${values['passphrase-env']} (--passphrase-env) is not set or empty.`, 'backup-key');
+  }
+  if (!values.force) {
+    for (const file of [keyFile, csrFile]) {
+      if (existsSync(file)) throw new UsageError(`${file} already exists; a key is never overwritten without --force (choose another name with --out-key/--out-csr).`, 'backup-key');
+    }
+  }
+
+  const { privateKey } = generate(type);
+  let csr;
+  try {
+    csr = createCertificateRequest({ privateKey, subject: values.subject ?? 'CN=certpin backup key', subjectAltNames: values.san ?? [] });
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message}.`, 'backup-key');
+  }
+  const keyPem = privateKey.export(passphrase ? { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase } : { type: 'pkcs8', format: 'pem' }) as string;
+  writeOutputFile(keyFile, keyPem, { mode: 0o600, force: values.force === true, command: 'backup-key' });
+  writeOutputFile(csrFile, csr.pem, { mode: 0o644, force: values.force === true, command: 'backup-key' });
+  const pin = publicKeyPin(privateKey);
+
+  if (values.json) process.stdout.write(`${JSON.stringify({ type, pin, keyFile, csrFile, encrypted: passphrase !== undefined }, null, 2)}\n`);
+  else process.stdout.write(`${pin}\n`);
+  const style = styleFor(process.stderr);
+  process.stderr.write(
+    [
+      '',
+      `${style.bold('Backup key')} ${type}: ${style.cyan(pin)}`,
+      `  private key  ${keyFile} (mode 0600${passphrase ? ', encrypted' : ', NOT encrypted'}): move it offline (a vault, a safe); never deploy it until needed`,
+      `  CSR          ${csrFile}: have it signed by your CA on the day you switch to this key`,
+      '  Next: add the pin above to every pin set it should back up (replace the placeholder that `certpin init`',
+      '  wrote), ship that, and run `certpin verify POLICY` in CI.',
+      ...(type === 'ed25519' ? [style.yellow('  Note: public CAs do not issue certificates for Ed25519 keys; use it with your own CA only.')] : []),
+      '',
+    ].join('\n'),
+  );
+  return 0;
+}
+
+function generate(type: KeyType): { privateKey: KeyObject; publicKey: KeyObject } {
+  switch (type) {
+    case 'ec-p256':
+      return generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    case 'ec-p384':
+      return generateKeyPairSync('ec', { namedCurve: 'P-384' });
+    case 'ed25519':
+      return generateKeyPairSync('ed25519');
+    default:
+      return generateKeyPairSync('rsa', { modulusLength: Number(type.slice(3)) });
+  }
+}

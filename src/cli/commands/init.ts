@@ -1,0 +1,152 @@
+/**
+ * `certpin init HOST…`: connect to each host and write a policy file: for each host the issuing CA's pin, the
+ * server's own pin and a placeholder for a backup pin, each explained in `$comment` fields (JSON has no comments).
+ * @module
+ */
+import path from 'node:path';
+import { PinPolicy, describeCertificate, normalizeHost, parsePin, probeServer } from '../../index.js';
+import type { ServerProbe } from '../../index.js';
+import { explainFailure } from '../explain.js';
+import { readCaFiles, writeOutputFile } from '../files.js';
+import { packageVersion } from '../version.js';
+import { styleFor } from '../style.js';
+import { UsageError, parseCommandArgs, parseCount, parseTarget } from '../usage.js';
+import type { ConnectTarget } from '../usage.js';
+
+/** The text `certpin init` writes where the backup pin belongs. The file does not load until it is replaced. */
+export const BACKUP_PLACEHOLDER = 'REPLACE-ME-WITH-A-BACKUP-PIN (run: certpin backup-key)';
+
+/** `certpin init --help`. */
+export const help = `Usage: certpin init HOST… [options]
+
+Connects to each host, checks that its chain is trusted, and writes a policy file (JSON) with, per host:
+  1. the pin of the issuing CA (intermediate): survives your certificate renewals, even with a new key;
+  2. the pin of your server's own key (leaf): survives renewals only when the key is reused;
+  3. a backup pin: a placeholder to replace with the pin of a spare key (certpin backup-key), so that
+     losing or replacing your key never locks clients out. The file does not load until you replace it.
+Each choice is explained on stderr and in "$comment" fields of the file.
+
+Options:
+  --out FILE         write the policy to FILE instead of stdout (replaces FILE only with --force)
+  --force            replace --out FILE if it exists
+  --backup-pin PIN   the backup pin to use instead of the placeholder (all hosts); repeatable
+  --ca FILE          also trust the CA certificate(s) in FILE (written into the policy's "ca"); repeatable
+  --timeout MS       give up on a host after MS milliseconds (default 10000)
+
+Examples:
+  certpin init api.example.com --out certpin.json
+  certpin init api.example.com pay.example.com --backup-pin "$(certpin backup-key)" --out certpin.json
+  certpin init localhost:8443 --ca dev-root.pem --out certpin.dev.json`;
+
+interface HostEntry {
+  readonly pattern: string;
+  readonly json: Record<string, unknown>;
+  readonly explanation: string[];
+}
+
+/** Runs `certpin init`. */
+export async function run(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs('init', argv, {
+    out: { type: 'string' },
+    force: { type: 'boolean' },
+    'backup-pin': { type: 'string', multiple: true },
+    ca: { type: 'string', multiple: true },
+    timeout: { type: 'string' },
+  });
+  if (positionals.length === 0) throw new UsageError('which hosts? Give one or more HOST[:PORT] or https:// URLs.', 'init');
+  const targets = positionals.map((p) => parseTarget(p, 'init'));
+  const timeoutMs = parseCount(values.timeout, 'timeout', 10_000, 'init');
+  const backupPins = (values['backup-pin'] ?? []).map((p) => parsePin(p).canonical);
+  const ca = readCaFiles(values.ca, 'init');
+  const policy = new PinPolicy({ hosts: {}, ...(ca.length ? { ca } : {}), source: 'certpin init', onWarning: () => {} });
+
+  const probes = await Promise.all(targets.map((t) => probeServer(policy, { host: t.host, port: t.port }, { timeoutMs })));
+  const errStyle = styleFor(process.stderr);
+  const failures = probes.flatMap((probe, i) => {
+    if (probe.accepted && probe.verifiedPath?.length) return [];
+    const target = targets[i]!;
+    const why = probe.error ? explainFailure(probe.error, { label: target.label, servername: target.host, timeoutMs, chain: probe.chain }).sentence : 'no verified chain';
+    return [`${errStyle.red(errStyle.bold('certpin:'))} ${target.label}: ${why}`];
+  });
+  if (failures.length) {
+    process.stderr.write(`${failures.join('\n')}\n${errStyle.dim('init pins only chains that verify (pins are matched against the verified chain). Fix the above, or trust your own CA with --ca FILE.')}\n`);
+    return 2;
+  }
+
+  const entries = probes.map((probe, i) => hostEntry(probe, targets[i]!, backupPins));
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    if (seen.has(entry.pattern)) throw new UsageError(`${entry.pattern} is given twice; a policy has one pin set per host.`, 'init');
+    seen.add(entry.pattern);
+  }
+  const outDir = values.out ? path.dirname(path.resolve(values.out)) : process.cwd();
+  const caPaths = (values.ca ?? []).map((f) => {
+    const relative = path.relative(outDir, path.resolve(f));
+    return relative.startsWith('..') || path.isAbsolute(relative) ? path.resolve(f) : relative;
+  });
+  const file = values.out ?? 'POLICY.json';
+  const document = {
+    $schema: `https://unpkg.com/certpin@${packageVersion()}/schema/certpin-policy.schema.json`,
+    $comment:
+      `Written by certpin init on ${new Date().toISOString().slice(0, 10)}. A connection to a host is accepted when its chain is valid ` +
+      'and verifies to a trusted root AND one of the host\'s pins matches a certificate of that verified chain. ' +
+      `Check it in CI: certpin verify ${file}`,
+    hosts: Object.fromEntries(entries.map((e) => [e.pattern, e.json])),
+    ...(caPaths.length ? { ca: caPaths } : {}),
+  };
+  const text = `${JSON.stringify(document, null, 2)}\n`;
+  if (values.out) writeOutputFile(values.out, text, { force: values.force === true, command: 'init' });
+  else process.stdout.write(text);
+
+  const s = errStyle;
+  const lines = entries.flatMap((e) => ['', ...e.explanation]);
+  lines.push(
+    '',
+    s.bold('Why these pins:'),
+    '  leaf only      breaks at the first renewal that changes the key, and most renewals do: risky alone.',
+    '  issuing CA     survives your renewals; breaks when the CA issues from another intermediate (some CAs',
+    '                 rotate among several: watch it with certpin verify).',
+    '  backup key     a key you hold offline, on no certificate yet: if your key is lost or compromised, you',
+    '                 deploy it and clients already trust it. Without it, a rotation needs an app release.',
+    '',
+    s.bold('Next:'),
+    backupPins.length
+      ? `  ship the policy, then run "certpin verify ${file}" in CI.`
+      : `  1. certpin backup-key   2. put its pin in place of ${JSON.stringify(BACKUP_PLACEHOLDER.split(' ')[0])} (the file does not load until then)\n  3. ship the policy, then run "certpin verify ${file}" in CI.`,
+    '',
+  );
+  process.stderr.write(`${lines.join('\n')}\n`);
+  if (values.out) process.stderr.write(`Wrote ${values.out}.\n`);
+  return 0;
+}
+
+function hostEntry(probe: ServerProbe, target: ConnectTarget, backupPins: readonly string[]): HostEntry {
+  const pattern = normalizeHost(target.host) ?? target.host;
+  const path = probe.verifiedPath!;
+  const leaf = describeCertificate(path[0]!.certificate);
+  const issuer = path.length > 1 ? describeCertificate(path[1]!.certificate) : undefined;
+  const onChain = new Set(path.map((c) => `sha256/${c.digests.spkiSha256}`));
+  const backups = backupPins.filter((p) => !onChain.has(p));
+  const pins = [...(issuer ? [issuer.spkiPin] : []), leaf.spkiPin, ...(backups.length ? backups : [BACKUP_PLACEHOLDER])];
+  const day = (iso: string) => iso.slice(0, 10);
+  const comment = [
+    ...(issuer ? [`${issuer.spkiPin} is the issuing CA "${issuer.subject}" (valid until ${day(issuer.validTo)}): survives renewals of your certificate while the CA issues from it.`] : []),
+    `${leaf.spkiPin} is your server's key, "${leaf.subject}" (certificate valid until ${day(leaf.validTo)}): survives a renewal only if the key is reused.`,
+    backups.length
+      ? `${backups.join(', ')}: backup key${backups.length > 1 ? 's' : ''}, on no served certificate: deploy ${backups.length > 1 ? 'one' : 'it'} if your key must change.`
+      : `The last entry is a placeholder for a backup pin: run "certpin backup-key", keep the key offline, and put its pin there.`,
+    ...(target.port !== 443 ? [`Served on port ${target.port}: check with certpin verify --connect ${pattern}=${target.label}.`] : []),
+  ].join(' ');
+  const s = styleFor(process.stderr);
+  const row = (n: number, label: string, pin: string, about: string) => `  ${n}. ${label.padEnd(11)} ${s.cyan(pin)}  ${s.dim(about)}`;
+  const explanation = [
+    `${s.bold(`Pinned ${pattern}`)} (${target.label}):`,
+    ...(issuer ? [row(1, 'issuing CA', issuer.spkiPin, `${issuer.subject}, until ${day(issuer.validTo)}`)] : []),
+    row(issuer ? 2 : 1, 'leaf', leaf.spkiPin, `${leaf.subject}, until ${day(leaf.validTo)} (${leaf.daysLeft} days)`),
+    ...(backups.length
+      ? backups.map((b, i) => row((issuer ? 3 : 2) + i, 'backup', b, 'spare key'))
+      : [row(issuer ? 3 : 2, 'backup', 'placeholder', 'replace with the pin of `certpin backup-key`')]),
+    ...(backupPins.length > backups.length ? [s.yellow('  A --backup-pin is on the served chain: a backup must be a key the server does not use yet; it was left out.')] : []),
+  ];
+  return { pattern, json: { $comment: comment, pins }, explanation };
+}

@@ -1,0 +1,167 @@
+/**
+ * checkConnection against real servers on 127.0.0.1 and ::1: secure, and every way of not being secure (pin
+ * mismatch behind a MITM, self-signed, expired, refused port, a server that never answers TLS), which resolve rather
+ * than throw; bad arguments, which reject.
+ */
+import assert from 'node:assert/strict';
+import net from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import tls from 'node:tls';
+import { InvalidPinError, PinPolicy, checkConnection } from '../src/index.js';
+import type { PinPolicyOptions } from '../src/index.js';
+import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
+import { startHttpsServer, startMitm } from './support/servers.js';
+import type { RunningMitm, RunningServer } from './support/servers.js';
+
+/**
+ * Node 22.23.x (and 24.17 to 24.18) stopped matching IPv6 hosts against IP-address SANs (nodejs/node#64032, fixed by
+ * nodejs/node#64145): every client fails closed there with ERR_TLS_CERT_ALTNAME_INVALID, pinned or not.
+ */
+const ipv6SanMatchBroken = tls.checkServerIdentity('::1', { subject: {}, subjectaltname: 'IP Address:0:0:0:0:0:0:0:1' } as unknown as tls.PeerCertificate) !== undefined;
+const pki = createPki();
+const attacker = createCertificate({ commonName: 'Corporate Proxy CA', organization: 'Proxy', ca: true });
+const cleanups: (() => unknown)[] = [];
+
+function policyOf(extra: Partial<PinPolicyOptions> = {}): PinPolicy {
+  return new PinPolicy({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: [pki.root.pem, attacker.pem], trustSystemRoots: false, onWarning: () => {}, ...extra });
+}
+
+let origin: RunningServer;
+let mitm: RunningMitm;
+
+before(async () => {
+  origin = await startHttpsServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem });
+  mitm = await startMitm({ attackerCa: attacker, hosts: ['localhost'], upstreamPort: origin.port, upstreamCa: pki.root.pem });
+  cleanups.push(() => origin.close(), () => mitm.close());
+});
+
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+describe('checkConnection: secure', () => {
+  it('with a list of pins (and a private CA): CONNECTION_SECURE, the matched pin and the chain; nothing sent', async () => {
+    const result = await checkConnection(`${origin.url}/ignored/path`, [pinOf(pki.intermediate)], { ca: pki.root.pem, timeout: 5000 });
+    assert.equal(result.status, 'CONNECTION_SECURE');
+    assert.equal(result.matchedPin, pinOf(pki.intermediate));
+    assert.equal(result.error, undefined);
+    assert.match(result.reason, /pinned key/);
+    assert.equal(result.chain[0]!.spkiPin, pinOf(pki.leaf));
+    assert.equal(result.chain[1]!.spkiPin, pinOf(pki.intermediate));
+    assert.deepEqual(origin.requests, []);
+    assert.equal(origin.stats.bytesReceived, 0);
+  });
+
+  it('with a PinPolicy', async () => {
+    const result = await checkConnection(origin.url, policyOf());
+    assert.equal(result.status, 'CONNECTION_SECURE');
+    assert.equal(result.matchedPin, pinOf(pki.intermediate));
+  });
+
+  it('a host the policy does not pin: secure under CA validation, no matched pin', async () => {
+    const result = await checkConnection(`https://127.0.0.1:${origin.port}`, policyOf());
+    assert.equal(result.status, 'CONNECTION_SECURE');
+    assert.equal(result.matchedPin, undefined);
+    assert.match(result.reason, /does not pin/);
+  });
+
+  it('an IPv6 literal URL', { skip: ipv6SanMatchBroken && `Node ${process.version} does not match IPv6 SANs (nodejs/node#64032)` }, async () => {
+    const server = await startHttpsServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem, host: '::1' });
+    cleanups.push(() => server.close());
+    const url = `https://[::1]:${server.port}/`;
+    const secure = await checkConnection(url, [pinOf(pki.leaf), backupPin()], { ca: pki.root.pem });
+    assert.equal(secure.status, 'CONNECTION_SECURE');
+    assert.equal(secure.matchedPin, pinOf(pki.leaf));
+    const mismatch = await checkConnection(url, [backupPin()], { ca: pki.root.pem });
+    assert.equal(mismatch.status, 'CONNECTION_NOT_SECURE');
+    assert.equal(mismatch.error?.code, 'ERR_CERTPIN_PIN_MISMATCH');
+    assert.match(mismatch.reason, /\[::1\]/);
+  });
+});
+
+describe('checkConnection: not secure, resolved rather than thrown', () => {
+  it('pin mismatch behind a MITM whose CA is trusted: the forged chain is reported', async () => {
+    const result = await checkConnection(`https://localhost:${mitm.port}`, [pinOf(pki.intermediate)], { ca: [pki.root.pem, attacker.pem] });
+    assert.equal(result.status, 'CONNECTION_NOT_SECURE');
+    assert.equal(result.error?.code, 'ERR_CERTPIN_PIN_MISMATCH');
+    assert.equal(result.matchedPin, undefined);
+    assert.match(result.chain[0]!.issuer, /Corporate Proxy CA/);
+    assert.deepEqual(mitm.intercepted, []);
+  });
+
+  it('report-only policy: a mismatch is still CONNECTION_NOT_SECURE', async () => {
+    const result = await checkConnection(`https://localhost:${mitm.port}`, policyOf({ reportOnly: true }));
+    assert.equal(result.status, 'CONNECTION_NOT_SECURE');
+    assert.equal(result.error?.code, 'ERR_CERTPIN_PIN_MISMATCH');
+    assert.match(result.reason, /report-only/);
+  });
+
+  it('self-signed certificate', async () => {
+    const self = createCertificate({ commonName: 'localhost', sans: ['localhost'] });
+    const server = await startHttpsServer({ key: self.key.keyPem, cert: self.pem });
+    cleanups.push(() => server.close());
+    const result = await checkConnection(server.url, [pinOf(self)], { ca: pki.root.pem });
+    assert.equal(result.status, 'CONNECTION_NOT_SECURE');
+    assert.equal(result.error?.code, 'DEPTH_ZERO_SELF_SIGNED_CERT');
+    assert.equal(result.chain.length, 1);
+    assert.equal(result.chain[0]!.selfSigned, true);
+  });
+
+  it('expired certificate', async () => {
+    const expired = createPki({ name: 'Expired', leafNotBefore: new Date(Date.now() - 20 * 86_400_000), leafNotAfter: new Date(Date.now() - 86_400_000) });
+    const server = await startHttpsServer({ key: expired.leaf.key.keyPem, cert: expired.chainPem });
+    cleanups.push(() => server.close());
+    const result = await checkConnection(server.url, [pinOf(expired.intermediate)], { ca: expired.root.pem });
+    assert.equal(result.status, 'CONNECTION_NOT_SECURE');
+    assert.equal(result.error?.code, 'CERT_HAS_EXPIRED');
+    assert.ok(result.chain[0]!.daysLeft < 0);
+  });
+
+  it('refused port', async () => {
+    const probe = net.createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve));
+    const result = await checkConnection(`https://127.0.0.1:${port}`, [backupPin()]);
+    assert.equal(result.status, 'CONNECTION_NOT_SECURE');
+    assert.equal(result.error?.code, 'ECONNREFUSED');
+    assert.deepEqual(result.chain, []);
+  });
+
+  it('timeout: a server that accepts TCP but never answers the TLS handshake', async () => {
+    const sockets = new Set<Socket>();
+    const silent = net.createServer((socket) => sockets.add(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      silent.close(resolve);
+    }));
+    const started = Date.now();
+    const result = await checkConnection(`https://localhost:${(silent.address() as AddressInfo).port}`, [backupPin()], { timeout: 300 });
+    assert.ok(Date.now() - started < 3000);
+    assert.equal(result.status, 'CONNECTION_NOT_SECURE');
+    assert.equal(result.error?.code, 'ETIMEDOUT');
+    assert.equal(sockets.size, 1);
+  });
+});
+
+describe('checkConnection: bad arguments reject', () => {
+  const pins = [pinOf(pki.intermediate)];
+
+  it('a URL that does not parse, or is not https', async () => {
+    await assert.rejects(checkConnection('not a url', pins), (error: unknown) => error instanceof TypeError && /not a URL/.test(error.message));
+    await assert.rejects(checkConnection(`http://localhost:${origin.port}`, pins), (error: unknown) => error instanceof TypeError && /https:/.test(error.message));
+  });
+
+  it('an invalid pin, an empty list, a non-list', async () => {
+    await assert.rejects(checkConnection(origin.url, ['sha256/not-a-pin']), (error: unknown) => error instanceof InvalidPinError && error.code === 'ERR_CERTPIN_INVALID_PIN');
+    await assert.rejects(checkConnection(origin.url, []), TypeError);
+    await assert.rejects(checkConnection(origin.url, 'sha256/abc' as never), TypeError);
+  });
+
+  it('a bad timeout, or a ca with a policy', async () => {
+    await assert.rejects(checkConnection(origin.url, pins, { timeout: -1 }), TypeError);
+    await assert.rejects(checkConnection(origin.url, policyOf(), { ca: pki.root.pem }), TypeError);
+  });
+});
