@@ -7,18 +7,13 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import tls from 'node:tls';
 import { InvalidPinError, PinPolicy, checkConnection } from '../src/index.js';
 import type { PinPolicyOptions } from '../src/index.js';
 import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
+import { skipUnlessIpv6SanMatch } from './support/node-quirks.js';
 import { startHttpsServer, startMitm } from './support/servers.js';
 import type { RunningMitm, RunningServer } from './support/servers.js';
 
-/**
- * Node 22.23.x (and 24.17 to 24.18) stopped matching IPv6 hosts against IP-address SANs (nodejs/node#64032, fixed by
- * nodejs/node#64145): every client fails closed there with ERR_TLS_CERT_ALTNAME_INVALID, pinned or not.
- */
-const ipv6SanMatchBroken = tls.checkServerIdentity('::1', { subject: {}, subjectaltname: 'IP Address:0:0:0:0:0:0:0:1' } as unknown as tls.PeerCertificate) !== undefined;
 const pki = createPki();
 const attacker = createCertificate({ commonName: 'Corporate Proxy CA', organization: 'Proxy', ca: true });
 const cleanups: (() => unknown)[] = [];
@@ -66,7 +61,7 @@ describe('checkConnection: secure', () => {
     assert.match(result.reason, /does not pin/);
   });
 
-  it('an IPv6 literal URL', { skip: ipv6SanMatchBroken && `Node ${process.version} does not match IPv6 SANs (nodejs/node#64032)` }, async () => {
+  it('an IPv6 literal URL', { skip: skipUnlessIpv6SanMatch }, async () => {
     const server = await startHttpsServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem, host: '::1' });
     cleanups.push(() => server.close());
     const url = `https://[::1]:${server.port}/`;

@@ -2,7 +2,6 @@
  * The certpin CLI against real local TLS servers: fetch (trusted, self-signed, expired, IPv6), check exit codes,
  * init output that loads once the backup placeholder is replaced, and verify's warnings, failures and exit codes.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -15,25 +14,8 @@ import type { TestPki } from './support/pki.js';
 import { startHttpsServer } from './support/servers.js';
 import type { RunningServer } from './support/servers.js';
 
-const repo = path.resolve(import.meta.dirname, '..');
-
-/** Runs the CLI from the TS source in a child process. */
-function certpin(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: Buffer | string; cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string; raw: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...options.env };
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), ...args], { cwd: options.cwd ?? repo, env });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const raw = Buffer.concat(out);
-      resolve({ code: code ?? -1, stdout: raw.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), raw });
-    });
-    child.stdin.end(options.input ?? '');
-  });
-}
+import { certpin } from './support/cli.js';
+import { ipv6SanMatchBroken } from './support/node-quirks.js';
 
 const DAY = 86_400_000;
 const STACK = /\n\s+at .+:\d+:\d+/;
@@ -107,7 +89,8 @@ describe('certpin CLI against live servers', () => {
 
     assert.equal(v6.code, 0, v6.stderr);
     assert.equal(JSON.parse(v6.stdout).host, '::1');
-    assert.equal(JSON.parse(v6.stdout).trusted, true);
+    // Where Node cannot match IPv6 SANs the chain is still shown, and flagged as not trusted.
+    assert.equal(JSON.parse(v6.stdout).trusted, !ipv6SanMatchBroken);
   });
 
   it('fetch shows and flags a self-signed, an expired, an untrusted and a wrong-name server; network failures are one plain line', async () => {

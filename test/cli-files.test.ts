@@ -2,7 +2,7 @@
  * The certpin CLI on files, run as a child process like a user runs it: inspect (PEM, DER, bundles, garbage, and
  * conversion), agreement with openssl byte for byte, backup-key, help, version, colours and error hygiene.
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,25 +11,7 @@ import assert from 'node:assert/strict';
 import { createCertificate, createPki, generateKey } from './support/pki.js';
 import type { KeyType } from './support/pki.js';
 
-const repo = path.resolve(import.meta.dirname, '..');
-
-/** Runs the CLI from the TS source in a child process. */
-function certpin(args: readonly string[], options: { env?: NodeJS.ProcessEnv; input?: Buffer | string; cwd?: string } = {}): Promise<{ code: number; stdout: string; stderr: string; raw: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const env = { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...options.env };
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), ...args], { cwd: options.cwd ?? repo, env });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const raw = Buffer.concat(out);
-      resolve({ code: code ?? -1, stdout: raw.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), raw });
-    });
-    child.stdin.end(options.input ?? '');
-  });
-}
+import { certpin, repo } from './support/cli.js';
 
 function openssl(args: readonly string[], input?: Buffer | string): Buffer {
   return execFileSync('openssl', args, { input });

@@ -12,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import { InsecureOptionError, PinPolicy, PinningError, pinnedHttp2Connect } from '../src/index.js';
 import type { PinPolicyOptions, PinReport } from '../src/index.js';
+import { skipUnlessIpv6SanMatch } from './support/node-quirks.js';
 import { startHttp2Server } from './support/http2-server.js';
 import type { RunningHttp2Server } from './support/http2-server.js';
 import { startInterceptingProxy } from './support/intercepting-proxy.js';
@@ -20,11 +21,6 @@ import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js
 import { startMitm } from './support/servers.js';
 import type { RunningMitm } from './support/servers.js';
 
-/**
- * Node 22.23.x (and 24.17 to 24.18) stopped matching IPv6 hosts against IP-address SANs (nodejs/node#64032, fixed by
- * nodejs/node#64145): every client fails closed there with ERR_TLS_CERT_ALTNAME_INVALID, pinned or not.
- */
-const ipv6SanMatchBroken = tls.checkServerIdentity('::1', { subject: {}, subjectaltname: 'IP Address:0:0:0:0:0:0:0:1' } as unknown as tls.PeerCertificate) !== undefined;
 const pki = createPki();
 const attacker = createCertificate({ commonName: 'Corporate Proxy CA', organization: 'Proxy', ca: true });
 const cleanups: (() => unknown)[] = [];
@@ -205,7 +201,7 @@ describe('pinnedHttp2Connect', () => {
     assert.equal(reports[0]!.enforced, false);
   });
 
-  it('works with IPv6 literals', { skip: ipv6SanMatchBroken && `Node ${process.version} does not match IPv6 SANs (nodejs/node#64032)` }, async () => {
+  it('works with IPv6 literals', { skip: skipUnlessIpv6SanMatch }, async () => {
     const server = await startHttp2Server({ key: pki.leaf.key.keyPem, cert: pki.chainPem, host: '::1' });
     cleanups.push(() => server.close());
     const url = `https://[::1]:${server.port}`;
