@@ -4,10 +4,11 @@
  * than throw; bad arguments, which reject.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { InvalidPinError, PinPolicy, checkConnection } from '../src/index.js';
+import { InvalidPinError, PinPolicy, checkConnection, pinnedConnect } from '../src/index.js';
 import type { PinPolicyOptions } from '../src/index.js';
 import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
 import { skipUnlessIpv6SanMatch } from './support/node-quirks.js';
@@ -48,10 +49,17 @@ describe('checkConnection: secure', () => {
     assert.equal(origin.stats.bytesReceived, 0);
   });
 
-  it('with a PinPolicy', async () => {
-    const result = await checkConnection(origin.url, policyOf());
-    assert.equal(result.status, 'CONNECTION_SECURE');
-    assert.equal(result.matchedPin, pinOf(pki.intermediate));
+  it('with a PinPolicy that already holds a checked TLS session: still a full handshake that reports its pin', async () => {
+    const policy = policyOf();
+    const warm = pinnedConnect(policy, { host: 'localhost', port: origin.port, servername: 'localhost' });
+    warm.on('error', () => {});
+    await once(warm, 'session');
+    warm.destroy();
+    for (let i = 0; i < 3; i++) {
+      const result = await checkConnection(origin.url, policy);
+      assert.equal(result.status, 'CONNECTION_SECURE');
+      assert.equal(result.matchedPin, pinOf(pki.intermediate));
+    }
   });
 
   it('a host the policy does not pin: secure under CA validation, no matched pin', async () => {

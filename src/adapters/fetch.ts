@@ -11,10 +11,11 @@
  * and of undici 7 itself. undici 8 dropped the legacy interface, so its dispatchers fail with Node 20/22's fetch.
  * @module
  */
+import { createRequire } from 'node:module';
 import net from 'node:net';
 import type tls from 'node:tls';
-import { Agent, Client, Pool, ProxyAgent, buildConnector, errors } from 'undici';
-import type { Dispatcher } from 'undici';
+import type * as Undici from 'undici';
+import type { Agent, Dispatcher, Pool, buildConnector } from 'undici';
 import type { PinPolicy } from '../core/policy.js';
 import { InsecureRedirectError } from '../errors.js';
 import { pinnedConnect } from '../node/connect.js';
@@ -32,6 +33,13 @@ export interface PinnedDispatcherOptions extends Omit<Agent.Options, 'connect' |
   proxyHeaders?: Readonly<Record<string, string>>;
   /** Milliseconds allowed to open a connection (TCP and TLS handshake). Default 10 000. */
   connectTimeout?: number;
+}
+
+// undici takes about 100 ms to load: it is loaded on the first pinnedDispatcher() call, not by `import 'certpin'`.
+let loadedUndici: typeof Undici | undefined;
+function undici(): typeof Undici {
+  loadedUndici ??= createRequire(import.meta.url)('undici') as typeof Undici;
+  return loadedUndici;
 }
 
 interface ConnectSettings {
@@ -65,12 +73,13 @@ export function pinnedDispatcher(policy: PinPolicy, options: PinnedDispatcherOpt
   const { proxy, proxyHeaders, connectTimeout = 10_000, ...agentOptions } = options;
   if (!Number.isFinite(connectTimeout) || connectTimeout <= 0) throw new TypeError(`pinnedDispatcher: connectTimeout must be a positive number of milliseconds, not ${String(connectTimeout)}`);
   const settings: ConnectSettings = { allowH2: agentOptions.allowH2 === true, connectTimeout };
-  if (proxy === undefined) return new Agent({ ...agentOptions, connect: pinnedConnector(policy, settings) });
+  if (proxy === undefined) return new (undici().Agent)({ ...agentOptions, connect: pinnedConnector(policy, settings) });
 
   const proxyUrl = new URL(proxy);
   if (proxyUrl.protocol !== 'http:' && proxyUrl.protocol !== 'https:') {
     throw new TypeError(`pinnedDispatcher: the proxy URL must be http: or https:, not ${proxyUrl.protocol}`);
   }
+  const { ProxyAgent, Client, Pool } = undici();
   return new ProxyAgent({
     ...agentOptions,
     uri: proxyUrl.href,
@@ -87,7 +96,7 @@ export function pinnedDispatcher(policy: PinPolicy, options: PinnedDispatcherOpt
 
 /** The connector of a direct dispatcher: pinned TLS for https:, plain TCP only where the policy allows plaintext. */
 function pinnedConnector(policy: PinPolicy, settings: ConnectSettings): buildConnector.connector {
-  const plain = buildConnector({ timeout: settings.connectTimeout });
+  const plain = undici().buildConnector({ timeout: settings.connectTimeout });
   return (options, callback) => {
     if (options.protocol !== 'https:') {
       const refusal = plaintextRefusal(policy, options);
@@ -159,7 +168,7 @@ function openPinnedTls(policy: PinPolicy, settings: ConnectSettings, options: bu
     done?.(...args);
   };
   const timer = setTimeout(() => {
-    socket.destroy(new errors.ConnectTimeoutError(`Connect Timeout Error (attempted address: ${host}:${port}, timeout: ${settings.connectTimeout}ms)`));
+    socket.destroy(new (undici().errors.ConnectTimeoutError)(`Connect Timeout Error (attempted address: ${host}:${port}, timeout: ${settings.connectTimeout}ms)`));
   }, settings.connectTimeout);
   socket.setNoDelay(true);
   socket.setKeepAlive(true, 60_000);

@@ -68,19 +68,28 @@ export function chainCertificate(der: Uint8Array): ChainCertificate {
 }
 
 /**
- * Builds every verified path (up to a small bound) from `leafDer` to an anchor, using `presentedDer` (what the
- * server sent, in any order, possibly with junk) and the anchors' own certificates as candidate issuers.
+ * Builds every verified path (up to a small bound) from `leaf` to an anchor, using `presented` (what the server
+ * sent, in any order, possibly with junk) and the anchors' own certificates as candidate issuers.
  *
+ * @param leaf the leaf's DER, or its {@link chainCertificate} facts when the caller already has them.
  * @param now milliseconds since the epoch; validity is checked at this time.
+ * @throws when a DER input is not a certificate.
  */
 export function verifyChain(
-  leafDer: Uint8Array,
-  presentedDer: readonly Uint8Array[],
+  leaf: Uint8Array | ChainCertificate,
+  presented: readonly (Uint8Array | ChainCertificate)[],
   anchors: TrustAnchors,
   now: number,
 ): ChainVerification {
-  const leaf = chainCertificate(leafDer);
-  const presented = presentedDer.slice(0, MAX_CANDIDATES).map(chainCertificate);
+  const leafFacts = factsOf(leaf);
+  return verifyFacts(leafFacts, presented.slice(0, MAX_CANDIDATES).map(factsOf), anchors, now);
+}
+
+function factsOf(input: Uint8Array | ChainCertificate): ChainCertificate {
+  return input instanceof Uint8Array ? chainCertificate(input) : input;
+}
+
+function verifyFacts(leaf: ChainCertificate, presented: readonly ChainCertificate[], anchors: TrustAnchors, now: number): ChainVerification {
   // A verified result holds while every certificate on its paths is valid, so repeat handshakes with the same
   // chain skip the signature checks.
   const cacheKey = [leaf, ...presented].map((c) => c.digests.certSha256).join(',');
@@ -105,7 +114,7 @@ function buildPaths(leaf: ChainCertificate, presented: readonly ChainCertificate
   const extend = (path: ChainCertificate[]): void => {
     if (paths.length >= MAX_PATHS) return;
     const current = path[path.length - 1]!;
-    if (anchors.isAnchor(current.certificate)) {
+    if (anchors.isAnchor(current.certificate, current.digests.spkiSha256)) {
       paths.push(Object.freeze([...path]));
       return;
     }

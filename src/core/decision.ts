@@ -61,17 +61,20 @@ export type PinDecision =
  * @throws only for a programming error or an unparseable certificate; callers must treat a throw as a refusal.
  */
 export function decide(policy: PinPolicy, handshake: HandshakeCertificates): PinDecision {
-  const identity = decideForHost(policy, handshake.host, handshake);
+  // Parsed (or fetched from the cache) at most once per handshake, and only when a pin set applies.
+  let served: ChainCertificate[] | undefined;
+  const servedChain = (): ChainCertificate[] => (served ??= handshake.chain.map(chainCertificate));
+  const identity = decideForHost(policy, handshake.host, handshake.port, servedChain);
   const dialled = handshake.connectHost === undefined ? undefined : normalizeHost(handshake.connectHost);
   if (!dialled || isIpLiteral(dialled) || dialled === identity.host) return identity;
-  const connected = decideForHost(policy, dialled, handshake);
+  const connected = decideForHost(policy, dialled, handshake.port, servedChain);
   // Both names must pass; when both do, the one whose pin set applied says more.
   if (!identity.allowed) return identity;
   if (!connected.allowed) return connected;
   return identity.outcome === 'not-pinned' ? connected : identity;
 }
 
-function decideForHost(policy: PinPolicy, hostInput: string, handshake: HandshakeCertificates): PinDecision {
+function decideForHost(policy: PinPolicy, hostInput: string, port: number | undefined, servedChain: () => ChainCertificate[]): PinDecision {
   const host = normalizeHost(hostInput) ?? hostInput;
   const rule = policy.ruleFor(host);
   if (!rule) {
@@ -81,10 +84,10 @@ function decideForHost(policy: PinPolicy, hostInput: string, handshake: Handshak
   const now = policy.now();
   if (rule.expires && now >= rule.expires.getTime()) return { outcome: 'pin-set-expired', allowed: true, host, rule };
 
-  const [leafDer, ...others] = handshake.chain;
-  if (!leafDer) throw new Error('the handshake produced no certificate');
-  const served = handshake.chain.map(chainCertificate);
-  const verification = verifyChain(leafDer, others, policy.trustAnchors, now);
+  const served = servedChain();
+  const [leaf, ...others] = served;
+  if (!leaf) throw new Error('the handshake produced no certificate');
+  const verification = verifyChain(leaf, others, policy.trustAnchors, now);
   const base = { host, rule, allowed: rule.reportOnly } as const;
   if (!verification.verified) {
     return {
@@ -92,7 +95,7 @@ function decideForHost(policy: PinPolicy, hostInput: string, handshake: Handshak
       outcome: 'chain-unverified',
       path: undefined,
       error: new ChainVerificationError(host, verification.reason),
-      report: buildReport({ host, port: handshake.port, rule, served, validated: [], outcome: 'chain-unverified', enforced: !rule.reportOnly, policySource: policy.source, now }),
+      report: buildReport({ host, port, rule, served, validated: [], outcome: 'chain-unverified', enforced: !rule.reportOnly, policySource: policy.source, now }),
     };
   }
   for (const path of verification.paths) {
@@ -108,14 +111,14 @@ function decideForHost(policy: PinPolicy, hostInput: string, handshake: Handshak
     path,
     error: new PinningError({
       host,
-      port: handshake.port,
+      port,
       chain: chainEntries(path),
       expectedPins: rule.pins.map((p) => p.canonical),
       pattern: rule.pattern.text,
       policySource: policy.source,
       expires: rule.expires,
     }),
-    report: buildReport({ host, port: handshake.port, rule, served, validated: path, outcome: 'pin-mismatch', enforced: !rule.reportOnly, policySource: policy.source, now }),
+    report: buildReport({ host, port, rule, served, validated: path, outcome: 'pin-mismatch', enforced: !rule.reportOnly, policySource: policy.source, now }),
   };
 }
 

@@ -3,6 +3,7 @@
  * and to certpin's own path verification, so both judge the chain against one store.
  * @module
  */
+import { createHash } from 'node:crypto';
 import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
@@ -11,7 +12,6 @@ import { parseCertificates } from './certificate.js';
 /** A set of trust anchors, indexed by subject so that issuer lookup does not scan the store. */
 export class TrustAnchors {
   readonly #bySubject = new Map<string, X509Certificate[]>();
-  readonly #keys = new Set<string>();
   /** The anchors, as given. */
   readonly certificates: readonly X509Certificate[];
 
@@ -21,7 +21,6 @@ export class TrustAnchors {
       const list = this.#bySubject.get(certificate.subject) ?? [];
       list.push(certificate);
       this.#bySubject.set(certificate.subject, list);
-      this.#keys.add(anchorKey(certificate));
     }
   }
 
@@ -35,8 +34,11 @@ export class TrustAnchors {
    * is trusted for its name and key, so a cross-signed copy of a root counts, and so does an intermediate that the
    * app trusts on purpose (a partial chain).
    */
-  isAnchor(certificate: X509Certificate): boolean {
-    return this.#keys.has(anchorKey(certificate));
+  isAnchor(certificate: X509Certificate, spkiSha256?: string): boolean {
+    const sameSubject = this.#bySubject.get(certificate.subject);
+    if (!sameSubject) return false;
+    const key = spkiSha256 ?? spkiDigest(certificate);
+    return sameSubject.some((anchor) => spkiDigest(anchor) === key);
   }
 
   get size(): number {
@@ -44,8 +46,17 @@ export class TrustAnchors {
   }
 }
 
-function anchorKey(certificate: X509Certificate): string {
-  return `${certificate.subject}\u0000${certificate.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
+// Exporting a key is slow (about 0.2 ms with OpenSSL 3), so an anchor's digest is computed only when a certificate
+// with its subject is looked up, and once: the system store's 150 roots cost nothing until one is on a path.
+const spkiDigests = new WeakMap<X509Certificate, string>();
+
+function spkiDigest(certificate: X509Certificate): string {
+  let digest = spkiDigests.get(certificate);
+  if (digest === undefined) {
+    digest = createHash('sha256').update(certificate.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+    spkiDigests.set(certificate, digest);
+  }
+  return digest;
 }
 
 let systemAnchors: X509Certificate[] | undefined;

@@ -61,13 +61,25 @@ export function pinnedTlsOptions(policy: PinPolicy): tls.ConnectionOptions & { s
 export interface PinnedConnectOptions extends tls.ConnectionOptions {
   /** Sees the pin decision of this connection (for diagnostics; cannot change it). */
   onPinDecision?: DecisionObserver;
+  /**
+   * Offer a TLS session this policy checked before (default `true`). `false` forces a full handshake, so that the
+   * pin check runs and `onPinDecision` sees its decision (Node skips the check on a resumed session).
+   */
+  resume?: boolean;
 }
 
+/**
+ * A checked session to offer, or (`session` undefined) a note that the server keeps declining the sessions it
+ * issues: such a server would otherwise be offered one, and the client pay for a PSK it ignores, on every handshake.
+ * One decline is forgiven (a restarted server has new ticket keys); {@link DECLINES_BEFORE_PAUSE} in a row are not.
+ */
 interface CachedSession {
-  readonly session: Buffer;
+  readonly session: Buffer | undefined;
   readonly until: number;
+  readonly declines: number;
 }
 
+const DECLINES_BEFORE_PAUSE = 2;
 const SESSION_LIFETIME_MS = 5 * 60_000;
 const SESSION_CACHE_LIMIT = 256;
 const sessionCaches = new WeakMap<PinPolicy, Map<string, CachedSession>>();
@@ -83,7 +95,7 @@ const sessionCaches = new WeakMap<PinPolicy, Map<string, CachedSession>>();
  * @throws {InsecureOptionError} for options that would weaken TLS or override the policy's trust configuration.
  */
 export function pinnedConnect(policy: PinPolicy, options: PinnedConnectOptions, onSecureConnect?: () => void): tls.TLSSocket {
-  const { onPinDecision, checkServerIdentity, session: _ignoredSession, ...rest } = options;
+  const { onPinDecision, checkServerIdentity, resume = true, session: _ignoredSession, ...rest } = options;
   assertSafeTlsOptions(rest as Record<string, unknown>);
   const connectOptions: tls.ConnectionOptions = {
     ...rest,
@@ -97,11 +109,11 @@ export function pinnedConnect(policy: PinPolicy, options: PinnedConnectOptions, 
   let cache = sessionCaches.get(policy);
   if (!cache) sessionCaches.set(policy, (cache = new Map()));
   const cached = cache.get(cacheKey);
-  if (cached && cached.until > policy.now()) connectOptions.session = cached.session;
-  else if (cached) cache.delete(cacheKey);
+  if (cached && cached.until <= Date.now()) cache.delete(cacheKey);
+  else if (resume && cached?.session) connectOptions.session = cached.session;
 
   const socket = tls.connect(connectOptions, onSecureConnect);
-  rememberVerifiedSessions(socket, cache, cacheKey, policy);
+  rememberVerifiedSessions(socket, cache, cacheKey, connectOptions.session !== undefined);
   return socket;
 }
 
@@ -109,16 +121,25 @@ export function pinnedConnect(policy: PinPolicy, options: PinnedConnectOptions, 
  * Caches the socket's TLS session only once the handshake has passed the pin check: `secureConnect` is emitted only
  * then, since validation errors destroy the socket first. (Node 20 to 24 emit `session` after `secureConnect` and
  * never for a refused handshake; the guard keeps that true whatever a future version does.)
+ *
+ * A session stays cached when its connection later ends in an error (undici destroys idle sockets with one): it was
+ * checked, and nothing that happens after the handshake changes that.
  */
-function rememberVerifiedSessions(socket: tls.TLSSocket, cache: Map<string, CachedSession>, key: string, policy: PinPolicy): void {
+// Session lifetimes follow the wall clock, not the policy's clock (which decides pin-set expiry, and may throw).
+function rememberVerifiedSessions(socket: tls.TLSSocket, cache: Map<string, CachedSession>, key: string, offered: boolean): void {
   let verified = false;
-  socket.once('secureConnect', () => (verified = true));
+  socket.once('secureConnect', () => {
+    verified = true;
+    const current = cache.get(key);
+    if (!offered || !current?.session) return;
+    const declines = socket.isSessionReused() ? 0 : current.declines + 1;
+    cache.set(key, declines >= DECLINES_BEFORE_PAUSE ? { session: undefined, until: Date.now() + SESSION_LIFETIME_MS, declines } : { ...current, declines });
+  });
   socket.on('session', (session: Buffer) => {
     if (!verified) return;
+    const current = cache.get(key);
+    if (current && current.session === undefined && current.until > Date.now()) return;
     if (cache.size >= SESSION_CACHE_LIMIT && !cache.has(key)) cache.delete(cache.keys().next().value!);
-    cache.set(key, { session, until: policy.now() + SESSION_LIFETIME_MS });
-  });
-  socket.once('close', (hadError: boolean) => {
-    if (hadError) cache.delete(key);
+    cache.set(key, { session, until: Date.now() + SESSION_LIFETIME_MS, declines: current?.declines ?? 0 });
   });
 }

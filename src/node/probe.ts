@@ -44,7 +44,8 @@ export interface ServerProbe {
 }
 
 /**
- * Connects once, sends nothing, and reports the outcome. Rejects only when the arguments cannot make a connection.
+ * Connects once with a full handshake (never a resumed session, which would skip the pin check and leave nothing
+ * to report), sends nothing, and reports the outcome. Rejects only when the arguments cannot make a connection.
  * @example
  * ```ts
  * const probe = await probeServer(policy, { host: 'api.example.com', port: 443 }, { timeoutMs: 5000 });
@@ -86,6 +87,7 @@ export function probeServer(policy: PinPolicy, target: ProbeTarget, options: { t
         servername: isIpLiteralName(servername) ? undefined : servername,
         ALPNProtocols: ['h2', 'http/1.1'],
         onPinDecision: (d) => (decision = d),
+        resume: false,
       });
     } catch (error) {
       reject(error);

@@ -1,0 +1,92 @@
+/**
+ * pinnedConnect's cache of checked TLS sessions, observed from a real server that reads each ClientHello: which
+ * handshakes offered a session (the pre_shared_key extension) and which the server resumed.
+ */
+import assert from 'node:assert/strict';
+import { constants, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { after, describe, it } from 'node:test';
+import tls from 'node:tls';
+import { trackClientHellos } from 'read-tls-client-hello';
+import { PinPolicy, pinnedConnect } from '../src/index.js';
+import { backupPin, createPki, pinOf } from './support/pki.js';
+
+const pki = createPki();
+const PRE_SHARED_KEY = 41;
+
+interface Handshake {
+  readonly offered: boolean;
+  readonly resumed: boolean;
+}
+
+async function startServer(options: tls.TlsOptions = {}): Promise<{ server: tls.Server; port: number; handshakes: Handshake[] }> {
+  const handshakes: Handshake[] = [];
+  const server = trackClientHellos(tls.createServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem, ...options }));
+  server.on('secureConnection', (socket: tls.TLSSocket) => {
+    const extensions = socket.tlsClientHello?.extensions ?? [];
+    handshakes.push({ offered: extensions.some((e) => e.id === PRE_SHARED_KEY), resumed: socket.isSessionReused() });
+    socket.end('ok');
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return { server, port: (server.address() as AddressInfo).port, handshakes };
+}
+
+const policyOf = () => new PinPolicy({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: pki.root.pem, trustSystemRoots: false });
+
+/** One connection that reads the server's reply, then waits for the session ticket to arrive and be cached. */
+async function connectOnce(policy: PinPolicy, port: number, end: (socket: tls.TLSSocket) => void = (s) => s.end()): Promise<void> {
+  const socket = pinnedConnect(policy, { host: '127.0.0.1', port, servername: 'localhost' });
+  await once(socket, 'secureConnect');
+  await once(socket, 'data');
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  socket.on('error', () => {});
+  end(socket);
+  await closed;
+}
+
+describe('pinnedConnect: TLS session cache', () => {
+  it('offers a checked session and the server resumes it', async () => {
+    const { port, handshakes } = await startServer();
+    const policy = policyOf();
+    for (let i = 0; i < 3; i++) await connectOnce(policy, port);
+    assert.deepEqual(handshakes, [
+      { offered: false, resumed: false },
+      { offered: true, resumed: true },
+      { offered: true, resumed: true },
+    ]);
+  });
+
+  it('keeps a session whose connection ended in an error (undici destroys idle sockets with one)', async () => {
+    const { port, handshakes } = await startServer();
+    const policy = policyOf();
+    await connectOnce(policy, port, (socket) => socket.destroy(new Error('idle timeout')));
+    await connectOnce(policy, port);
+    assert.deepEqual(handshakes.map((h) => h.resumed), [false, true]);
+  });
+
+  it('forgives one declined session (a restarted server), and resumes again', async () => {
+    const { server, port, handshakes } = await startServer();
+    const policy = policyOf();
+    await connectOnce(policy, port);
+    server.setTicketKeys(randomBytes(48)); // as after a restart: the cached ticket no longer decrypts
+    await connectOnce(policy, port);
+    await connectOnce(policy, port);
+    assert.deepEqual(handshakes, [
+      { offered: false, resumed: false },
+      { offered: true, resumed: false },
+      { offered: true, resumed: true },
+    ]);
+  });
+
+  it('stops offering sessions to a server that keeps declining them', async () => {
+    // Tickets off and no session cache: the server still issues sessions but can never resume one.
+    const { port, handshakes } = await startServer({ secureOptions: constants.SSL_OP_NO_TICKET, sessionTimeout: 0 });
+    const policy = policyOf();
+    for (let i = 0; i < 5; i++) await connectOnce(policy, port);
+    assert.ok(handshakes.every((h) => !h.resumed));
+    assert.deepEqual(handshakes.map((h) => h.offered), [false, true, true, false, false]);
+  });
+});
