@@ -8,7 +8,7 @@
  * @module
  */
 import { X509Certificate } from 'node:crypto';
-import { issuerConstraints } from './certificate.js';
+import { issuerConstraints, spkiDer } from './certificate.js';
 import type { IssuerConstraints } from './certificate.js';
 import { certificateDigests } from './pin.js';
 import type { CertificateDigests } from './pin.js';
@@ -57,7 +57,7 @@ export function chainCertificate(der: Uint8Array): ChainCertificate {
   }
   const facts: ChainCertificate = Object.freeze({
     certificate,
-    digests: certificateDigests(certificate.raw, certificate.publicKey.export({ type: 'spki', format: 'der' })),
+    digests: certificateDigests(certificate.raw, spkiDer(certificate)),
     notBefore: Date.parse(certificate.validFrom),
     notAfter: Date.parse(certificate.validTo),
     constraints,

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import { parseCertificates } from './certificate.js';
+import { parseCertificates, spkiDer } from './certificate.js';
 
 /** A set of trust anchors, indexed by subject so that issuer lookup does not scan the store. */
 export class TrustAnchors {
@@ -46,14 +46,14 @@ export class TrustAnchors {
   }
 }
 
-// Exporting a key is slow (about 0.2 ms with OpenSSL 3), so an anchor's digest is computed only when a certificate
-// with its subject is looked up, and once: the system store's 150 roots cost nothing until one is on a path.
+// An anchor's digest is computed only when a certificate with its subject is looked up, and once: the system
+// store's 150 roots cost nothing until one is on a path.
 const spkiDigests = new WeakMap<X509Certificate, string>();
 
 function spkiDigest(certificate: X509Certificate): string {
   let digest = spkiDigests.get(certificate);
   if (digest === undefined) {
-    digest = createHash('sha256').update(certificate.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+    digest = createHash('sha256').update(spkiDer(certificate)).digest('base64');
     spkiDigests.set(certificate, digest);
   }
   return digest;
