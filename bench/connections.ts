@@ -8,8 +8,11 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import https from 'node:https';
 import tls from 'node:tls';
+import axios from 'axios';
+import type { AxiosInstance } from 'axios';
 import { Agent } from 'undici';
 import type { Dispatcher } from 'undici';
+import { pinAxios } from '../src/adapters/axios.js';
 import { pinnedAgent, pinnedDispatcher } from '../src/index.js';
 import type { PinPolicy } from '../src/index.js';
 import { compare } from './harness.js';
@@ -67,6 +70,10 @@ async function fetchGet(url: string, dispatcher: Dispatcher): Promise<void> {
   await response.arrayBuffer();
 }
 
+async function axiosGet(url: string, instance: AxiosInstance): Promise<void> {
+  await instance.get(url, { responseType: 'arraybuffer' });
+}
+
 /** What an interceptor does before each request: a TLS connection of its own, to read and compare the leaf's fingerprint. */
 function interceptorCheck(port: number, context: tls.SecureContext, allowed: ReadonlySet<string>): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -85,8 +92,10 @@ export interface ConnectionResults {
   readonly httpsResumed: Comparison;
   readonly fetchFull: Comparison;
   readonly fetchResumed: Comparison;
+  readonly axiosFull: Comparison;
   readonly httpsKeepAlive: Comparison;
   readonly fetchKeepAlive: Comparison;
+  readonly axiosKeepAlive: Comparison;
   readonly interceptorNewConnection: Comparison;
   readonly interceptorKeepAlive: Comparison;
   /** Handshakes the server saw during the full and the resumption comparisons (resumed must be 0, resp. most). */
@@ -124,6 +133,10 @@ export async function benchmarkConnections(policy: PinPolicy, origin: Origin, ca
     const plainOnce = track(new https.Agent({ keepAlive: false, secureContext: context }));
     const pinnedFetch = track(pinnedDispatcher(policy));
     const plainFetch = track(new Agent({ connect: { secureContext: context } }));
+    // axios on Node is node:https underneath: pinAxios installs a pinnedAgent; the plain instance gets an https.Agent.
+    const pinnedAxios = pinAxios(axios.create({ proxy: false }), policy, { agentOptions: { keepAlive: false } });
+    track(pinnedAxios.defaults.httpsAgent as https.Agent);
+    const plainAxios = axios.create({ proxy: false, httpsAgent: track(new https.Agent({ keepAlive: false, secureContext: context })) });
 
     // Which clients actually resume, each probed alone (the comparisons below interleave them).
     const resumedShareOf = async (run: () => Promise<void>) => {
@@ -145,6 +158,8 @@ export async function benchmarkConnections(policy: PinPolicy, origin: Origin, ca
     const httpsFull = await compare(() => httpsGet(closeUrl(origin.full), pinnedOnce), () => httpsGet(closeUrl(origin.full), plainOnce), { rounds, perRound });
     progress('new connection per request, full handshakes: fetch');
     const fetchFull = await compare(() => fetchGet(closeUrl(origin.full), pinnedFetch), () => fetchGet(closeUrl(origin.full), plainFetch), { rounds, perRound });
+    progress('new connection per request, full handshakes: axios');
+    const axiosFull = await compare(() => axiosGet(closeUrl(origin.full), pinnedAxios), () => axiosGet(closeUrl(origin.full), plainAxios), { rounds, perRound });
     progress('new connection per request, with TLS session resumption: node:https');
     const httpsResumed = await compare(() => httpsGet(closeUrl(origin.resume), pinnedOnce), () => httpsGet(closeUrl(origin.resume), plainOnce), { rounds, perRound });
     progress('new connection per request, with TLS session resumption: fetch');
@@ -156,11 +171,16 @@ export async function benchmarkConnections(policy: PinPolicy, origin: Origin, ca
     const plainKeep = track(new https.Agent({ keepAlive: true, maxSockets: 1, secureContext: context }));
     const pinnedFetchKeep = track(pinnedDispatcher(policy, { connections: 1 }));
     const plainFetchKeep = track(new Agent({ connections: 1, connect: { secureContext: context } }));
+    const pinnedAxiosKeep = pinAxios(axios.create({ proxy: false }), policy, { agentOptions: { keepAlive: true, maxSockets: 1 } });
+    track(pinnedAxiosKeep.defaults.httpsAgent as https.Agent);
+    const plainAxiosKeep = axios.create({ proxy: false, httpsAgent: track(new https.Agent({ keepAlive: true, maxSockets: 1, secureContext: context })) });
     const keepOptions = { rounds: settings.keepAliveRounds, perRound: settings.keepAlivePerRound };
     progress('keep-alive requests: node:https');
     const httpsKeepAlive = await compare(() => httpsGet(keepUrl, pinnedKeep), () => httpsGet(keepUrl, plainKeep), keepOptions);
     progress('keep-alive requests: fetch');
     const fetchKeepAlive = await compare(() => fetchGet(keepUrl, pinnedFetchKeep), () => fetchGet(keepUrl, plainFetchKeep), keepOptions);
+    progress('keep-alive requests: axios');
+    const axiosKeepAlive = await compare(() => axiosGet(keepUrl, pinnedAxiosKeep), () => axiosGet(keepUrl, plainAxiosKeep), keepOptions);
 
     // The interceptor approach: check connection (full handshake, as a separate native client would make), then the request.
     const allowed = new Set([leafSha256Hex]);
@@ -188,8 +208,10 @@ export async function benchmarkConnections(policy: PinPolicy, origin: Origin, ca
       httpsResumed,
       fetchFull,
       fetchResumed,
+      axiosFull,
       httpsKeepAlive,
       fetchKeepAlive,
+      axiosKeepAlive,
       interceptorNewConnection,
       interceptorKeepAlive,
       fullHandshakes: { full: after.full.full - before.full.full, resumed: after.full.resumed - before.full.resumed },

@@ -63,6 +63,7 @@ function connectionRows(r: ConnectionResults): Row[] {
   return [
     overheadRow('new connection/request, full handshake: node:https (pinnedAgent vs https.Agent)', r.httpsFull, fullNote),
     overheadRow('new connection/request, full handshake: fetch (pinnedDispatcher vs undici Agent)', r.fetchFull, fullNote),
+    overheadRow('new connection/request, full handshake: axios (pinAxios vs axios + https.Agent)', r.axiosFull, fullNote),
     overheadRow('new connection/request, TLS resumption: node:https', r.httpsResumed, ` [resumed ${share(s.pinnedAgent)} vs ${share(s.httpsAgent)}]`),
     {
       ...overheadRow('new connection/request, TLS resumption: fetch', r.fetchResumed, ` [resumed ${share(s.pinnedDispatcher)} vs ${share(s.undiciAgent)}]`),
@@ -71,6 +72,7 @@ function connectionRows(r: ConnectionResults): Row[] {
     },
     keepAliveRow('keep-alive requests: node:https', r.httpsKeepAlive),
     keepAliveRow('keep-alive requests: fetch', r.fetchKeepAlive),
+    keepAliveRow('keep-alive requests: axios', r.axiosKeepAlive),
     {
       measurement: 'interceptor (check connection + request) vs in-handshake, new connection/request',
       certpin: `${formatMicros(r.interceptorNewConnection.b)}/req`,
