@@ -1,0 +1,50 @@
+/**
+ * The package as users get it: importing certpin and its client subpaths never needs the optional peers (axios,
+ * got, ws), and every `exports` entry points at a module that exists.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { promisify } from 'node:util';
+
+const repo = path.resolve(import.meta.dirname, '..');
+const run = promisify(execFile);
+
+describe('package', () => {
+  it('imports certpin, certpin/axios, certpin/got and certpin/ws with axios, got and ws not installed', async () => {
+    const script = `
+      const { register } = await import('node:module');
+      register(${JSON.stringify(new URL('./support/block-peers-hooks.mjs', import.meta.url).href)});
+      await assert.rejects(import('axios'), /blocked: optional peer/);
+      const certpin = await import('./src/index.ts');
+      const policy = new certpin.PinPolicy({ hosts: { 'api.example.com': ['sha256/${'A'.repeat(43)}=', 'sha256/${'B'.repeat(43)}='] } });
+      const { pinAxios } = await import('./src/adapters/axios.ts');
+      const { pinnedGotOptions } = await import('./src/adapters/got.ts');
+      const { pinnedWebSocketOptions } = await import('./src/adapters/ws.ts');
+      const got = pinnedGotOptions(policy);
+      const ws = pinnedWebSocketOptions(policy);
+      assert.equal(typeof pinAxios, 'function');
+      assert.ok(got.agent.https && ws.agent);
+      got.agent.https.destroy(); got.agent.http.destroy(); ws.agent.destroy();
+      console.log('ok');
+    `;
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `import assert from 'node:assert/strict';\n${script}`], { cwd: repo });
+    assert.equal(stdout.trim(), 'ok');
+  });
+
+  it('every exports entry has its source module (the build maps src/X.ts to dist/src/X.js)', () => {
+    const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { exports: Record<string, string | { import: string; types: string }>; bin: Record<string, string> };
+    for (const [subpath, target] of Object.entries(pkg.exports)) {
+      if (typeof target === 'string') {
+        assert.ok(existsSync(path.join(repo, target)), `${subpath} → ${target}`);
+        continue;
+      }
+      const source = target.import.replace(/^\.\/dist\/src\//, 'src/').replace(/\.js$/, '.ts');
+      assert.ok(existsSync(path.join(repo, source)), `${subpath} → ${source}`);
+      assert.equal(target.types, target.import.replace(/\.js$/, '.d.ts'));
+    }
+    assert.ok(existsSync(path.join(repo, pkg.bin.certpin!)));
+  });
+});
