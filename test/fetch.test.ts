@@ -13,29 +13,17 @@ import { setImmediate as idle } from 'node:timers/promises';
 import * as undici from 'undici';
 import type { Dispatcher } from 'undici';
 import { PinPolicy, PinningError, pinnedDispatcher } from '../src/index.js';
-import type { PinPolicyOptions, PinReport } from '../src/index.js';
+import type { PinReport } from '../src/index.js';
 import { startHttp2Server } from './support/http2-server.js';
 import { startInterceptingProxy } from './support/intercepting-proxy.js';
 import type { InterceptingProxy } from './support/intercepting-proxy.js';
-import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
+import { createClientWorld } from './support/client-world.js';
+import { backupPin, pinOf } from './support/pki.js';
 import { startHttpsServer, startMitm } from './support/servers.js';
 import type { RunningMitm, RunningServer } from './support/servers.js';
 
-const pki = createPki();
-/** A second, unrelated PKI whose root the policy also trusts: a valid chain that is not the pinned one. */
-const otherPki = createPki({ name: 'Other' });
-const attacker = createCertificate({ commonName: 'Corporate Proxy CA', organization: 'Proxy', ca: true });
+const { pki, otherPki, attacker, policyOf } = createClientWorld({ name: 'Other' });
 const cleanups: (() => unknown)[] = [];
-
-function policyOf(extra: Partial<PinPolicyOptions> = {}): PinPolicy {
-  return new PinPolicy({
-    hosts: { localhost: [pinOf(pki.intermediate), backupPin()] },
-    ca: [pki.root.pem, otherPki.root.pem, attacker.pem],
-    trustSystemRoots: false,
-    onWarning: () => {},
-    ...extra,
-  });
-}
 
 function dispatcherOf(policy: PinPolicy, options?: Parameters<typeof pinnedDispatcher>[1]): Dispatcher {
   const dispatcher = pinnedDispatcher(policy, options);

@@ -12,25 +12,14 @@ import WebSocket, { WebSocketServer } from 'ws';
 import type { ClientOptions } from 'ws';
 import { pinnedWebSocketOptions } from '../src/adapters/ws.js';
 import { PinPolicy, PinningError } from '../src/index.js';
-import type { PinPolicyOptions, PinReport } from '../src/index.js';
-import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
+import type { PinReport } from '../src/index.js';
+import { createClientWorld } from './support/client-world.js';
+import { backupPin, pinOf } from './support/pki.js';
 import { startMitm } from './support/servers.js';
 import type { RunningMitm } from './support/servers.js';
 
-const pki = createPki();
-const otherPki = createPki({ name: 'Partner', hosts: ['127.0.0.1'] });
-const attacker = createCertificate({ commonName: 'Corporate Proxy CA', organization: 'Proxy', ca: true });
+const { pki, otherPki, attacker, policyOf } = createClientWorld();
 const cleanups: (() => unknown)[] = [];
-
-function policyOf(extra: Partial<PinPolicyOptions> = {}): PinPolicy {
-  return new PinPolicy({
-    hosts: { localhost: [pinOf(pki.intermediate), backupPin()] },
-    ca: [pki.root.pem, otherPki.root.pem, attacker.pem],
-    trustSystemRoots: false,
-    onWarning: () => {},
-    ...extra,
-  });
-}
 
 function pinned(policy: PinPolicy) {
   const options = pinnedWebSocketOptions(policy);
