@@ -6,18 +6,18 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import axios, { AxiosError } from 'axios';
 import { certificatePinningInterceptor, pinAxios } from '../src/adapters/axios.js';
 import { PinPolicy, PinningError, certificateFingerprint, classifyError } from '../src/index.js';
 import type { PinReport } from '../src/index.js';
-import { createClientWorld } from './support/client-world.js';
+import { createClientWorld, startAdapterServers } from './support/client-world.js';
+import type { AdapterServers } from './support/client-world.js';
 import { backupPin, createCertificate, pinOf } from './support/pki.js';
-import { startHttpsServer, startMitm } from './support/servers.js';
-import type { RunningMitm, RunningServer } from './support/servers.js';
+import type { RunningHttpServer, RunningMitm, RunningServer } from './support/servers.js';
 
-const { pki, otherPki, attacker, policyOf } = createClientWorld();
+const world = createClientWorld();
+const { pki, otherPki, attacker, policyOf } = world;
 const cleanups: (() => unknown)[] = [];
 
 function pinned(policy: PinPolicy) {
@@ -26,55 +26,26 @@ function pinned(policy: PinPolicy) {
   return instance;
 }
 
-async function startHttpServer(): Promise<{ url: string; port: number; requests: string[]; connections: () => number; close(): Promise<void> }> {
-  const requests: string[] = [];
-  let connections = 0;
-  const server = http.createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
-    res.end('plain');
-  });
-  server.on('connection', () => connections++);
-  // Also a (refusing) proxy: a CONNECT is recorded and answered 403.
-  server.on('connect', (req: http.IncomingMessage, socket: Socket) => {
-    requests.push(`CONNECT ${req.url}`);
-    socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}`, port, requests, connections: () => connections, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
-}
-
 async function rejection(promise: Promise<unknown>): Promise<AxiosError> {
   const error = await promise.then(() => assert.fail('the request succeeded'), (e: unknown) => e);
   assert.ok(error instanceof AxiosError, `expected an AxiosError, got ${String(error)}`);
   return error;
 }
 
+let servers: AdapterServers;
 let origin: RunningServer;
 let second: RunningServer;
-let plain: Awaited<ReturnType<typeof startHttpServer>>;
+let plain: RunningHttpServer;
 let mitm: RunningMitm;
 
 before(async () => {
-  plain = await startHttpServer();
-  second = await startHttpsServer({ key: otherPki.leaf.key.keyPem, cert: otherPki.chainPem, name: 'second' });
-  origin = await startHttpsServer({
-    key: pki.leaf.key.keyPem,
-    cert: pki.chainPem,
-    handler: (req, res) => {
-      const to = new URL(req.url ?? '/', 'https://localhost').searchParams.get('to');
-      if (to) {
-        res.writeHead(302, { location: to });
-        res.end();
-      } else res.end('hello from origin');
-    },
-  });
-  mitm = await startMitm({ attackerCa: attacker, hosts: ['localhost'], upstreamPort: origin.port, upstreamCa: pki.root.pem });
+  servers = await startAdapterServers(world);
+  ({ origin, second, plain, mitm } = servers);
 });
 
 after(async () => {
   for (const cleanup of cleanups) await cleanup();
-  await Promise.all([origin.close(), second.close(), plain.close(), mitm.close()]);
+  await servers.close();
 });
 
 describe('certpin/axios: pinAxios', () => {

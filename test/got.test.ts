@@ -6,19 +6,19 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import got, { RequestError } from 'got';
 import type { Got, OptionsOfTextResponseBody } from 'got';
 import { pinnedGotOptions } from '../src/adapters/got.js';
 import { PinPolicy, PinningError, classifyError } from '../src/index.js';
 import type { PinReport } from '../src/index.js';
-import { createClientWorld } from './support/client-world.js';
+import { createClientWorld, startAdapterServers } from './support/client-world.js';
+import type { AdapterServers } from './support/client-world.js';
 import { backupPin, pinOf } from './support/pki.js';
-import { startHttpsServer, startMitm } from './support/servers.js';
-import type { RunningMitm, RunningServer } from './support/servers.js';
+import type { RunningHttpServer, RunningMitm, RunningServer } from './support/servers.js';
 
-const { pki, otherPki, attacker, policyOf } = createClientWorld();
+const world = createClientWorld();
+const { pki, attacker, policyOf } = world;
 const cleanups: (() => unknown)[] = [];
 
 function pinned(policy: PinPolicy): Got {
@@ -27,50 +27,26 @@ function pinned(policy: PinPolicy): Got {
   return got.extend({ retry: { limit: 0 }, timeout: { request: 5000 } }, options);
 }
 
-async function startHttpServer(): Promise<{ url: string; port: number; requests: string[]; connections: () => number; close(): Promise<void> }> {
-  const requests: string[] = [];
-  let connections = 0;
-  const server = http.createServer((req, res) => {
-    requests.push(`${req.method} ${req.url}`);
-    res.end('plain');
-  });
-  server.on('connection', () => connections++);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}`, port, requests, connections: () => connections, close: () => new Promise((r) => { server.closeAllConnections(); server.close(() => r()); }) };
-}
-
 async function rejection(promise: Promise<unknown>): Promise<RequestError> {
   const error = await promise.then(() => assert.fail('the request succeeded'), (e: unknown) => e);
   assert.ok(error instanceof RequestError, `expected got's RequestError, got ${String(error)}`);
   return error;
 }
 
+let servers: AdapterServers;
 let origin: RunningServer;
 let second: RunningServer;
-let plain: Awaited<ReturnType<typeof startHttpServer>>;
+let plain: RunningHttpServer;
 let mitm: RunningMitm;
 
 before(async () => {
-  plain = await startHttpServer();
-  second = await startHttpsServer({ key: otherPki.leaf.key.keyPem, cert: otherPki.chainPem, name: 'second' });
-  origin = await startHttpsServer({
-    key: pki.leaf.key.keyPem,
-    cert: pki.chainPem,
-    handler: (req, res) => {
-      const to = new URL(req.url ?? '/', 'https://localhost').searchParams.get('to');
-      if (to) {
-        res.writeHead(302, { location: to });
-        res.end();
-      } else res.end('hello from origin');
-    },
-  });
-  mitm = await startMitm({ attackerCa: attacker, hosts: ['localhost'], upstreamPort: origin.port, upstreamCa: pki.root.pem });
+  servers = await startAdapterServers(world);
+  ({ origin, second, plain, mitm } = servers);
 });
 
 after(async () => {
   for (const cleanup of cleanups) await cleanup();
-  await Promise.all([origin.close(), second.close(), plain.close(), mitm.close()]);
+  await servers.close();
 });
 
 describe('certpin/got: pinnedGotOptions', () => {

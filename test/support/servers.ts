@@ -5,7 +5,7 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import { createCertificate } from './pki.js';
 import type { Issued } from './pki.js';
@@ -121,4 +121,41 @@ export function httpsGet(url: string, options: https.RequestOptions): Promise<{ 
     req.on('error', reject);
     req.end();
   });
+}
+
+/** A plain-HTTP server on 127.0.0.1 (also a refusing proxy: a CONNECT is recorded and answered 403). */
+export interface RunningHttpServer {
+  readonly url: string;
+  readonly port: number;
+  /** `METHOD url` of every request, `CONNECT host:port` of every tunnel asked for. */
+  readonly requests: string[];
+  connections(): number;
+  close(): Promise<void>;
+}
+
+export async function startHttpServer(): Promise<RunningHttpServer> {
+  const requests: string[] = [];
+  let connections = 0;
+  const server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    res.end('plain');
+  });
+  server.on('connection', () => connections++);
+  server.on('connect', (req: http.IncomingMessage, socket: Socket) => {
+    requests.push(`CONNECT ${req.url}`);
+    socket.end('HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n');
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    requests,
+    connections: () => connections,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
