@@ -15,6 +15,8 @@ import { PinPolicy, PinningError } from '../src/index.js';
 import type { PinReport } from '../src/index.js';
 import { createClientWorld } from './support/client-world.js';
 import { backupPin, pinOf } from './support/pki.js';
+import { startConnectProxy } from './support/connect-proxy.js';
+import { startInterceptingProxy } from './support/intercepting-proxy.js';
 import { startMitm } from './support/servers.js';
 import type { RunningMitm } from './support/servers.js';
 
@@ -178,5 +180,26 @@ describe('certpin/ws: pinnedWebSocketOptions', () => {
     assert.equal(await exchange(`wss://localhost:${mitm.port}/feed`, options), 'echo ping');
     await new Promise((r) => setImmediate(r));
     assert.ok(reports.length >= 1);
+  });
+});
+
+describe('certpin/ws through a CONNECT proxy', () => {
+  it('pinnedWebSocketOptions(policy, { proxy }): an honest tunnel reaches the pinned origin', async () => {
+    const proxy = await startConnectProxy();
+    cleanups.push(() => proxy.close());
+    const options = pinnedWebSocketOptions(policyOf(), { proxy: proxy.url });
+    cleanups.push(() => options.agent.destroy());
+    assert.equal(await exchange(`wss://localhost:${origin.port}/tunnelled`, options), 'echo ping');
+    assert.deepEqual(proxy.connects, [`localhost:${origin.port}`]);
+  });
+
+  it('a real interception proxy (mockttp) whose CA the client trusts is refused; it reads nothing', async () => {
+    const proxy = await startInterceptingProxy({ caCert: attacker.pem, caKey: attacker.key.keyPem, upstreamCa: pki.root.pem });
+    cleanups.push(() => proxy.close());
+    const options = pinnedWebSocketOptions(policyOf(), { proxy: proxy.url });
+    cleanups.push(() => options.agent.destroy());
+    const error = await errorOf(`wss://localhost:${origin.port}/feed`, { ...SECRET, ...options });
+    assert.equal(error.code, 'ERR_CERTPIN_PIN_MISMATCH');
+    assert.equal(proxy.intercepted(), 0);
   });
 });
