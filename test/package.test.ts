@@ -47,4 +47,13 @@ describe('package', () => {
     }
     assert.ok(existsSync(path.join(repo, pkg.bin.certpin!)));
   });
+
+  const built = existsSync(path.join(repo, 'dist/src/cli/main.js'));
+  it('the installed command (bin/certpin.js on the build) runs', { skip: !built && 'no build: `npm test` builds before the tests' }, async () => {
+    const version = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')).version as string;
+    const { stdout } = await run(process.execPath, [path.join(repo, 'bin/certpin.js'), '--version']);
+    assert.equal(stdout.trim(), version);
+    const help = await run(process.execPath, [path.join(repo, 'bin/certpin.js'), 'fetch', '--help']);
+    assert.match(help.stdout, /certpin fetch/);
+  });
 });
