@@ -3,8 +3,8 @@
  * answer in the vocabulary of Flutter's `http_certificate_pinning` (`CONNECTION_SECURE` / `CONNECTION_NOT_SECURE`).
  * @module
  */
-import net from 'node:net';
 import { describeCertificate } from './core/certificate.js';
+import { formatAuthority, unbracketHost } from './core/hostname.js';
 import type { CertificateDetails, CertificateInput } from './core/certificate.js';
 import { parsePin } from './core/pin.js';
 import { PinPolicy } from './core/policy.js';
@@ -75,7 +75,7 @@ function parseTarget(input: string | URL): { host: string; port: number } {
     throw new TypeError(`checkConnection: ${JSON.stringify(String(input))} is not a URL`);
   }
   if (url.protocol !== 'https:') throw new TypeError(`checkConnection: the URL must be https:, not ${url.protocol} (${url.origin})`);
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  const host = unbracketHost(url.hostname);
   return { host, port: Number(url.port || 443) };
 }
 
@@ -98,7 +98,7 @@ function policyFor(host: string, pinsOrPolicy: PinPolicy | readonly string[], ca
 function describe(probe: ServerProbe, policy: PinPolicy): ConnectionCheck {
   const now = new Date(policy.now());
   const chain = probe.chain.map((certificate) => describeCertificate(certificate, now));
-  const target = `${net.isIP(probe.host) === 6 ? `[${probe.host}]` : probe.host}:${probe.port}`;
+  const target = formatAuthority(probe.host, probe.port);
   const decision = probe.decision;
   if (probe.error) {
     return { status: 'CONNECTION_NOT_SECURE', reason: `The connection to ${target} was refused: ${firstLine(probe.error.message)}`, chain, error: errorOf(probe.error) };

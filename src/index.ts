@@ -14,6 +14,7 @@ export { parsePin, pinMatches } from './core/pin.js';
 export type { Pin, PinKind } from './core/pin.js';
 export {
   spkiPin,
+  publicKeyPin,
   spkiDer,
   certificateFingerprint,
   describeCertificate,
@@ -50,7 +51,7 @@ export { pinnedProxyAgent, PinnedProxyAgent } from './node/proxy.js';
 export type { PinnedProxyAgentOptions } from './node/proxy.js';
 // -- end plaintext agent --
 // -- CLI support exported for library users (issue 4) --
-export { createCertificateRequest, publicKeyPin } from './core/csr.js';
+export { createCertificateRequest } from './core/csr.js';
 export type { CertificateRequest, CertificateRequestOptions } from './core/csr.js';
 // -- end CLI support --
 export type { CheckServerIdentity, DecisionObserver } from './node/pin-check.js';

@@ -8,20 +8,15 @@ import { once } from 'node:events';
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { InvalidPinError, PinPolicy, checkConnection, pinnedConnect } from '../src/index.js';
-import type { PinPolicyOptions } from '../src/index.js';
+import { InvalidPinError, checkConnection, pinnedConnect } from '../src/index.js';
+import { createClientWorld } from './support/client-world.js';
 import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
 import { skipUnlessIpv6SanMatch } from './support/node-quirks.js';
 import { startHttpsServer, startMitm } from './support/servers.js';
 import type { RunningMitm, RunningServer } from './support/servers.js';
 
-const pki = createPki();
-const attacker = createCertificate({ commonName: 'Corporate Proxy CA', organization: 'Proxy', ca: true });
+const { pki, attacker, policyOf } = createClientWorld();
 const cleanups: (() => unknown)[] = [];
-
-function policyOf(extra: Partial<PinPolicyOptions> = {}): PinPolicy {
-  return new PinPolicy({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: [pki.root.pem, attacker.pem], trustSystemRoots: false, onWarning: () => {}, ...extra });
-}
 
 let origin: RunningServer;
 let mitm: RunningMitm;

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import https from 'node:https';
+import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import { after, before, describe, it } from 'node:test';
 import { PinPolicy, classifyError, pinnedAgent, pinnedConnect, pinnedTlsOptions } from '../src/index.js';
@@ -386,6 +387,32 @@ describe('trust anchors and mTLS', () => {
       withCert.destroy();
       without.destroy();
       await server.close();
+    }
+  });
+});
+
+describe('pinnedConnect: server name indication', () => {
+  it('sends the host as SNI unless a server name is given, and never an IP literal', async () => {
+    const seen: (string | false)[] = [];
+    const server = tls.createServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem }, (socket) => socket.end());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    const policy = policyOf(goodPins(), { hosts: { localhost: goodPins(), '127.0.0.1': goodPins() } });
+    const connect = async (options: tls.ConnectionOptions) => {
+      const accepted = new Promise<tls.TLSSocket>((resolve) => server.once('secureConnection', resolve));
+      const socket = pinnedConnect(policy, { port, resume: false, ...options });
+      await new Promise((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
+      seen.push(((await accepted) as tls.TLSSocket & { servername: string | false }).servername);
+      socket.destroy();
+    };
+    try {
+      await connect({ host: 'localhost' });
+      await connect({ host: '127.0.0.1' });
+      await connect({ host: '127.0.0.1', servername: 'localhost' });
+      await connect({ host: 'localhost', servername: '127.0.0.1' });
+      assert.deepEqual(seen, ['localhost', false, 'localhost', 'localhost']);
+    } finally {
+      server.close();
     }
   });
 });

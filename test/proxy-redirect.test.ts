@@ -18,20 +18,15 @@ import { HttpsProxyAgent } from 'https-proxy-agent';
 import { pinAxios } from '../src/adapters/axios.js';
 import { pinnedGotOptions } from '../src/adapters/got.js';
 import { PinPolicy, PinningError, ProxyConnectError, pinnedHttpAgent, pinnedProxyAgent } from '../src/index.js';
-import type { PinPolicyOptions, PinReport } from '../src/index.js';
-import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
+import type { PinReport } from '../src/index.js';
+import { createClientWorld } from './support/client-world.js';
 import { httpsGet, startHttpsServer, startMitm } from './support/servers.js';
 import type { RunningMitm, RunningServer } from './support/servers.js';
 import { startConnectProxy } from './support/connect-proxy.js';
 import type { ConnectProxy } from './support/connect-proxy.js';
 
-const pki = createPki();
-const attacker = createCertificate({ commonName: 'Corporate Proxy CA', organization: 'Proxy', ca: true });
+const { pki, attacker, policyOf } = createClientWorld();
 const cleanups: (() => unknown)[] = [];
-
-function policyOf(extra: Partial<PinPolicyOptions> = {}): PinPolicy {
-  return new PinPolicy({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: [pki.root.pem, attacker.pem], trustSystemRoots: false, onWarning: () => {}, ...extra });
-}
 
 let origin: RunningServer;
 let mitm: RunningMitm;

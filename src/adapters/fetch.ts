@@ -12,10 +12,11 @@
  * @module
  */
 import { createRequire } from 'node:module';
-import net from 'node:net';
+import type net from 'node:net';
 import type tls from 'node:tls';
 import type * as Undici from 'undici';
 import type { Agent, Dispatcher, Pool, buildConnector } from 'undici';
+import { formatAuthority, unbracketHost } from '../core/hostname.js';
 import type { PinPolicy } from '../core/policy.js';
 import { InsecureRedirectError } from '../errors.js';
 import { pinnedConnect } from '../node/connect.js';
@@ -88,15 +89,21 @@ export function pinnedDispatcher(policy: PinPolicy, options: PinnedDispatcherOpt
     proxyTunnel: true,
     factory: (origin, poolOptions) => {
       const inherited = poolOptions as Pool.Options & { connect: buildConnector.connector };
-      const connect = tunnelledConnector(policy, settings, inherited.connect);
+      if (typeof inherited.connect !== 'function') throw new TypeError('pinnedDispatcher: this undici version does not hand its tunnel connector to the pool factory');
+      const connect = pinnedConnector(policy, settings, inherited.connect);
       return inherited.connections === 1 ? new Client(origin, { ...inherited, connect }) : new Pool(origin, { ...inherited, connect });
     },
   });
 }
 
-/** The connector of a direct dispatcher: pinned TLS for https:, plain TCP only where the policy allows plaintext. */
-function pinnedConnector(policy: PinPolicy, settings: ConnectSettings): buildConnector.connector {
-  const plain = undici().buildConnector({ timeout: settings.connectTimeout });
+/**
+ * The connector of a pinned dispatcher: pinned TLS for https:, and `plain` (direct TCP, or the raw tunnel of a
+ * proxy) only where the policy allows plaintext. With `tunnel`, the ProxyAgent's own connector, the pinned handshake
+ * with the origin runs over the raw `CONNECT` tunnel that connector hands back for a non-https origin: it is never
+ * asked for its own TLS.
+ */
+function pinnedConnector(policy: PinPolicy, settings: ConnectSettings, tunnel?: buildConnector.connector): buildConnector.connector {
+  const plain = tunnel ?? undici().buildConnector({ timeout: settings.connectTimeout });
   return (options, callback) => {
     if (options.protocol !== 'https:') {
       const refusal = plaintextRefusal(policy, options);
@@ -104,22 +111,8 @@ function pinnedConnector(policy: PinPolicy, settings: ConnectSettings): buildCon
       else plain(options, callback);
       return;
     }
-    openPinnedTls(policy, settings, options, undefined, callback);
-  };
-}
-
-/**
- * The connector of a proxied dispatcher. `tunnel` is the ProxyAgent's own connector, which sends `CONNECT` and, for
- * a non-https origin, hands back the raw tunnel: it is always asked for that raw tunnel (never for its own TLS),
- * and the pinned handshake with the origin runs over it.
- */
-function tunnelledConnector(policy: PinPolicy, settings: ConnectSettings, tunnel: buildConnector.connector): buildConnector.connector {
-  if (typeof tunnel !== 'function') throw new TypeError('pinnedDispatcher: this undici version does not hand its tunnel connector to the pool factory');
-  return (options, callback) => {
-    if (options.protocol !== 'https:') {
-      const refusal = plaintextRefusal(policy, options);
-      if (refusal) callback(refusal, null);
-      else tunnel(options, callback);
+    if (!tunnel) {
+      openPinnedTls(policy, settings, options, undefined, callback);
       return;
     }
     const port = options.port || '443';
@@ -133,23 +126,22 @@ function tunnelledConnector(policy: PinPolicy, settings: ConnectSettings, tunnel
 }
 
 function plaintextRefusal(policy: PinPolicy, options: buildConnector.Options): InsecureRedirectError | undefined {
-  const host = unbracket(options.hostname);
+  const host = unbracketHost(options.hostname);
   if (policy.allowsPlaintext(host)) return undefined;
   // The origin only: paths and queries may carry secrets, and errors end up in logs.
-  return new InsecureRedirectError(`http://${net.isIP(host) === 6 ? `[${host}]` : host}${options.port && options.port !== '80' ? `:${options.port}` : ''}/`);
+  return new InsecureRedirectError(`http://${formatAuthority(host, options.port || 80, 80)}/`);
 }
 
 /** The pinned handshake, reported to undici the way its own connector does (once, on `secureConnect` or error). */
 function openPinnedTls(policy: PinPolicy, settings: ConnectSettings, options: buildConnector.Options, tunnel: net.Socket | undefined, callback: buildConnector.Callback): void {
-  const host = unbracket(options.hostname);
+  const host = unbracketHost(options.hostname);
   const port = Number(options.port) || 443;
-  const servername = options.servername || (net.isIP(host) ? undefined : host);
   let socket: tls.TLSSocket;
   try {
     const connectOptions: PinnedConnectOptions & Pick<net.TcpNetConnectOpts, 'localAddress'> = {
       host,
       port,
-      servername,
+      servername: options.servername || undefined,
       socket: tunnel,
       localAddress: options.localAddress ?? undefined,
       ALPNProtocols: settings.allowH2 ? ['h2', 'http/1.1'] : ['http/1.1'],
@@ -176,6 +168,3 @@ function openPinnedTls(policy: PinPolicy, settings: ConnectSettings, options: bu
   socket.on('error', (error: Error) => settle(error, null));
 }
 
-function unbracket(host: string): string {
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}

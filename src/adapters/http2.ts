@@ -9,8 +9,8 @@
  * @module
  */
 import http2 from 'node:http2';
-import net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { formatAuthority, unbracketHost } from '../core/hostname.js';
 import type { PinPolicy } from '../core/policy.js';
 import { InsecureOptionError } from '../errors.js';
 import { assertSafeTlsOptions, pinnedConnect } from '../node/connect.js';
@@ -55,13 +55,12 @@ export function pinnedHttp2Connect(
   const origin = new URL(authority);
   if (origin.protocol !== 'https:') throw new TypeError(`pinnedHttp2Connect: the authority must be an https: URL, not ${origin.protocol}`);
   assertSafeTlsOptions(options as Record<string, unknown>, 'pinnedHttp2Connect options');
-  const host = unbracket(origin.hostname);
+  const host = unbracketHost(origin.hostname);
   const port = Number(origin.port || 443);
   const { socket: tunnel, servername, ...sessionOptions } = options;
-  const name = servername || (net.isIP(host) ? undefined : host);
   const session = http2.connect(origin, {
     ...sessionOptions,
-    createConnection: () => pinnedConnect(policy, { host, port, servername: name, socket: tunnel, ALPNProtocols: ['h2'] }),
+    createConnection: () => pinnedConnect(policy, { host, port, servername, socket: tunnel, ALPNProtocols: ['h2'] }),
   }, listener);
   bindToOrigin(session, host, port);
   return session;
@@ -93,13 +92,6 @@ function sameOrigin(authority: string, host: string, port: number): boolean {
     return false;
   }
   if (url.username || url.password || url.pathname !== '/' || url.search || url.hash) return false;
-  return unbracket(url.hostname) === host.toLowerCase() && Number(url.port || 443) === port;
+  return unbracketHost(url.hostname) === host.toLowerCase() && Number(url.port || 443) === port;
 }
 
-function formatAuthority(host: string, port: number): string {
-  return `${net.isIP(host) === 6 ? `[${host}]` : host}:${port}`;
-}
-
-function unbracket(host: string): string {
-  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
-}

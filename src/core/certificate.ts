@@ -5,7 +5,8 @@
  * pin. certpin never does that.)
  * @module
  */
-import { X509Certificate, createHash } from 'node:crypto';
+import { X509Certificate, createHash, createPublicKey } from 'node:crypto';
+import type { KeyObject } from 'node:crypto';
 import { CertificateParseError } from '../errors.js';
 import { decodeOid, decodeSmallInteger, readChildren, readElement } from './der.js';
 
@@ -86,17 +87,12 @@ export function toCertificate(input: CertificateInput, what = 'The certificate')
  */
 export function spkiDer(certificate: CertificateInput): Buffer {
   const raw = toCertificate(certificate).raw;
-  const tbs = readElement(raw, readElement(raw).start);
-  const fields: { offset: number; tag: number; next: number }[] = [];
-  for (let offset = tbs.start; offset < tbs.end && fields.length < 7; ) {
-    const field = readElement(raw, offset, tbs.end);
-    fields.push({ offset, tag: field.tag, next: field.next });
-    offset = field.next;
-  }
   // TBSCertificate: [0] version (optional), serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo.
-  const spki = fields[fields[0]?.tag === 0xa0 ? 6 : 5];
+  const fields = readChildren(raw, readElement(raw, readElement(raw).start));
+  const index = fields[0]?.tag === 0xa0 ? 6 : 5;
+  const spki = fields[index];
   if (!spki || spki.tag !== 0x30) throw new CertificateParseError('The certificate', 'its subjectPublicKeyInfo could not be found');
-  return Buffer.from(raw.subarray(spki.offset, spki.next));
+  return Buffer.from(raw.subarray(fields[index - 1]!.next, spki.end));
 }
 
 /**
@@ -108,7 +104,25 @@ export function spkiDer(certificate: CertificateInput): Buffer {
  * ```
  */
 export function spkiPin(certificate: CertificateInput, algorithm: DigestAlgorithm = 'sha256'): string {
-  return `${algorithm}/${createHash(algorithm).update(spkiDer(certificate)).digest('base64')}`;
+  return `${algorithm}/${digestBase64(algorithm, spkiDer(certificate))}`;
+}
+
+/**
+ * The SPKI pin (`sha256/<base64>`) of a key: the pin every certificate issued for this key will have, so it can be
+ * added to a pin set before any certificate exists. Accepts a private or public `KeyObject`.
+ * @example
+ * ```ts
+ * publicKeyPin(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey); // 'sha256/…'
+ * ```
+ */
+export function publicKeyPin(key: KeyObject): string {
+  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
+  return `sha256/${digestBase64('sha256', publicKey.export({ type: 'spki', format: 'der' }))}`;
+}
+
+/** A digest in base64, the form SPKI pins and certpin's digest caches use. */
+export function digestBase64(algorithm: DigestAlgorithm, data: Uint8Array): string {
+  return createHash(algorithm).update(data).digest('base64');
 }
 
 /**

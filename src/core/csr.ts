@@ -4,7 +4,7 @@
  * Signed with the key itself: ECDSA P-256/P-384/P-521 (SHA-256/384/512), RSA (SHA-256, PKCS#1 v1.5) or Ed25519.
  * @module
  */
-import { createHash, createPublicKey, sign } from 'node:crypto';
+import { createPublicKey, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { der } from './der.js';
@@ -65,19 +65,6 @@ export function createCertificateRequest(options: CertificateRequestOptions): Ce
   const request = der.sequence(info, algorithm, der.bitString(signature));
   const body = request.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
   return { der: request, pem: `-----BEGIN CERTIFICATE REQUEST-----\n${body}\n-----END CERTIFICATE REQUEST-----\n` };
-}
-
-/**
- * The SPKI pin (`sha256/<base64>`) of a key: the pin every certificate issued for this key will have, so it can be
- * added to a pin set before any certificate exists. Accepts a private or public `KeyObject`.
- * @example
- * ```ts
- * publicKeyPin(generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey); // 'sha256/…'
- * ```
- */
-export function publicKeyPin(key: KeyObject): string {
-  const publicKey = key.type === 'private' ? createPublicKey(key) : key;
-  return `sha256/${createHash('sha256').update(publicKey.export({ type: 'spki', format: 'der' })).digest('base64')}`;
 }
 
 function signatureAlgorithm(key: KeyObject): { algorithm: Buffer; hash: string | null } {

@@ -52,6 +52,17 @@ export function normalizeHost(input: string): string | undefined {
   return ascii;
 }
 
+/** A URL's hostname as sockets take it: an IPv6 literal without its brackets. */
+export function unbracketHost(host: string): string {
+  return host.startsWith('[') && host.endsWith(']') ? host.slice(1, -1) : host;
+}
+
+/** `host:port` as a URL authority writes it: an IPv6 literal in brackets, no port when it is `defaultPort`. */
+export function formatAuthority(host: string, port: number | string, defaultPort?: number): string {
+  const name = isIP(host) === 6 ? `[${host}]` : host;
+  return Number(port) === defaultPort ? name : `${name}:${port}`;
+}
+
 /** Whether a normalised host is an IP literal (policy patterns with wildcards never apply to those). */
 export function isIpLiteral(host: string): boolean {
   return isIP(host) !== 0;

@@ -8,10 +8,9 @@
  *   dio's `allowedSHAFingerprints`): it breaks at every renewal.
  * @module
  */
-import { createHash } from 'node:crypto';
 import { InvalidPinError } from '../errors.js';
 import type { DigestAlgorithm } from './certificate.js';
-import { formatDigest } from './certificate.js';
+import { digestBase64, formatDigest } from './certificate.js';
 
 /** What a pin is a hash of. */
 export type PinKind = 'spki' | 'certificate';
@@ -114,12 +113,11 @@ export interface CertificateDigests {
 
 /** Computes the four digests of a certificate (base64), from its DER and its SPKI DER. */
 export function certificateDigests(certificateDer: Uint8Array, spki: Uint8Array): CertificateDigests {
-  const b64 = (algorithm: string, data: Uint8Array) => createHash(algorithm).update(data).digest('base64');
   return {
-    spkiSha256: b64('sha256', spki),
-    spkiSha1: b64('sha1', spki),
-    certSha256: b64('sha256', certificateDer),
-    certSha1: b64('sha1', certificateDer),
+    spkiSha256: digestBase64('sha256', spki),
+    spkiSha1: digestBase64('sha1', spki),
+    certSha256: digestBase64('sha256', certificateDer),
+    certSha1: digestBase64('sha1', certificateDer),
   };
 }
 

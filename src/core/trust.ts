@@ -3,11 +3,10 @@
  * and to certpin's own path verification, so both judge the chain against one store.
  * @module
  */
-import { createHash } from 'node:crypto';
 import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
-import { parseCertificates, spkiDer } from './certificate.js';
+import { digestBase64, parseCertificates, spkiDer } from './certificate.js';
 
 /** A set of trust anchors, indexed by subject so that issuer lookup does not scan the store. */
 export class TrustAnchors {
@@ -53,7 +52,7 @@ const spkiDigests = new WeakMap<X509Certificate, string>();
 function spkiDigest(certificate: X509Certificate): string {
   let digest = spkiDigests.get(certificate);
   if (digest === undefined) {
-    digest = createHash('sha256').update(spkiDer(certificate)).digest('base64');
+    digest = digestBase64('sha256', spkiDer(certificate));
     spkiDigests.set(certificate, digest);
   }
   return digest;

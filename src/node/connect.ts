@@ -9,6 +9,7 @@
  */
 import tls from 'node:tls';
 import { InsecureOptionError } from '../errors.js';
+import { isIpLiteral, unbracketHost } from '../core/hostname.js';
 import type { PinPolicy } from '../core/policy.js';
 import { createPinCheck } from './pin-check.js';
 import type { CheckServerIdentity, DecisionObserver } from './pin-check.js';
@@ -104,8 +105,8 @@ export function pinnedConnect(policy: PinPolicy, options: PinnedConnectOptions, 
     rejectUnauthorized: true,
     checkServerIdentity: createPinCheck(policy, checkServerIdentity as CheckServerIdentity | undefined, onPinDecision),
   };
-  const servername = typeof rest.servername === 'string' && rest.servername !== '' ? rest.servername : undefined;
-  const cacheKey = `${servername ?? ''}|${rest.host ?? 'localhost'}|${rest.port ?? ''}`;
+  connectOptions.servername = serverNameFor(rest.servername, rest.host);
+  const cacheKey = `${connectOptions.servername ?? ''}|${rest.host ?? 'localhost'}|${rest.port ?? ''}`;
   let cache = sessionCaches.get(policy);
   if (!cache) sessionCaches.set(policy, (cache = new Map()));
   const cached = cache.get(cacheKey);
@@ -118,14 +119,25 @@ export function pinnedConnect(policy: PinPolicy, options: PinnedConnectOptions, 
 }
 
 /**
+ * The SNI to send: the caller's server name, else the host when it is a name. `tls.connect` sends none unless told,
+ * and an IP literal may not be one (RFC 6066): then the certificate is checked against the host dialled.
+ */
+function serverNameFor(servername: string | undefined, host: string | undefined): string | undefined {
+  for (const name of [servername, host]) {
+    if (name && !isIpLiteral(unbracketHost(name))) return name;
+  }
+  return undefined;
+}
+
+/**
  * Caches the socket's TLS session only once the handshake has passed the pin check: `secureConnect` is emitted only
  * then, since validation errors destroy the socket first. (Node 20 to 24 emit `session` after `secureConnect` and
  * never for a refused handshake; the guard keeps that true whatever a future version does.)
  *
  * A session stays cached when its connection later ends in an error (undici destroys idle sockets with one): it was
- * checked, and nothing that happens after the handshake changes that.
+ * checked, and nothing that happens after the handshake changes that. Lifetimes follow the wall clock, not the
+ * policy's clock (which decides pin-set expiry, and may throw).
  */
-// Session lifetimes follow the wall clock, not the policy's clock (which decides pin-set expiry, and may throw).
 function rememberVerifiedSessions(socket: tls.TLSSocket, cache: Map<string, CachedSession>, key: string, offered: boolean): void {
   let verified = false;
   socket.once('secureConnect', () => {

@@ -84,7 +84,7 @@ export function probeServer(policy: PinPolicy, target: ProbeTarget, options: { t
       socket = pinnedConnect(policy, {
         host: target.host,
         port: target.port,
-        servername: isIpLiteralName(servername) ? undefined : servername,
+        servername: target.servername,
         ALPNProtocols: ['h2', 'http/1.1'],
         onPinDecision: (d) => (decision = d),
         resume: false,
@@ -111,8 +111,4 @@ export function probeServer(policy: PinPolicy, target: ProbeTarget, options: { t
       finish(Object.assign(new Error(`no TLS handshake with ${target.host}:${target.port} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
     }, timeoutMs);
   });
-}
-
-function isIpLiteralName(name: string): boolean {
-  return /^[\d.]+$/.test(name) || name.includes(':');
 }

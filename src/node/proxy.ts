@@ -9,10 +9,10 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { PinPolicy } from '../core/policy.js';
+import { formatAuthority, unbracketHost } from '../core/hostname.js';
 import { PinnedAgent } from './agent.js';
 import type { PinnedAgentOptions } from './agent.js';
 import { pinnedConnect } from './connect.js';
@@ -48,13 +48,13 @@ export class PinnedProxyAgent extends PinnedAgent {
     const done = callback ?? (() => {});
     const host = options.host ?? options.hostname ?? 'localhost';
     const port = Number(options.port ?? 443);
-    const authority = `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
+    const authority = formatAuthority(host, port);
     const headers: Record<string, string> = { ...this.#proxyHeaders, host: authority };
     if (this.proxy.username || this.proxy.password) {
       const credentials = `${decodeURIComponent(this.proxy.username)}:${decodeURIComponent(this.proxy.password)}`;
       headers['proxy-authorization'] = `Basic ${Buffer.from(credentials).toString('base64')}`;
     }
-    const proxyHost = this.proxy.hostname.replace(/^\[|\]$/g, '');
+    const proxyHost = unbracketHost(this.proxy.hostname);
     const proxyPort = Number(this.proxy.port || (this.proxy.protocol === 'https:' ? 443 : 80));
     const request = (this.proxy.protocol === 'https:' ? https : http).request({
       host: proxyHost,
@@ -85,7 +85,7 @@ export class PinnedProxyAgent extends PinnedAgent {
       try {
         // eslint-disable-next-line @typescript-eslint/no-unused-vars
         const { path, socketPath, agent, timeout, ...tlsOptions } = options as https.RequestOptions & { socketPath?: string };
-        const tlsSocket = pinnedConnect(this.policy, { ...tlsOptions, host, port, servername: options.servername ?? (isIP(host) ? undefined : host), socket });
+        const tlsSocket = pinnedConnect(this.policy, { ...tlsOptions, host, port, servername: options.servername ?? undefined, socket });
         if (settled) {
           tlsSocket.destroy();
           return;
