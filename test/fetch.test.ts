@@ -180,6 +180,13 @@ describe('pinnedDispatcher: through a CONNECT proxy', () => {
   it('refuses a non-http proxy URL', () => {
     assert.throws(() => pinnedDispatcher(policyOf(), { proxy: 'socks5://127.0.0.1:1080' }), TypeError);
   });
+
+  it("refuses undici's own TLS options, which would otherwise be silently ignored, and an unvalidated proxy", () => {
+    const insecure = { code: 'ERR_CERTPIN_INSECURE_OPTION' };
+    assert.throws(() => pinnedDispatcher(policyOf(), { connect: { rejectUnauthorized: false } } as never), insecure);
+    assert.throws(() => pinnedDispatcher(policyOf(), { proxy: proxy.url, requestTls: { rejectUnauthorized: false } } as never), insecure);
+    assert.throws(() => pinnedDispatcher(policyOf(), { proxy: proxy.url, proxyTls: { rejectUnauthorized: false } } as never), insecure);
+  });
 });
 
 describe('pinnedDispatcher: connection reuse', () => {

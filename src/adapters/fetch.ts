@@ -18,7 +18,7 @@ import type * as Undici from 'undici';
 import type { Agent, Dispatcher, Pool, buildConnector } from 'undici';
 import { formatAuthority, unbracketHost } from '../core/hostname.js';
 import type { PinPolicy } from '../core/policy.js';
-import { InsecureRedirectError } from '../errors.js';
+import { InsecureOptionError, InsecureRedirectError } from '../errors.js';
 import { pinnedConnect } from '../node/connect.js';
 import type { PinnedConnectOptions } from '../node/connect.js';
 
@@ -72,6 +72,7 @@ interface ConnectSettings {
  */
 export function pinnedDispatcher(policy: PinPolicy, options: PinnedDispatcherOptions = {}): Dispatcher {
   const { proxy, proxyHeaders, connectTimeout = 10_000, ...agentOptions } = options;
+  refuseForeignTls(agentOptions as Record<string, unknown>);
   if (!Number.isFinite(connectTimeout) || connectTimeout <= 0) throw new TypeError(`pinnedDispatcher: connectTimeout must be a positive number of milliseconds, not ${String(connectTimeout)}`);
   const settings: ConnectSettings = { allowH2: agentOptions.allowH2 === true, connectTimeout };
   if (proxy === undefined) return new (undici().Agent)({ ...agentOptions, connect: pinnedConnector(policy, settings) });
@@ -123,6 +124,23 @@ function pinnedConnector(policy: PinPolicy, settings: ConnectSettings, tunnel?: 
       else openPinnedTls(policy, settings, options, socket as net.Socket, callback);
     });
   };
+}
+
+/**
+ * undici's own TLS options would never reach a connection (certpin's connector opens them all with the policy's
+ * settings), so they are refused rather than silently ignored; `proxyTls`, for an https proxy itself, may not turn
+ * validation off.
+ */
+function refuseForeignTls(options: Record<string, unknown>): void {
+  for (const name of ['connect', 'factory', 'requestTls'] as const) {
+    if (options[name] !== undefined) {
+      throw new InsecureOptionError(name, `pinnedDispatcher options.${name} is set: certpin opens every origin connection itself, with the policy's trust anchors, client certificate and pins. Put TLS settings in the PinPolicy.`);
+    }
+  }
+  const proxyTls = options.proxyTls as { rejectUnauthorized?: unknown } | undefined;
+  if (proxyTls?.rejectUnauthorized === false) {
+    throw new InsecureOptionError('proxyTls.rejectUnauthorized', 'pinnedDispatcher options.proxyTls.rejectUnauthorized is false: certpin never turns certificate validation off, for the proxy neither. Give the proxy\'s CA as proxyTls.ca.');
+  }
 }
 
 function plaintextRefusal(policy: PinPolicy, options: buildConnector.Options): InsecureRedirectError | undefined {
