@@ -16,10 +16,11 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type * as Undici from 'undici';
 import type { Agent, Dispatcher, Pool, buildConnector } from 'undici';
-import { formatAuthority, unbracketHost } from '../core/hostname.js';
+import { unbracketHost } from '../core/hostname.js';
 import type { PinPolicy } from '../core/policy.js';
-import { InsecureOptionError, InsecureRedirectError } from '../errors.js';
+import { InsecureOptionError } from '../errors.js';
 import { pinnedConnect } from '../node/connect.js';
+import { plaintextRefusal } from '../node/http-agent.js';
 import type { PinnedConnectOptions } from '../node/connect.js';
 
 /** Options of {@link pinnedDispatcher}: undici `Agent` options except `connect` and `factory`, which certpin owns. */
@@ -107,7 +108,7 @@ function pinnedConnector(policy: PinPolicy, settings: ConnectSettings, tunnel?: 
   const plain = tunnel ?? undici().buildConnector({ timeout: settings.connectTimeout });
   return (options, callback) => {
     if (options.protocol !== 'https:') {
-      const refusal = plaintextRefusal(policy, options);
+      const refusal = plaintextRefusal(policy, options.hostname, options.port);
       if (refusal) callback(refusal, null);
       else plain(options, callback);
       return;
@@ -141,13 +142,6 @@ function refuseForeignTls(options: Record<string, unknown>): void {
   if (proxyTls?.rejectUnauthorized === false) {
     throw new InsecureOptionError('proxyTls.rejectUnauthorized', 'pinnedDispatcher options.proxyTls.rejectUnauthorized is false: certpin never turns certificate validation off, for the proxy neither. Give the proxy\'s CA as proxyTls.ca.');
   }
-}
-
-function plaintextRefusal(policy: PinPolicy, options: buildConnector.Options): InsecureRedirectError | undefined {
-  const host = unbracketHost(options.hostname);
-  if (policy.allowsPlaintext(host)) return undefined;
-  // The origin only: paths and queries may carry secrets, and errors end up in logs.
-  return new InsecureRedirectError(`http://${formatAuthority(host, options.port || 80, 80)}/`);
 }
 
 /** The pinned handshake, reported to undici the way its own connector does (once, on `secureConnect` or error). */

@@ -85,8 +85,12 @@ export function parseTarget(input: string, command?: string): ConnectTarget {
     port = Number(portText);
     if (!/^\d+$/.test(portText) || port < 1 || port > 65535) throw fail(`the port "${portText}" is not a number from 1 to 65535`);
   }
-  const label = `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  return { host, port, input, label };
+  return { host, port, input, label: targetLabel(host, port) };
+}
+
+/** `host:port` as the CLI shows a target, an IPv6 literal in brackets. */
+export function targetLabel(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** Reads a positive whole number option (`--timeout`, `--warn-days`, …). */

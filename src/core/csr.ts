@@ -8,6 +8,7 @@ import { createPublicKey, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
 import { der } from './der.js';
+import { unbracketHost } from './hostname.js';
 
 /** What a CSR is made from. */
 export interface CertificateRequestOptions {
@@ -134,7 +135,7 @@ function splitUnescaped(text: string, separator: string): string[] {
 }
 
 function generalName(name: string): Buffer {
-  const host = name.trim().replace(/^\[(.*)\]$/, '$1');
+  const host = unbracketHost(name.trim());
   const family = isIP(host);
   if (family === 4) return der.implicit(7, Buffer.from(host.split('.').map(Number)));
   if (family === 6) return der.implicit(7, ipv6Bytes(host));

@@ -7,6 +7,7 @@
  */
 import http from 'node:http';
 import type { Duplex } from 'node:stream';
+import { formatAuthority, unbracketHost } from '../core/hostname.js';
 import type { PinPolicy } from '../core/policy.js';
 import { InsecureRedirectError } from '../errors.js';
 
@@ -27,17 +28,25 @@ export class PinnedHttpAgent extends http.Agent {
   }
 
   override createConnection(options: http.ClientRequestArgs, callback?: (error: Error | null, socket: Duplex) => void): Duplex | undefined {
-    const host = options.host ?? options.hostname ?? 'localhost';
-    if (!this.policy.allowsPlaintext(host)) {
-      // Only the origin goes into the message: a path or query may carry secrets, and errors end up in logs.
-      const port = options.port === undefined || options.port === null || String(options.port) === '80' ? '' : `:${String(options.port)}`;
-      const hostPart = host.includes(':') ? `[${host}]` : host;
-      callback?.(new InsecureRedirectError(`http://${hostPart}${port}/`), undefined as unknown as Duplex);
+    const refusal = plaintextRefusal(this.policy, options.host ?? options.hostname ?? 'localhost', options.port);
+    if (refusal) {
+      callback?.(refusal, undefined as unknown as Duplex);
       return undefined;
     }
     // Node's own connector; the agent reports the socket (a connect callback here would be a 'connect' listener).
     return super.createConnection(options) as Duplex;
   }
+}
+
+/**
+ * The refusal of a plain-HTTP connection to `host`, or `undefined` when the policy lets that host go unencrypted.
+ * Every client's plain-HTTP path asks this one function. Only the origin goes into the message: a path or query
+ * may carry secrets, and errors end up in logs.
+ */
+export function plaintextRefusal(policy: PinPolicy, host: string, port: number | string | null | undefined): InsecureRedirectError | undefined {
+  const name = unbracketHost(host);
+  if (policy.allowsPlaintext(name)) return undefined;
+  return new InsecureRedirectError(`http://${formatAuthority(name, port === undefined || port === null || port === '' ? 80 : port, 80)}/`);
 }
 
 /**

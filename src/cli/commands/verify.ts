@@ -12,7 +12,7 @@ import { explainFailure } from '../explain.js';
 import { loadPolicyFile } from '../policy-file.js';
 import { daysText, subjectOf } from '../render.js';
 import { styleFor } from '../style.js';
-import { UsageError, parseCommandArgs, parseCount, parseTarget } from '../usage.js';
+import { UsageError, parseCommandArgs, parseCount, parseTarget, targetLabel } from '../usage.js';
 
 /** `certpin verify --help`. */
 export const help = `Usage: certpin verify POLICY [options]
@@ -103,7 +103,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     const address = mapping.slice(eq + 1).trim();
     const explicitPort = isIP(address) !== 6 && /:\d+(\/.*)?$/.test(address);
     const p = explicitPort ? target.port : port;
-    connectMap.set(name, { host: target.host, port: p, label: `${target.host.includes(':') ? `[${target.host}]` : target.host}:${p}` });
+    connectMap.set(name, { host: target.host, port: p, label: targetLabel(target.host, p) });
   }
 
   const policyWarnings: PolicyWarning[] = [];
@@ -175,7 +175,7 @@ function planTargets(policy: PinPolicy, extraHosts: readonly string[], connectMa
     const mapped = connectMap.get(host);
     const connectHost = mapped?.host ?? host;
     const p = mapped?.port ?? port;
-    return { host, rule, connectHost, port: p, label: `${connectHost.includes(':') ? `[${connectHost}]` : connectHost}:${p}` };
+    return { host, rule, connectHost, port: p, label: targetLabel(connectHost, p) };
   };
   const extra = extraHosts.map((h) => normalizeHost(h) ?? h);
   for (const rule of policy.rules) {
