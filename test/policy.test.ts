@@ -29,6 +29,14 @@ describe('host names', () => {
     ['-bad.example.com', undefined],
     ['999.1.1.1', undefined],
     ['a'.repeat(64) + '.com', undefined],
+    // Names that URL parsers read as IPv4 addresses, as every client dials them; already lower-case ASCII, so they
+    // must not pass as names untouched.
+    ['0x7f.0.0.1', '127.0.0.1'],
+    ['0x7f000001', '127.0.0.1'],
+    ['127.1', '127.0.0.1'],
+    ['foo.123', undefined],
+    ['api.0x10', undefined],
+    ['xn--zz', undefined],
   ];
   for (const [input, expected] of cases) {
     it(`normalizes ${JSON.stringify(input)} to ${String(expected)}`, () => assert.equal(normalizeHost(input), expected));

@@ -10,6 +10,8 @@ import { domainToASCII } from 'node:url';
 /** Lower-case LDH (and `_`) labels of 1 to 63 characters that neither start nor end with `-`, dot-separated. */
 const ALREADY_NORMAL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 
+const LAST_LABEL_IS_A_NAME = /(?:^|\.)[a-z_][^.]*$/;
+
 /** A parsed host pattern. */
 export interface HostPattern {
   readonly type: 'exact' | 'one-label' | 'any-depth';
@@ -25,9 +27,10 @@ export interface HostPattern {
  */
 export function normalizeHost(input: string): string | undefined {
   if (typeof input !== 'string') return undefined;
-  // Every handshake normalises its host: names already in normal form skip the IDN conversion (punycode labels,
-  // which need validating, take the full path).
-  if (input.length <= 253 && ALREADY_NORMAL.test(input) && !input.includes('xn--') && !/^[\d.]+$/.test(input)) return input;
+  // Every handshake normalises its host: names already in normal form skip the IDN conversion. Punycode labels
+  // (which need validating) and a last label starting with a digit (URL parsers may read the name as an IPv4
+  // address: 0x7f.1, 127.1) take the full path.
+  if (input.length <= 253 && ALREADY_NORMAL.test(input) && LAST_LABEL_IS_A_NAME.test(input) && !input.includes('xn--')) return input;
   let host = input.trim();
   if (host === '' || host !== input) return undefined;
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
