@@ -87,7 +87,8 @@ const sessionCaches = new WeakMap<PinPolicy, Map<string, CachedSession>>();
 
 /**
  * `tls.connect` with the policy enforced in the handshake. Every adapter (agent, dispatcher, http2, …) opens its
- * sockets here.
+ * sockets here. Unlike `tls.connect`, it sends `host` as the server name (SNI) when no `servername` is
+ * given and `host` is a name, not an IP literal.
  *
  * @example
  * ```ts
