@@ -36,7 +36,6 @@ describe('host names', () => {
     ['127.1', '127.0.0.1'],
     ['foo.123', undefined],
     ['api.0x10', undefined],
-    ['xn--zz', undefined],
   ];
   for (const [input, expected] of cases) {
     it(`normalizes ${JSON.stringify(input)} to ${String(expected)}`, () => assert.equal(normalizeHost(input), expected));
