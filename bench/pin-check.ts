@@ -2,7 +2,10 @@
  * In-process micro-benchmarks: the pin decision alone on real DER chains (cold and cached), and the policy's host
  * lookup with 10 and with 10,000 hosts.
  */
-import { PinPolicy, decide } from '../src/index.js';
+import { decide as decideWith } from '../src/core/decision.js';
+import type { Handshake } from '../src/core/decision.js';
+import { PinPolicy } from '../src/index.js';
+import { tlsTrustFor } from '../src/node/trust-store.js';
 import { backupPin, createPki, pinOf } from '../test/support/pki.js';
 import { median, nsPerCall } from './harness.js';
 
@@ -23,7 +26,8 @@ export function benchmarkPinCheck(chains: number): PinCheckResults {
     trustSystemRoots: false,
     onWarning: () => {},
   });
-  void policy.trustAnchors; // built once per policy, not per check: keep it out of the cold numbers
+  const anchors = tlsTrustFor(policy).anchors; // built once per policy, not per check: keep it out of the cold numbers
+  const decide = (p: PinPolicy, h: { host: string; port: number; chain: Buffer[] }) => decideWith(p, { names: [h.host], port: h.port, chain: h.chain } satisfies Handshake, anchors);
   // The handshake hands over fresh Buffers each time: copy the DER so no identity-based shortcut can help.
   const handshakes = pkis.map((pki, i) => ({ host: `host${i}.bench.test`, port: 443, chain: [Buffer.from(pki.leaf.der), Buffer.from(pki.intermediate.der)] }));
 

@@ -3,7 +3,10 @@
  * one cold decision on fresh chains, measured one by one, and one cached decision.
  */
 import { X509Certificate } from 'node:crypto';
-import { PinPolicy, decide, normalizeHost } from '../src/index.js';
+import { decide as decideWith } from '../src/core/decision.js';
+import { PinPolicy } from '../src/index.js';
+import { tlsTrustFor } from '../src/node/trust-store.js';
+import { normalizeHost } from '../src/tools/index.js';
 import { chainCertificate, verifyChain } from '../src/core/chain.js';
 import { backupPin, createPki, pinOf } from '../test/support/pki.js';
 import { median } from './harness.js';
@@ -16,7 +19,8 @@ const policy = new PinPolicy({
   trustSystemRoots: false,
   onWarning: () => {},
 });
-const anchors = policy.trustAnchors;
+const anchors = tlsTrustFor(policy).anchors;
+const decide = (p: PinPolicy, h: { host: string; port: number; chain: Buffer[] }) => decideWith(p, { names: [h.host], port: h.port, chain: h.chain }, anchors);
 
 function time(label: string, fn: (i: number) => unknown, n = count): void {
   const samples: number[] = [];

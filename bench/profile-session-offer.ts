@@ -8,7 +8,9 @@
 import tls from 'node:tls';
 import { Agent } from 'undici';
 import type { buildConnector } from 'undici';
-import { PinPolicy, createPinCheck, pinnedConnect } from '../src/index.js';
+import { PinPolicy, pinnedConnect } from '../src/index.js';
+import { createPinCheck } from '../src/node/pin-check.js';
+import { tlsTrustFor } from '../src/node/trust-store.js';
 import { backupPin, createPki, pinOf } from '../test/support/pki.js';
 import { startOrigin } from './connections.js';
 import { compare, formatMicros } from './harness.js';
@@ -28,12 +30,12 @@ function connector(open: (port: number) => tls.TLSSocket): buildConnector.connec
 }
 
 const base = (port: number) => ({ host: 'localhost', port, servername: 'localhost', ALPNProtocols: ['http/1.1'] });
-const check = createPinCheck(policy);
+const check = createPinCheck(policy, { names: [], port: undefined }).checkServerIdentity;
 let offered: Buffer | undefined;
 const variants: [string, Agent][] = [
-  ['tls.connect, no pin check, no session', new Agent({ connect: connector((port) => tls.connect({ ...base(port), secureContext: policy.secureContext })) })],
-  ['tls.connect + certpin pin check only', new Agent({ connect: connector((port) => tls.connect({ ...base(port), secureContext: policy.secureContext, checkServerIdentity: check })) })],
-  ['tls.connect offering the last session only', new Agent({ connect: connector((port) => tls.connect({ ...base(port), secureContext: policy.secureContext, session: offered }).on('session', (s: Buffer) => (offered = s))) })],
+  ['tls.connect, no pin check, no session', new Agent({ connect: connector((port) => tls.connect({ ...base(port), secureContext: tlsTrustFor(policy).secureContext })) })],
+  ['tls.connect + certpin pin check only', new Agent({ connect: connector((port) => tls.connect({ ...base(port), secureContext: tlsTrustFor(policy).secureContext, checkServerIdentity: check })) })],
+  ['tls.connect offering the last session only', new Agent({ connect: connector((port) => tls.connect({ ...base(port), secureContext: tlsTrustFor(policy).secureContext, session: offered }).on('session', (s: Buffer) => (offered = s))) })],
   ['pinnedConnect (check + session offer)', new Agent({ connect: connector((port) => pinnedConnect(policy, base(port))) })],
 ];
 const plain = new Agent({ connect: { secureContext: tls.createSecureContext({ ca: pki.root.pem }) } });

@@ -4,7 +4,8 @@
  * `npm run bench -- --quick` runs fewer rounds (a smoke test of the benchmark itself; numbers are noisier).
  */
 import os from 'node:os';
-import { PinPolicy, certificateFingerprint } from '../src/index.js';
+import { PinPolicy } from '../src/index.js';
+import { certificateFingerprint } from '../src/tools/index.js';
 import { createPki, pinOf, backupPin } from '../test/support/pki.js';
 import { benchmarkConnections, startOrigin } from './connections.js';
 import type { ConnectionResults } from './connections.js';

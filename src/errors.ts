@@ -113,11 +113,17 @@ function formatPinningMessage(d: PinningErrorDetails): string {
 /** The policy allows only pinned hosts (`onlyPinnedHosts`), and this host has no pin set. */
 export class UnpinnedHostError extends CertpinError {
   readonly host: string;
-  constructor(host: string, policySource: string) {
+  /**
+   * @param unreadable the name cannot be normalised as a host name: it is refused because the policy pins hosts, and
+   *   a name it cannot read might be one of them written oddly.
+   */
+  constructor(host: string, policySource: string, unreadable = false) {
     super(
       ErrorCodes.HOST_NOT_PINNED,
-      `Connection to ${host} refused: the pin policy (${policySource}) allows only pinned hosts and has no pin set for it. ` +
-        'Add the host to the policy, or turn off onlyPinnedHosts.',
+      unreadable
+        ? `Connection to ${JSON.stringify(host)} refused: it is not a valid host name, and the pin policy (${policySource}) pins hosts, so a name it cannot read is never treated as unpinned. Use the host's real name.`
+        : `Connection to ${host} refused: the pin policy (${policySource}) allows only pinned hosts and has no pin set for it. ` +
+          'Add the host to the policy, or turn off onlyPinnedHosts.',
     );
     this.host = host;
   }

@@ -1,6 +1,10 @@
 /**
  * certpin: certificate and public-key pinning for Node.js, enforced inside the TLS handshake.
  *
+ * What applications call: a policy, the pinned transport of each client, a start-up check, reports and errors.
+ * Certificate and pin tools (parsing files, computing pins, probing a server) are on `certpin/tools`; the client
+ * adapters on `certpin/axios`, `certpin/got` and `certpin/ws`.
+ *
  * ```ts
  * import { PinPolicy, pinnedAgent } from 'certpin';
  * const policy = new PinPolicy({ hosts: { 'api.example.com': ['sha256/…current…', 'sha256/…backup…'] } });
@@ -9,65 +13,40 @@
  * @module
  */
 export { PinPolicy } from './core/policy.js';
-export type { PinPolicyOptions, HostPinsOptions, HostRule, PolicyWarning } from './core/policy.js';
-export { parsePin, pinMatches } from './core/pin.js';
-export type { Pin, PinKind } from './core/pin.js';
-export {
-  spkiPin,
-  publicKeyPin,
-  spkiDer,
-  certificateFingerprint,
-  describeCertificate,
-  parseCertificates,
-  toCertificate,
-} from './core/certificate.js';
-export type { CertificateInput, CertificateDetails, DigestAlgorithm, FingerprintFormat } from './core/certificate.js';
-export { normalizeHost } from './core/hostname.js';
-export { TrustAnchors, systemTrustAnchors } from './core/trust.js';
-export { verifyChain } from './core/chain.js';
-export type { ChainVerification, ChainCertificate, VerifiedPath } from './core/chain.js';
-export { decide, chainEntries } from './core/decision.js';
-export type { PinDecision, HandshakeCertificates } from './core/decision.js';
-export type { PinReport, PinReportOutcome } from './core/report.js';
-export { pinnedAgent, PinnedAgent } from './node/agent.js';
-export type { PinnedAgentOptions } from './node/agent.js';
-export { pinnedTlsOptions, pinnedConnect, assertSafeTlsOptions } from './node/connect.js';
+export type {
+  ClientCertificate,
+  DevelopmentOverridesOptions,
+  HostPinsOptions,
+  HostRule,
+  PinPolicyOptions,
+  PinSetOptions,
+  PolicyHolder,
+  PolicyWarning,
+} from './core/policy.js';
+export { loadPolicy, loadPolicyFromEnv, policyFromJson } from './node/policy-file.js';
+export type { LoadPolicyOptions, PolicyFromJsonOptions } from './node/policy-file.js';
+
+export { pinnedAgent, pinnedHttpAgent } from './node/agents.js';
+export type { PinnedAgent, PinnedAgentOptions, PinnedHttpAgent, PinnedHttpAgentOptions } from './node/agents.js';
+export { pinnedProxyAgent } from './node/proxy.js';
+export type { PinnedProxyAgent, PinnedProxyAgentOptions } from './node/proxy.js';
+export { pinnedConnect, pinnedTlsOptions } from './node/connect.js';
 export type { PinnedConnectOptions } from './node/connect.js';
-export { createPinCheck } from './node/pin-check.js';
-export { probeServer } from './node/probe.js';
-export type { ProbeTarget, ServerProbe } from './node/probe.js';
-// -- fetch/undici, http2 and checkConnection (issue 3) --
-export { pinnedDispatcher } from './adapters/fetch.js';
+export { pinGlobalFetch, pinnedDispatcher, pinnedFetch } from './adapters/fetch.js';
 export type { PinnedDispatcherOptions } from './adapters/fetch.js';
 export { pinnedHttp2Connect } from './adapters/http2.js';
 export type { PinnedHttp2Options } from './adapters/http2.js';
-export { checkConnection } from './check.js';
-export type { ConnectionCheck, CheckConnectionOptions } from './check.js';
-// -- end fetch/undici --
-// -- plaintext agent for redirects (issue 3, axios/got/ws helper) --
-export { pinnedHttpAgent, PinnedHttpAgent } from './node/http-agent.js';
-export type { PinnedHttpAgentOptions } from './node/http-agent.js';
-export { pinnedProxyAgent, PinnedProxyAgent } from './node/proxy.js';
-export type { PinnedProxyAgentOptions } from './node/proxy.js';
-// -- end plaintext agent --
-// -- CLI support exported for library users (issue 4) --
-export { createCertificateRequest } from './core/csr.js';
-export type { CertificateRequest, CertificateRequestOptions } from './core/csr.js';
-// -- end CLI support --
-export type { CheckServerIdentity, DecisionObserver } from './node/pin-check.js';
-export {
-  CertpinError,
-  PinningError,
-  UnpinnedHostError,
-  ChainVerificationError,
-  PinCheckFailedError,
-  InvalidPinError,
-  PolicyError,
-  CertificateParseError,
-  InsecureOptionError,
-  InsecureRedirectError,
-  ProxyConnectError,
-  ErrorCodes,
-  classifyError,
-} from './errors.js';
+export { checkConnection } from './node/check-connection.js';
+export type { CheckConnectionOptions, ConnectionCheck } from './node/check-connection.js';
+
+export { channels } from './node/diagnostics.js';
+export type { DecisionMessage, PolicyUpdateMessage, ReportMessage } from './node/diagnostics.js';
+export { flushReports, reportStatistics } from './node/reporter.js';
+export type { ReportStatistics } from './node/reporter.js';
+export type { PinReport, PinReportReason, ReportDelivery } from './core/report.js';
+export type { PinDecision } from './core/decision.js';
+export type { DecisionObserver } from './node/pin-check.js';
+
+export * as errors from './errors.js';
+export { classifyError } from './errors.js';
 export type { CertpinErrorCode, ChainEntry, ErrorKind, PinningErrorDetails } from './errors.js';

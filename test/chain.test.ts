@@ -2,8 +2,13 @@
  * Verified chains and the pin decision, with certificates alone: the pure core, no sockets.
  */
 import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { PinPolicy, TrustAnchors, decide, verifyChain } from '../src/index.js';
+import { verifyChain } from '../src/core/chain.js';
+import { decide as decideWith } from '../src/core/decision.js';
+import type { Handshake } from '../src/core/decision.js';
+import { TrustAnchors } from '../src/core/trust.js';
+import { PinPolicy } from '../src/index.js';
 import { backupPin, createCertificate, createPki, generateKey, issueLeaf, pinOf } from './support/pki.js';
 import type { Issued } from './support/pki.js';
 
@@ -94,6 +99,12 @@ describe('verifyChain', () => {
   });
 });
 
+/** The decision with the policy's own `ca` as the anchors (what the TLS layer hands over when system roots are off). */
+const decide = (policy: PinPolicy, handshake: { host: string; connectHost?: string; port: number; chain: readonly Uint8Array[] } | Handshake) => {
+  const input: Handshake = 'names' in handshake ? handshake : { names: [handshake.host, ...(handshake.connectHost ? [handshake.connectHost] : [])], port: handshake.port, chain: handshake.chain };
+  return decideWith(policy, input, new TrustAnchors(policy.trust.extraAnchors.map((der) => new X509Certificate(der))));
+};
+
 describe('decide', () => {
   const pki = createPki();
   const chain = ders(pki.leaf, pki.intermediate);
@@ -137,13 +148,15 @@ describe('decide', () => {
     const decision = decide(policyFor([backupPin(), backupPin()], { reportOnly: true }), { host: 'localhost', port: 8443, chain });
     assert.equal(decision.outcome, 'mismatch');
     assert.equal(decision.allowed, true);
-    assert.ok('report' in decision);
-    assert.equal(decision.report.enforced, false);
-    assert.equal(decision.report.hostname, 'localhost');
-    assert.equal(decision.report.port, 8443);
-    assert.equal(decision.report['validated-certificate-chain'].length, 3);
-    assert.equal(decision.report['known-pins'].length, 2);
-    assert.match(decision.report['known-pins'][0]!, /^pin-sha256="/);
+    const [report] = decision.reports;
+    assert.equal(decision.reports.length, 1);
+    assert.equal(report!.enforce, false);
+    assert.equal(report!.reason, 'pin-mismatch');
+    assert.equal(report!.hostname, 'localhost');
+    assert.equal(report!.port, 8443);
+    assert.equal(report!['validated-certificate-chain'].length, 3);
+    assert.equal(report!['known-pins'].length, 2);
+    assert.match(report!['known-pins'][0]!, /^pin-sha256="/);
   });
 
   it('an expired pin set is not enforced; the host falls back to CA validation', () => {
@@ -166,14 +179,42 @@ describe('decide', () => {
     assert.equal(strict.allowed, false);
   });
 
-  it('applies the pin set of the dialled host too, when the server name differs', () => {
+  it('applies the pin set of every name the connection is for: the server name, the host dialled, the Host header', () => {
     const policy = policyFor([backupPin(), backupPin()]);
     assert.equal(decide(policy, { host: 'other.test', port: 443, chain }).outcome, 'not-pinned');
     assert.equal(decide(policy, { host: 'other.test', connectHost: 'LOCALHOST.', port: 443, chain }).outcome, 'mismatch');
+    assert.equal(decide(policy, { names: ['other.test', 'third.test', 'localhost'], port: 443, chain }).outcome, 'mismatch');
     assert.equal(decide(policyFor([pinOf(pki.root), backupPin()]), { host: 'other.test', connectHost: 'localhost', port: 443, chain }).outcome, 'matched');
-    // An IP literal dialled with a server name is only an address.
-    assert.equal(decide(policyFor([pinOf(pki.root), backupPin()], { onlyPinnedHosts: true }), { host: 'localhost', connectHost: '127.0.0.1', port: 443, chain }).outcome, 'matched');
     assert.equal(decide(policyFor([pinOf(pki.root), backupPin()], { onlyPinnedHosts: true }), { host: 'localhost', connectHost: 'elsewhere.test', port: 443, chain }).outcome, 'refused-not-pinned');
+  });
+
+  it('an IP literal counts like a name: its pin set applies when a server name is sent too', () => {
+    const byAddress = new PinPolicy({ hosts: { '127.0.0.1': [backupPin(), backupPin()] }, ca: pki.root.pem, trustSystemRoots: false, onWarning: () => {} });
+    assert.equal(decide(byAddress, { host: 'unpinned.test', connectHost: '127.0.0.1', port: 443, chain }).outcome, 'mismatch');
+    assert.equal(decide(byAddress, { host: 'unpinned.test', connectHost: '::ffff:127.0.0.1', port: 443, chain }).outcome, 'mismatch');
+    assert.equal(decide(byAddress, { host: 'unpinned.test', connectHost: '[::ffff:7f00:1]', port: 443, chain }).outcome, 'mismatch');
+    // Under onlyPinnedHosts, an unpinned address is refused even when the server name is pinned.
+    const strict = policyFor([pinOf(pki.root), backupPin()], { onlyPinnedHosts: true });
+    assert.equal(decide(strict, { host: 'localhost', connectHost: '127.0.0.1', port: 443, chain }).outcome, 'refused-not-pinned');
+  });
+
+  it('a name that cannot be normalised never counts as unpinned', () => {
+    const wildcard = new PinPolicy({ hosts: { '**.example.com': [backupPin(), backupPin()] }, ca: pki.root.pem, trustSystemRoots: false, onWarning: () => {} });
+    for (const odd of ['x!y.example.com', `${'a'.repeat(64)}.example.com`, 'bad-.example.com']) {
+      assert.equal(decide(wildcard, { host: 'localhost', connectHost: odd, port: 443, chain }).outcome, 'mismatch', odd);
+    }
+    // Covered by no pattern: refused, because the policy pins hosts and cannot tell this name is not one of them.
+    for (const odd of ['db.1', 'foo.123', 'x!y.other.test']) {
+      const decision = decide(wildcard, { host: 'localhost', connectHost: odd, port: 443, chain });
+      assert.equal(decision.outcome, 'refused-not-pinned', odd);
+      assert.equal(decision.allowed, false);
+    }
+    // defaultPins covers them like every other host.
+    const dioStyle = new PinPolicy({ hosts: {}, defaultPins: [backupPin(), backupPin()], ca: pki.root.pem, trustSystemRoots: false, onWarning: () => {} });
+    assert.equal(decide(dioStyle, { host: 'x!y.example', port: 443, chain }).outcome, 'mismatch');
+    // A policy that pins nothing leaves them to CA validation.
+    const empty = new PinPolicy({ hosts: {}, ca: pki.root.pem, trustSystemRoots: false, onWarning: () => {} });
+    assert.equal(decide(empty, { host: 'db.1', port: 443, chain }).outcome, 'not-pinned');
   });
 
   it('refuses when the chain cannot be verified against the policy anchors', () => {

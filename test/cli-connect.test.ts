@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PinPolicy } from '../src/index.js';
+import { loadPolicy } from '../src/index.js';
 import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
 import type { TestPki } from './support/pki.js';
 import { startHttpsServer } from './support/servers.js';
@@ -181,9 +181,9 @@ describe('certpin CLI against live servers', () => {
     assert.match(entry.$comment, /placeholder for a backup pin/);
     assert.deepEqual(written.ca, ['root.pem']);
     // The placeholder keeps the file from loading until a real backup is there.
-    assert.throws(() => PinPolicy.fromFile(out, { onWarning: () => {} }), /pins\[2\]/);
+    assert.throws(() => loadPolicy(out, { onWarning: () => {} }), /pins\[2\]/);
     writeFileSync(out, readFileSync(out, 'utf8').replace(entry.pins[2], spare));
-    const policy = PinPolicy.fromFile(out, { onWarning: () => assert.fail('no warning expected') });
+    const policy = loadPolicy(out, { onWarning: () => assert.fail('no warning expected') });
     assert.equal(policy.ruleFor('localhost')?.pins.length, 3);
     // Pins of the schema accept what init wrote.
     const schema = JSON.parse(readFileSync(new URL('../schema/certpin-policy.schema.json', import.meta.url), 'utf8'));

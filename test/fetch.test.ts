@@ -12,7 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { setImmediate as idle } from 'node:timers/promises';
 import * as undici from 'undici';
 import type { Dispatcher } from 'undici';
-import { PinPolicy, PinningError, pinnedDispatcher } from '../src/index.js';
+import { PinPolicy, pinnedDispatcher } from '../src/index.js';
+import { PinningError } from '../src/errors.js';
 import type { PinReport } from '../src/index.js';
 import { startHttp2Server } from './support/http2-server.js';
 import { startInterceptingProxy } from './support/intercepting-proxy.js';
@@ -316,8 +317,8 @@ describe('pinnedDispatcher: report-only mode and HTTP/2', () => {
     const result = await clients[0]!.get(`https://localhost:${mitm.port}/report-only`, dispatcherOf(policy));
     assert.equal(result.body, 'hello from origin');
     assert.equal(reports.length, 1);
-    assert.equal(reports[0]!.outcome, 'pin-mismatch');
-    assert.equal(reports[0]!.enforced, false);
+    assert.equal(reports[0]!.reason, 'pin-mismatch');
+    assert.equal(reports[0]!.enforce, false);
     assert.equal(reports[0]!.hostname, 'localhost');
   });
 

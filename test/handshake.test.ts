@@ -151,8 +151,8 @@ for (const [name, request] of Object.entries(clients)) {
       assert.equal(await request(policy, origin.port), 'hello from bank');
       await new Promise((resolve) => setImmediate(resolve));
       assert.equal(reports.length, 1);
-      assert.equal(reports[0]!.outcome, 'pin-mismatch');
-      assert.equal(reports[0]!.enforced, false);
+      assert.equal(reports[0]!.reason, 'pin-mismatch');
+      assert.equal(reports[0]!.enforce, false);
       assert.equal(reports[0]!.hostname, 'localhost');
       assert.equal(reports[0]!.port, origin.port);
       assert.ok(!JSON.stringify(reports[0]).includes('/account'), 'no request path in a report');
@@ -163,7 +163,7 @@ for (const [name, request] of Object.entries(clients)) {
       await rejectsWith(request(policyOf(goodPins(), { onReport: (r) => reports.push(r) }), mitm.port), 'ERR_CERTPIN_PIN_MISMATCH');
       await new Promise((resolve) => setImmediate(resolve));
       assert.equal(reports.length, 1);
-      assert.equal(reports[0]!.enforced, true);
+      assert.equal(reports[0]!.enforce, true);
     });
 
     it('an expired pin set connects under CA validation only, and still refuses an untrusted chain', async () => {
@@ -294,7 +294,7 @@ describe('pinnedAgent: invariant 3, reuse cannot skip the check', () => {
     }
   });
 
-  it('pinnedConnect ignores a session it did not check itself', async () => {
+  it('pinnedConnect refuses a session it did not check itself', async () => {
     // A session obtained from an unpinned connection to the MITM...
     const session = await new Promise<Buffer>((resolve, reject) => {
       const socket = tls.connect({ host: '127.0.0.1', port: mitm.port, servername: 'localhost', ca: proxyCa.pem });
@@ -304,8 +304,10 @@ describe('pinnedAgent: invariant 3, reuse cannot skip the check', () => {
       });
       socket.on('error', reject);
     });
-    // ...would skip the check if it were resumed: pinnedConnect drops it.
-    await rejectsWith(rawRequest(pinnedConnect(policyOf(goodPins()), { host: '127.0.0.1', port: mitm.port, servername: 'localhost', session })), 'ERR_CERTPIN_PIN_MISMATCH');
+    // ...would skip the check if it were resumed: pinnedConnect refuses it before connecting.
+    const before = mitm.intercepted.length;
+    assert.throws(() => pinnedConnect(policyOf(goodPins()), { host: '127.0.0.1', port: mitm.port, servername: 'localhost', session }), { code: 'ERR_CERTPIN_INSECURE_OPTION', option: 'session' });
+    assert.equal(mitm.intercepted.length, before);
   });
 });
 

@@ -10,7 +10,8 @@ import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
-import { InsecureOptionError, PinPolicy, PinningError, pinnedHttp2Connect } from '../src/index.js';
+import { PinPolicy, pinnedHttp2Connect } from '../src/index.js';
+import { InsecureOptionError, PinningError } from '../src/errors.js';
 import type { PinPolicyOptions, PinReport } from '../src/index.js';
 import { skipUnlessIpv6SanMatch } from './support/node-quirks.js';
 import { startHttp2Server } from './support/http2-server.js';
@@ -197,8 +198,8 @@ describe('pinnedHttp2Connect', () => {
     const policy = policyOf({ hosts: { localhost: [backupPin(), backupPin()] }, reportOnly: true, onReport: (r) => reports.push(r) });
     assert.equal(await get(track(pinnedHttp2Connect(policy, origin.url)), '/report-only'), 'h2 hello from origin');
     assert.equal(reports.length, 1);
-    assert.equal(reports[0]!.outcome, 'pin-mismatch');
-    assert.equal(reports[0]!.enforced, false);
+    assert.equal(reports[0]!.reason, 'pin-mismatch');
+    assert.equal(reports[0]!.enforce, false);
   });
 
   it('works with IPv6 literals', { skip: skipUnlessIpv6SanMatch }, async () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { InvalidPinError, parsePin } from '../src/index.js';
+import { parsePin } from '../src/tools/index.js';
+import { InvalidPinError } from '../src/errors.js';
 import { certificateDigests, pinMatches } from '../src/core/pin.js';
 import { createCertificate } from './support/pki.js';
 

@@ -1,84 +1,79 @@
 /**
  * axios adapter (`certpin/axios`): pins every request of an axios instance inside the TLS handshake.
  *
- * axios itself is never imported at run time (it is an optional peer dependency): you pass your instance.
- * The wiring is axios' Node `http` adapter with certpin's agents: `httpsAgent` checks pins in each handshake,
- * `httpAgent` refuses `http://` to pinned hosts (an https-to-http redirect), and `proxy: false` keeps axios from
- * tunnelling on its own (its CONNECT support, and `HTTPS_PROXY` from the environment, would bypass the agent).
- * A request interceptor checks the final options of each request and refuses what would bypass the agents: the
- * fetch or xhr adapter, HTTP/2 (`httpVersion: 2`), a custom `transport`, a proxy, or another agent.
+ * axios is an optional peer dependency, loaded only when the first pinned request is sent. Enforcement sits at
+ * axios' last hop: the adapter. certpin installs its own adapter, which checks each request's final configuration
+ * (after every interceptor, `transformRequest` and per-request option) and then hands it to axios' Node `http`
+ * adapter with certpin's agents: `httpsAgent` checks pins in each handshake, `httpAgent` refuses `http://` to pinned
+ * hosts (an https-to-http redirect), and every redirect hop is re-pinned to them. A request whose final
+ * configuration names another agent, a proxy (axios' proxy support runs its own TLS over the tunnel), a custom
+ * `transport` or HTTP/2 is refused before anything is sent. A request that names another adapter never reaches
+ * certpin's: a `transformRequest` step that certpin appends, which runs after every interceptor, refuses it.
  *
  * Failures reach you as axios' `AxiosError`, whose `code` is certpin's (`ERR_CERTPIN_PIN_MISMATCH`, …) and whose
- * `cause` is the {@link PinningError}; `classifyError(err)` finds it.
+ * `cause` is the `PinningError`; `classifyError(err)` finds it.
  * @module
  */
-import type { AxiosInstance, InternalAxiosRequestConfig } from 'axios';
+import type { AxiosAdapter, AxiosInstance, AxiosRequestTransformer, InternalAxiosRequestConfig } from 'axios';
 import { PinPolicy } from '../core/policy.js';
-import type { PinPolicyOptions } from '../core/policy.js';
-import { InsecureOptionError } from '../errors.js';
-import { PinnedAgent, pinnedAgent } from '../node/agent.js';
-import type { PinnedAgentOptions } from '../node/agent.js';
-import { PinnedHttpAgent, pinnedHttpAgent } from '../node/http-agent.js';
-import { pinnedProxyAgent } from '../node/proxy.js';
+import type { PinPolicyOptions, PolicyHolder } from '../core/policy.js';
+import { isPinnedAgent, pinnedAgents, refuseOption } from './client-agents.js';
+import type { ClientPinningOptions, PinnedAgents } from './client-agents.js';
 
-/** Options of {@link pinAxios} and {@link axiosPinningInterceptor}. */
-export interface AxiosPinningOptions {
-  /** Send HTTPS requests through this HTTP CONNECT proxy; pins are checked on the origin's chain. */
-  proxy?: string | URL;
-  /** Options of the HTTPS agent (keep-alive, socket limits, …). Trust settings belong to the policy. */
-  agentOptions?: PinnedAgentOptions;
+/** Options of {@link pinAxios}. */
+export type AxiosPinningOptions = ClientPinningOptions;
+
+/** The pieces certpin installs on an axios instance (or, for the dio-style interceptor, on each request). */
+interface AxiosPinning {
+  readonly agents: PinnedAgents;
+  readonly adapter: AxiosAdapter;
+  readonly guard: AxiosRequestTransformer;
 }
 
-/**
- * A request interceptor for `instance.interceptors.request.use(…)`. It carries the agents it installs, so that you
- * can close their keep-alive sockets with `destroy()`.
- */
-export interface AxiosPinningInterceptor {
-  (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig;
-  readonly policy: PinPolicy;
-  readonly httpsAgent: PinnedAgent;
-  readonly httpAgent: PinnedHttpAgent;
-  /** Closes the agents' pooled sockets. */
-  destroy(): void;
+type Config = InternalAxiosRequestConfig & Record<string, unknown>;
+
+let httpAdapter: Promise<AxiosAdapter> | undefined;
+
+/** axios' own Node adapter, from the axios package next to certpin (the peer dependency). */
+function loadHttpAdapter(): Promise<AxiosAdapter> {
+  httpAdapter ??= import('axios').then((module) => module.default.getAdapter('http'));
+  return httpAdapter;
 }
 
-/**
- * Makes the request interceptor that pins an axios instance. It sets `adapter: 'http'`, `proxy: false` and certpin's
- * agents on each request, and throws an {@link InsecureOptionError} (`ERR_CERTPIN_INSECURE_OPTION`, before anything
- * is sent) for a request whose options would bypass them: another `httpsAgent`/`httpAgent` (one of the same policy,
- * such as a {@link pinnedProxyAgent}, is accepted), the fetch/xhr adapter, `httpVersion: 2`, a `transport` or a
- * `proxy`. {@link pinAxios} is the one-line form.
- */
-export function axiosPinningInterceptor(policy: PinPolicy, options: AxiosPinningOptions = {}): AxiosPinningInterceptor {
-  const httpsAgent = options.proxy !== undefined ? pinnedProxyAgent(policy, options.proxy, options.agentOptions) : pinnedAgent(policy, options.agentOptions);
-  const httpAgent = pinnedHttpAgent(policy);
-  const intercept = (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig => {
-    const c = config as InternalAxiosRequestConfig & Record<string, unknown>;
-    if (c.adapter === undefined || choosesHttpAdapter(c.adapter)) c.adapter = 'http';
-    else refuse('adapter', `axios' ${describe(c.adapter)} adapter does not use certpin's agents; pinning needs the 'http' adapter (the default in Node).`);
-    if (c.httpVersion !== undefined && Number(c.httpVersion) !== 1) refuse('httpVersion', `httpVersion ${String(c.httpVersion)}: axios' HTTP/2 transport opens its own connections, without certpin's agents.`);
-    if (c.transport !== undefined && c.transport !== null) refuse('transport', 'a custom transport replaces node:http/https and their agents.');
-    if (c.proxy === undefined) c.proxy = false;
-    else if (c.proxy !== false) refuse('proxy', `axios' proxy support runs its own TLS over the tunnel, without the pins. Use pinAxios(instance, policy, { proxy: '${proxyText(c.proxy)}' }).`);
-    if (c.httpsAgent === undefined || c.httpsAgent === null) c.httpsAgent = httpsAgent;
-    else if (!(c.httpsAgent instanceof PinnedAgent && c.httpsAgent.policy === policy)) refuse('httpsAgent', 'another httpsAgent would open unpinned connections; pass agent settings as agentOptions of pinAxios.');
-    if (c.httpAgent === undefined || c.httpAgent === null) c.httpAgent = httpAgent;
-    else if (!(c.httpAgent instanceof PinnedHttpAgent && c.httpAgent.policy === policy)) refuse('httpAgent', 'another httpAgent would allow plain http:// to pinned hosts (a redirect from https to http).');
-    return config;
+function axiosPinning(policy: PinPolicy | PolicyHolder, options: AxiosPinningOptions): AxiosPinning {
+  const agents = pinnedAgents(policy, options);
+  const assertPinned = (config: Config): void => {
+    if (config.httpVersion !== undefined && Number(config.httpVersion) !== 1) refuseOption('axios', 'httpVersion', `httpVersion ${String(config.httpVersion)}: axios' HTTP/2 transport opens its own connections, without certpin's agents.`);
+    if (config.transport !== undefined && config.transport !== null) refuseOption('axios', 'transport', 'a custom transport replaces node:http/https and their agents.');
+    if (config.proxy !== false) refuseOption('axios', 'proxy', 'axios\' proxy support (and HTTPS_PROXY from the environment) runs its own TLS over the tunnel, without the pins. Use pinAxios(instance, policy, { proxy: URL }).');
+    if (!isPinnedAgent(config.httpsAgent, policy, 'https:')) refuseOption('axios', 'httpsAgent', 'another httpsAgent would open unpinned connections; pass agent settings as agentOptions of pinAxios.');
+    if (!isPinnedAgent(config.httpAgent, policy, 'http:')) refuseOption('axios', 'httpAgent', 'another httpAgent would allow plain http:// to pinned hosts (a redirect from https to http).');
   };
-  return Object.assign(intercept, {
-    policy,
-    httpsAgent,
-    httpAgent,
-    destroy() {
-      httpsAgent.destroy();
-      httpAgent.destroy();
-    },
-  });
+  const adapter: AxiosAdapter = async (config) => {
+    const c = config as Config;
+    assertPinned(c);
+    // follow-redirects takes the agent of each hop from `agents`: whatever a beforeRedirect hook of the caller did,
+    // every hop goes through certpin's again.
+    const callerHook = c.beforeRedirect as ((options: Record<string, unknown>, ...rest: unknown[]) => void) | undefined;
+    c.beforeRedirect = (redirectOptions: Record<string, unknown>, ...rest: unknown[]) => {
+      callerHook?.(redirectOptions, ...rest);
+      redirectOptions.agents = { http: agents.http, https: agents.https };
+    };
+    return (await loadHttpAdapter())(config);
+  };
+  // Runs inside axios' dispatch, after every interceptor, with the final configuration as `this`.
+  const guard: AxiosRequestTransformer = function certpinGuard(this: InternalAxiosRequestConfig, data) {
+    if (this && (this as Config).adapter !== adapter) {
+      refuseOption('axios', 'adapter', `axios' ${describe((this as Config).adapter)} adapter does not use certpin's agents; requests of a pinned instance go through certpin's adapter.`);
+    }
+    return data;
+  };
+  return { agents, adapter, guard };
 }
 
 /**
- * Pins an existing axios instance, in one line. Returns the same instance.
+ * Pins an existing axios instance, in one line. Returns the same instance. Its defaults get certpin's adapter and
+ * agents, `proxy: false`, and a last `transformRequest` step; a child made with `instance.create()` inherits them.
  *
  * @example
  * ```ts
@@ -91,15 +86,23 @@ export function axiosPinningInterceptor(policy: PinPolicy, options: AxiosPinning
  * const { data } = await api.get('/v1/balance');
  * ```
  */
-export function pinAxios<T extends AxiosInstance>(instance: T, policy: PinPolicy, options?: AxiosPinningOptions): T {
-  const interceptor = axiosPinningInterceptor(policy, options);
-  // Defaults too, so that code reading instance.defaults sees the pinned agents; the interceptor enforces them.
-  instance.defaults.adapter = 'http';
-  instance.defaults.proxy = false;
-  instance.defaults.httpsAgent = interceptor.httpsAgent;
-  instance.defaults.httpAgent = interceptor.httpAgent;
-  instance.interceptors.request.use(interceptor, undefined, { synchronous: true });
+export function pinAxios<T extends AxiosInstance>(instance: T, policy: PinPolicy | PolicyHolder, options: AxiosPinningOptions = {}): T {
+  const { agents, adapter, guard } = axiosPinning(policy, options);
+  const defaults = instance.defaults;
+  defaults.adapter = adapter;
+  defaults.proxy = false;
+  defaults.httpsAgent = agents.https;
+  defaults.httpAgent = agents.http;
+  defaults.transformRequest = [...asList(defaults.transformRequest), guard];
   return instance;
+}
+
+/** A request interceptor that pins each request it sees; it carries its agents, so that you can close them. */
+export interface AxiosPinningInterceptor {
+  (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig;
+  readonly policy: PinPolicy | PolicyHolder;
+  /** Closes the agents' pooled sockets. */
+  destroy(): void;
 }
 
 /** Options of {@link certificatePinningInterceptor}: dio's, plus any {@link PinPolicy} option except the host map. */
@@ -116,7 +119,8 @@ export interface CertificatePinningInterceptorOptions extends Omit<PinPolicyOpti
  * The shape of dio's `CertificatePinningInterceptor(allowedSHAFingerprints: […])`, for axios: every request of the
  * instance must present one of the fingerprints. Unlike dio's, the check runs inside the TLS handshake of the
  * request's own connection, before anything is sent: no second connection, no gap between check and use, and
- * redirects are checked too.
+ * redirects are checked too. The interceptor gives each request certpin's adapter, agents and guard; `pinAxios`
+ * is stronger (it pins the instance's defaults, which no interceptor order can skip).
  *
  * @example
  * ```ts
@@ -131,27 +135,24 @@ export function certificatePinningInterceptor(options: CertificatePinningInterce
   const { allowedSHAFingerprints, proxy, agentOptions, ...policyOptions } = options;
   if (!Array.isArray(allowedSHAFingerprints)) throw new TypeError('certificatePinningInterceptor: allowedSHAFingerprints must be an array of fingerprints or pins');
   const policy = new PinPolicy({ ...policyOptions, hosts: {}, defaultPins: { pins: allowedSHAFingerprints } });
-  return axiosPinningInterceptor(policy, { proxy, agentOptions });
+  const { agents, adapter, guard } = axiosPinning(policy, { ...(proxy === undefined ? {} : { proxy }), ...(agentOptions ? { agentOptions } : {}) });
+  const intercept = (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig => {
+    const c = config as Config;
+    c.adapter = adapter;
+    c.proxy = false;
+    c.httpsAgent = agents.https;
+    c.httpAgent = agents.http;
+    c.transformRequest = [...asList(c.transformRequest), guard];
+    return config;
+  };
+  return Object.assign(intercept, { policy, destroy: () => agents.destroy() });
 }
 
-function refuse(option: string, reason: string): never {
-  throw new InsecureOptionError(option, `certpin/axios refused the request: ${option}: ${reason}`);
-}
-
-/** `'http'`, or a list (such as axios' default `['xhr', 'http', 'fetch']`) that contains it. */
-function choosesHttpAdapter(adapter: unknown): boolean {
-  const list = Array.isArray(adapter) ? adapter : [adapter];
-  return list.some((a) => typeof a === 'string' && a.toLowerCase() === 'http');
+function asList<T>(value: T | readonly T[] | undefined): T[] {
+  if (value === undefined) return [];
+  return Array.isArray(value) ? [...(value as readonly T[])] : [value as T];
 }
 
 function describe(adapter: unknown): string {
   return typeof adapter === 'function' ? 'custom' : JSON.stringify(adapter);
-}
-
-function proxyText(proxy: unknown): string {
-  if (proxy && typeof proxy === 'object') {
-    const p = proxy as { protocol?: string; host?: string; port?: number };
-    return `${(p.protocol ?? 'http').replace(/:$/, '')}://${p.host ?? 'proxy'}${p.port ? `:${p.port}` : ''}`;
-  }
-  return 'http://proxy:3128';
 }

@@ -4,7 +4,14 @@
  * undici opens sockets in one place, the `connect` function of its pools; this module gives an undici 7 `Agent` (or
  * `ProxyAgent`) a connector that runs the pinned handshake there. A pooled connection therefore exists only once it
  * passed the policy, and keep-alive, HTTP/2 multiplexing, retries and every hop of a redirect reuse or open only
- * such connections. Plain `http:` connections are opened only to hosts the policy lets go unencrypted.
+ * such connections. The dispatcher itself is the last hop of every request, after any interceptor composed on top
+ * of it (`dispatcher.compose(interceptors.dns(), interceptors.redirect())`): a plain `http:` request is refused
+ * there when any name it is for (the origin, its Host header) is pinned, even once an interceptor has swapped the
+ * name for an address. With a dynamic policy, each new policy gets fresh pools; the old ones close once their
+ * requests end.
+ *
+ * An undici interceptor cannot pin by itself: it sees requests, never the socket or its handshake. Pinning happens
+ * where sockets are made, which is why this is a dispatcher and not an interceptor.
  *
  * undici 7 is the major used: its dispatchers still accept the legacy handler interface (`onConnect`, `onHeaders`,
  * `onError`, …) that Node 20's and 22's bundled fetch (undici 6) calls, as well as the new one of Node 24's fetch
@@ -17,10 +24,10 @@ import type tls from 'node:tls';
 import type * as Undici from 'undici';
 import type { Agent, Dispatcher, Pool, buildConnector } from 'undici';
 import { unbracketHost } from '../core/hostname.js';
-import type { PinPolicy } from '../core/policy.js';
+import { plaintextRefusal } from '../core/plaintext.js';
+import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { InsecureOptionError } from '../errors.js';
 import { pinnedConnect } from '../node/connect.js';
-import { plaintextRefusal } from '../node/http-agent.js';
 import type { PinnedConnectOptions } from '../node/connect.js';
 
 /** Options of {@link pinnedDispatcher}: undici `Agent` options except `connect` and `factory`, which certpin owns. */
@@ -55,47 +62,183 @@ interface ConnectSettings {
  * policy; its pools never contain a connection checked under another.
  *
  * Requests fail in each client's own idiom: `fetch` rejects with `TypeError('fetch failed')` whose `cause` is the
- * {@link PinningError} (`err.cause.code === 'ERR_CERTPIN_PIN_MISMATCH'`); undici's `request` rejects with the
- * `PinningError` itself. A plain `http:` request (also a redirect hop) to a host the policy pins, or to any host
- * under `onlyPinnedHosts`, fails with {@link InsecureRedirectError} before any connection is opened.
+ * `PinningError` (`err.cause.code === 'ERR_CERTPIN_PIN_MISMATCH'`); undici's `request` rejects with the
+ * `PinningError` itself. A plain `http:` request (also a redirect hop) for a host the policy pins, or to any host
+ * under `onlyPinnedHosts`, fails with `InsecureRedirectError` before any connection is opened.
  *
  * @example
  * ```ts
  * import { PinPolicy, pinnedDispatcher } from 'certpin';
+ * import { request } from 'undici';
  *
  * const policy = new PinPolicy({ hosts: { 'api.example.com': ['sha256/…current…', 'sha256/…backup…'] } });
  * const dispatcher = pinnedDispatcher(policy);          // reuse it: it holds the keep-alive pool
- * const res = await fetch('https://api.example.com/v1/status', { dispatcher });
+ * const { body } = await request('https://api.example.com/v1/status', { dispatcher });
  *
  * // through a corporate proxy, pins still checked against api.example.com's own chain:
  * const viaProxy = pinnedDispatcher(policy, { proxy: process.env.HTTPS_PROXY });
  * ```
+ * @throws {InsecureOptionError} for undici TLS options (`connect`, `requestTls`, an unvalidated `proxyTls`).
  */
-export function pinnedDispatcher(policy: PinPolicy, options: PinnedDispatcherOptions = {}): Dispatcher {
+export function pinnedDispatcher(policy: PinPolicy | PolicyHolder, options: PinnedDispatcherOptions = {}): Dispatcher {
   const { proxy, proxyHeaders, connectTimeout = 10_000, ...agentOptions } = options;
   refuseForeignTls(agentOptions as Record<string, unknown>);
   if (!Number.isFinite(connectTimeout) || connectTimeout <= 0) throw new TypeError(`pinnedDispatcher: connectTimeout must be a positive number of milliseconds, not ${String(connectTimeout)}`);
   const settings: ConnectSettings = { allowH2: agentOptions.allowH2 === true, connectTimeout };
-  if (proxy === undefined) return new (undici().Agent)({ ...agentOptions, connect: pinnedConnector(policy, settings) });
-
-  const proxyUrl = new URL(proxy);
-  if (proxyUrl.protocol !== 'http:' && proxyUrl.protocol !== 'https:') {
-    throw new TypeError(`pinnedDispatcher: the proxy URL must be http: or https:, not ${proxyUrl.protocol}`);
+  let proxyUrl: URL | undefined;
+  if (proxy !== undefined) {
+    proxyUrl = new URL(proxy);
+    if (proxyUrl.protocol !== 'http:' && proxyUrl.protocol !== 'https:') {
+      throw new TypeError(`pinnedDispatcher: the proxy URL must be http: or https:, not ${proxyUrl.protocol}`);
+    }
   }
-  const { ProxyAgent, Client, Pool } = undici();
-  return new ProxyAgent({
-    ...agentOptions,
-    uri: proxyUrl.href,
-    headers: { ...proxyHeaders },
-    // Always tunnel: without a tunnel, http: requests would be forwarded by the proxy, outside of our connector.
-    proxyTunnel: true,
-    factory: (origin, poolOptions) => {
-      const inherited = poolOptions as Pool.Options & { connect: buildConnector.connector };
-      if (typeof inherited.connect !== 'function') throw new TypeError('pinnedDispatcher: this undici version does not hand its tunnel connector to the pool factory');
-      const connect = pinnedConnector(policy, settings, inherited.connect);
-      return inherited.connections === 1 ? new Client(origin, { ...inherited, connect }) : new Pool(origin, { ...inherited, connect });
-    },
-  });
+  const makeAgent = (current: PinPolicy): Dispatcher => {
+    if (!proxyUrl) return new (undici().Agent)({ ...agentOptions, connect: pinnedConnector(current, settings) });
+    const { ProxyAgent, Client, Pool } = undici();
+    return new ProxyAgent({
+      ...agentOptions,
+      uri: proxyUrl.href,
+      headers: { ...proxyHeaders },
+      // Always tunnel: without a tunnel, http: requests would be forwarded by the proxy, outside of our connector.
+      proxyTunnel: true,
+      factory: (origin, poolOptions) => {
+        const inherited = poolOptions as Pool.Options & { connect: buildConnector.connector };
+        if (typeof inherited.connect !== 'function') throw new TypeError('pinnedDispatcher: this undici version does not hand its tunnel connector to the pool factory');
+        const connect = pinnedConnector(current, settings, inherited.connect);
+        return inherited.connections === 1 ? new Client(origin, { ...inherited, connect }) : new Pool(origin, { ...inherited, connect });
+      },
+    });
+  };
+  return new (pinnedDispatcherClass())(policy, makeAgent);
+}
+
+/**
+ * Node's global `fetch`, pinned: same signature and types as `fetch`, so TypeScript needs no cast. A `dispatcher`
+ * in `init` is refused (it would replace the pinned one).
+ *
+ * @example
+ * ```ts
+ * import { PinPolicy, pinnedFetch } from 'certpin';
+ *
+ * const policy = new PinPolicy({ hosts: { 'api.example.com': ['sha256/…current…', 'sha256/…backup…'] } });
+ * const fetchPinned = pinnedFetch(policy);
+ * const res = await fetchPinned('https://api.example.com/v1/balance');
+ * ```
+ */
+export function pinnedFetch(policy: PinPolicy | PolicyHolder, options?: PinnedDispatcherOptions): typeof globalThis.fetch & { readonly dispatcher: Dispatcher } {
+  const dispatcher = pinnedDispatcher(policy, options);
+  const fetchPinned = (input: Parameters<typeof globalThis.fetch>[0], init?: RequestInit) => {
+    if (init && 'dispatcher' in init && (init as { dispatcher?: unknown }).dispatcher !== undefined) {
+      throw new InsecureOptionError('dispatcher', 'pinnedFetch: init.dispatcher would replace the pinned dispatcher; leave it out.');
+    }
+    return globalThis.fetch(input, { ...init, dispatcher } as unknown as RequestInit);
+  };
+  return Object.assign(fetchPinned, { dispatcher }) as typeof globalThis.fetch & { readonly dispatcher: Dispatcher };
+}
+
+/**
+ * Pins Node's global `fetch` (and undici's functions) for the whole process in one line: installs a pinned
+ * dispatcher as the global dispatcher and returns it (close it to stop). Every `fetch()` without a dispatcher of its
+ * own is then pinned; one that passes its own `dispatcher` is not, so prefer {@link pinnedFetch} in libraries.
+ *
+ * @example
+ * ```ts
+ * import { PinPolicy, pinGlobalFetch } from 'certpin';
+ *
+ * pinGlobalFetch(new PinPolicy({ hosts: { 'api.example.com': ['sha256/…current…', 'sha256/…backup…'] } }));
+ * const res = await fetch('https://api.example.com/v1/balance');   // pinned
+ * ```
+ */
+export function pinGlobalFetch(policy: PinPolicy | PolicyHolder, options?: PinnedDispatcherOptions): Dispatcher {
+  const dispatcher = pinnedDispatcher(policy, options);
+  undici().setGlobalDispatcher(dispatcher);
+  return dispatcher;
+}
+
+type PinnedDispatcherClass = new (policy: PinPolicy | PolicyHolder, makeAgent: (current: PinPolicy) => Dispatcher) => Dispatcher;
+let dispatcherClass: PinnedDispatcherClass | undefined;
+
+/** The dispatcher class, made once undici is loaded (it extends undici's `Dispatcher`). */
+function pinnedDispatcherClass(): PinnedDispatcherClass {
+  if (dispatcherClass) return dispatcherClass;
+  const { Dispatcher: Base } = undici();
+  class PinnedDispatcher extends Base {
+    readonly #policy: PinPolicy | PolicyHolder;
+    readonly #makeAgent: (current: PinPolicy) => Dispatcher;
+    #current: { policy: PinPolicy; agent: Dispatcher } | undefined;
+    readonly #retired = new Set<Dispatcher>();
+    readonly #stopWatching: () => void;
+
+    constructor(policy: PinPolicy | PolicyHolder, makeAgent: (current: PinPolicy) => Dispatcher) {
+      super();
+      this.#policy = policy;
+      this.#makeAgent = makeAgent;
+      this.#stopWatching = policy.onChange(() => this.#agent());
+    }
+
+    /** The pools of the policy in force; those of an older policy take no new request and close when idle. */
+    #agent(): Dispatcher {
+      const policy = this.#policy.current();
+      if (this.#current?.policy === policy) return this.#current.agent;
+      if (this.#current) {
+        const old = this.#current.agent;
+        this.#retired.add(old);
+        void old.close().finally(() => this.#retired.delete(old));
+      }
+      this.#current = { policy, agent: this.#makeAgent(policy) };
+      return this.#current.agent;
+    }
+
+    override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+      const agent = this.#agent();
+      const origin = typeof options.origin === 'string' ? new URL(options.origin) : options.origin;
+      if (origin && origin.protocol !== 'https:' && origin.protocol !== 'wss:') {
+        const refusal = plaintextRefusal(this.#current!.policy, [unbracketHost(origin.hostname), hostHeaderOf(options.headers)], origin.port);
+        if (refusal) {
+          failRequest(handler, refusal);
+          return false;
+        }
+      }
+      return agent.dispatch(options, handler);
+    }
+
+    override close(callback?: () => void): Promise<void> & void {
+      this.#stopWatching();
+      const all = Promise.all([...this.#retired, ...(this.#current ? [this.#current.agent] : [])].map((d) => d.close())).then(() => undefined);
+      if (callback) void all.then(callback);
+      return all as Promise<void> & void;
+    }
+
+    override destroy(error?: Error | null | (() => void), callback?: () => void): Promise<void> & void {
+      this.#stopWatching();
+      const reason = typeof error === 'function' ? null : (error ?? null);
+      const done = typeof error === 'function' ? error : callback;
+      const all = Promise.all([...this.#retired, ...(this.#current ? [this.#current.agent] : [])].map((d) => d.destroy(reason))).then(() => undefined);
+      if (done) void all.then(done);
+      return all as Promise<void> & void;
+    }
+  }
+  dispatcherClass = PinnedDispatcher as unknown as PinnedDispatcherClass;
+  return dispatcherClass;
+}
+
+/** Reports an error to either of undici's handler interfaces, before any connection is made. */
+function failRequest(handler: Dispatcher.DispatchHandler, error: Error): void {
+  const h = handler as { onError?: (error: Error) => void; onResponseError?: (controller: unknown, error: Error) => void };
+  if (typeof h.onError === 'function') h.onError(error);
+  else h.onResponseError?.({ abort() {}, pause() {}, resume() {}, aborted: true, paused: false, reason: error }, error);
+}
+
+/** The Host header of a dispatch, from any of undici's header forms. */
+function hostHeaderOf(headers: Dispatcher.DispatchOptions['headers']): string | undefined {
+  if (!headers) return undefined;
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'host') return String(headers[i + 1]);
+    return undefined;
+  }
+  const entries = typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function' ? [...(headers as Iterable<[string, string]>)] : Object.entries(headers);
+  for (const [key, value] of entries) if (String(key).toLowerCase() === 'host') return String(Array.isArray(value) ? value[0] : value);
+  return undefined;
 }
 
 /**
@@ -108,7 +251,7 @@ function pinnedConnector(policy: PinPolicy, settings: ConnectSettings, tunnel?: 
   const plain = tunnel ?? undici().buildConnector({ timeout: settings.connectTimeout });
   return (options, callback) => {
     if (options.protocol !== 'https:') {
-      const refusal = plaintextRefusal(policy, options.hostname, options.port);
+      const refusal = plaintextRefusal(policy, [unbracketHost(options.hostname), options.servername], options.port);
       if (refusal) callback(refusal, null);
       else plain(options, callback);
       return;
@@ -179,4 +322,3 @@ function openPinnedTls(policy: PinPolicy, settings: ConnectSettings, options: bu
   socket.once('secureConnect', () => settle(null, socket));
   socket.on('error', (error: Error) => settle(error, null));
 }
-

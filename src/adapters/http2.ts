@@ -10,13 +10,14 @@
  */
 import http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
-import { formatAuthority, unbracketHost } from '../core/hostname.js';
-import type { PinPolicy } from '../core/policy.js';
+import { formatAuthority, normalizeHost, unbracketHost } from '../core/hostname.js';
+import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { InsecureOptionError } from '../errors.js';
-import { assertSafeTlsOptions, pinnedConnect } from '../node/connect.js';
+import { pinnedConnect } from '../node/connect.js';
+import { assertSafeTlsOptions } from '../node/tls-options.js';
 
 /** Options of {@link pinnedHttp2Connect}: those of `http2.connect`, without the ones certpin owns. */
-export interface PinnedHttp2Options extends Omit<http2.SecureClientSessionOptions, 'createConnection' | 'ca' | 'cert' | 'key' | 'pfx' | 'secureContext' | 'rejectUnauthorized' | 'checkServerIdentity' | 'ALPNProtocols'> {
+export interface PinnedHttp2Options extends Omit<http2.SecureClientSessionOptions, 'createConnection' | 'ca' | 'cert' | 'key' | 'pfx' | 'secureContext' | 'rejectUnauthorized' | 'ALPNProtocols'> {
   /**
    * An already open stream to run the TLS handshake over, e.g. a `CONNECT` tunnel through a proxy. The pins apply
    * to the chain the origin presents through it.
@@ -30,7 +31,9 @@ export interface PinnedHttp2Options extends Omit<http2.SecureClientSessionOption
  * the session's `'error'` event, before any frame is sent.
  *
  * The session serves its own origin only: `session.request()` throws an {@link InsecureOptionError} for a
- * `:authority` (or `host`) naming another host or port. Do not share a session between origins; open one per origin.
+ * `:authority` (or `host`, in any case) naming another host or port. Do not share a session between origins; open
+ * one per origin. A `checkServerIdentity` of yours runs in addition to the pin check. With a dynamic policy, a
+ * session is closed (gracefully: open streams finish) when the pin sets change; open a new one.
  *
  * @example
  * ```ts
@@ -47,22 +50,25 @@ export interface PinnedHttp2Options extends Omit<http2.SecureClientSessionOption
  * @throws {InsecureOptionError} for options that would weaken TLS; `TypeError` for an authority that is not https.
  */
 export function pinnedHttp2Connect(
-  policy: PinPolicy,
+  policy: PinPolicy | PolicyHolder,
   authority: string | URL,
   options: PinnedHttp2Options = {},
   listener?: (session: http2.ClientHttp2Session, socket: Duplex) => void,
 ): http2.ClientHttp2Session {
   const origin = new URL(authority);
   if (origin.protocol !== 'https:') throw new TypeError(`pinnedHttp2Connect: the authority must be an https: URL, not ${origin.protocol}`);
-  assertSafeTlsOptions(options as Record<string, unknown>, 'pinnedHttp2Connect options');
+  const current = policy.current();
+  const { socket: tunnel, servername, checkServerIdentity, ...sessionOptions } = options;
+  assertSafeTlsOptions(sessionOptions as Record<string, unknown>, 'pinnedHttp2Connect options', current.trust.minVersion);
   const host = unbracketHost(origin.hostname);
   const port = Number(origin.port || 443);
-  const { socket: tunnel, servername, ...sessionOptions } = options;
   const session = http2.connect(origin, {
     ...sessionOptions,
-    createConnection: () => pinnedConnect(policy, { host, port, servername, socket: tunnel, ALPNProtocols: ['h2'] }),
+    createConnection: () => pinnedConnect(current, { host, port, servername, socket: tunnel, checkServerIdentity, ALPNProtocols: ['h2'] }),
   }, listener);
   bindToOrigin(session, host, port);
+  const stopWatching = policy.onChange(() => session.close());
+  session.once('close', stopWatching);
   return session;
 }
 
@@ -70,12 +76,14 @@ export function pinnedHttp2Connect(
 function bindToOrigin(session: http2.ClientHttp2Session, host: string, port: number): void {
   const request = session.request.bind(session);
   session.request = (headers?: http2.OutgoingHttpHeaders, requestOptions?: http2.ClientSessionRequestOptions) => {
-    for (const field of [':authority', 'host'] as const) {
-      const value = headers?.[field];
+    for (const field of Object.keys(headers ?? {})) {
+      const name = field.toLowerCase();
+      if (name !== ':authority' && name !== 'host') continue;
+      const value = headers![field];
       if (value === undefined) continue;
       if (!sameOrigin(String(value), host, port)) {
         throw new InsecureOptionError(
-          field,
+          name,
           `pinnedHttp2Connect: this session was checked for ${formatAuthority(host, port)} and cannot carry a request for ${JSON.stringify(String(value))}; open a session for that origin.`,
         );
       }
@@ -92,6 +100,6 @@ function sameOrigin(authority: string, host: string, port: number): boolean {
     return false;
   }
   if (url.username || url.password || url.pathname !== '/' || url.search || url.hash) return false;
-  return unbracketHost(url.hostname) === host.toLowerCase() && Number(url.port || 443) === port;
+  return normalizeHost(unbracketHost(url.hostname)) === normalizeHost(host) && Number(url.port || 443) === port;
 }
 

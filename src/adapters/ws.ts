@@ -15,19 +15,13 @@
  */
 import http from 'node:http';
 import type { ClientOptions } from 'ws';
-import type { PinPolicy } from '../core/policy.js';
-import { PinnedAgent, pinnedAgent } from '../node/agent.js';
-import type { PinnedAgentOptions } from '../node/agent.js';
-import { PinnedHttpAgent, pinnedHttpAgent } from '../node/http-agent.js';
-import { pinnedProxyAgent } from '../node/proxy.js';
+import type { PinPolicy, PolicyHolder } from '../core/policy.js';
+import type { PinnedAgent, PinnedHttpAgent } from '../node/agents.js';
+import { pinnedAgents } from './client-agents.js';
+import type { ClientPinningOptions, PinnedAgents } from './client-agents.js';
 
 /** Options of {@link pinnedWebSocketOptions}. */
-export interface WebSocketPinningOptions {
-  /** Open `wss:` connections through this HTTP CONNECT proxy; pins are checked on the origin's chain. */
-  proxy?: string | URL;
-  /** Options of the HTTPS agent. Trust settings belong to the policy. */
-  agentOptions?: PinnedAgentOptions;
-}
+export type WebSocketPinningOptions = ClientPinningOptions;
 
 /**
  * One agent for both schemes of ws: each request goes to the pinned HTTPS agent or to the plain-HTTP agent that
@@ -35,15 +29,17 @@ export interface WebSocketPinningOptions {
  * `http.request` and `https.request`.
  */
 export class PinnedWebSocketAgent extends http.Agent {
-  readonly policy: PinPolicy;
+  readonly policy: PinPolicy | PolicyHolder;
   readonly https: PinnedAgent;
   readonly http: PinnedHttpAgent;
+  readonly #agents: PinnedAgents;
 
-  constructor(policy: PinPolicy, options: WebSocketPinningOptions = {}) {
+  constructor(policy: PinPolicy | PolicyHolder, options: WebSocketPinningOptions = {}) {
     super();
     this.policy = policy;
-    this.https = options.proxy !== undefined ? pinnedProxyAgent(policy, options.proxy, options.agentOptions) : pinnedAgent(policy, options.agentOptions);
-    this.http = pinnedHttpAgent(policy);
+    this.#agents = pinnedAgents(policy, options);
+    this.https = this.#agents.https;
+    this.http = this.#agents.http;
     // Node compares a request's protocol with its agent's, unless the agent names none.
     (this as unknown as { protocol: string }).protocol = '';
   }
@@ -55,8 +51,7 @@ export class PinnedWebSocketAgent extends http.Agent {
   }
 
   override destroy(): void {
-    this.https.destroy();
-    this.http.destroy();
+    this.#agents.destroy();
     super.destroy();
   }
 }
@@ -77,6 +72,6 @@ export class PinnedWebSocketAgent extends http.Agent {
  * ws.on('error', (err) => console.error((err as NodeJS.ErrnoException).code));   // ERR_CERTPIN_PIN_MISMATCH
  * ```
  */
-export function pinnedWebSocketOptions(policy: PinPolicy, options?: WebSocketPinningOptions): ClientOptions & { agent: PinnedWebSocketAgent } {
+export function pinnedWebSocketOptions(policy: PinPolicy | PolicyHolder, options?: WebSocketPinningOptions): ClientOptions & { agent: PinnedWebSocketAgent } {
   return { agent: new PinnedWebSocketAgent(policy, options) };
 }

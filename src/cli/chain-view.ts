@@ -4,15 +4,16 @@
  * @module
  */
 import type { X509Certificate } from 'node:crypto';
-import { describeCertificate } from '../index.js';
-import type { PinPolicy, ServerProbe } from '../index.js';
+import { describeCertificate } from '../tools/index.js';
+import type { ServerProbe } from '../tools/index.js';
 import { roleOf } from './render.js';
 import type { CertificateView } from './render.js';
 
 /** The served chain of a probe, plus the verified path's anchor if missing, as views. */
-export function probeChainViews(probe: ServerProbe, policy: PinPolicy, now = new Date()): CertificateView[] {
+export function probeChainViews(probe: ServerProbe, now = new Date()): CertificateView[] {
   const onPath = new Set((probe.verifiedPath ?? []).map((c) => c.certificate.fingerprint256));
-  const certificates: X509Certificate[] = [...probe.chain];
+  const anchor = probe.verifiedPath?.[probe.verifiedPath.length - 1]?.certificate.fingerprint256;
+  const certificates: X509Certificate[] = [...probe.served];
   for (const c of probe.verifiedPath ?? []) {
     if (!certificates.some((s) => s.fingerprint256 === c.certificate.fingerprint256)) certificates.push(c.certificate);
   }
@@ -22,7 +23,7 @@ export function probeChainViews(probe: ServerProbe, policy: PinPolicy, now = new
       details,
       role: roleOf(details, i, certificates.length),
       onVerifiedPath: onPath.has(certificate.fingerprint256),
-      trustAnchor: policy.trustAnchors.isAnchor(certificate),
+      trustAnchor: certificate.fingerprint256 === anchor,
     };
   });
 }

@@ -4,7 +4,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
-import { parseCertificates } from '../index.js';
+import { parseCertificates } from '../tools/index.js';
 import { UsageError } from './usage.js';
 
 /** Reads a file, or throws a {@link UsageError} naming it. */

@@ -3,25 +3,25 @@
  * @module
  */
 import path from 'node:path';
-import { PinPolicy, PolicyError } from '../index.js';
-import type { PolicyWarning } from '../index.js';
+import { errors, loadPolicy, policyFromJson } from '../index.js';
+import type { PinPolicy, PolicyWarning } from '../index.js';
 import { readInputFile } from './files.js';
 
 /**
- * Reads a policy file as `PinPolicy.fromFile` does; `--ca` files, if any, are added to its `ca` list.
+ * Reads a policy file as `loadPolicy` does; `--ca` files, if any, are added to its `ca` list.
  * @throws {PolicyError} naming the file and the entry to fix.
  */
 export function loadPolicyFile(file: string, caFiles: readonly string[] | undefined, command: string, onWarning: (w: PolicyWarning) => void): PinPolicy {
-  if (!caFiles?.length) return PinPolicy.fromFile(file, { onWarning });
+  if (!caFiles?.length) return loadPolicy(file, { onWarning });
   const text = readInputFile(file, command).toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    throw new PolicyError(file, `not valid JSON (${(error as Error).message})`);
+    throw new errors.PolicyError(file, `not valid JSON (${(error as Error).message})`);
   }
-  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new PolicyError(file, 'a policy file holds a JSON object with a "hosts" map');
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new errors.PolicyError(file, 'a policy file holds a JSON object with a "hosts" map');
   const own = (json as { ca?: unknown }).ca;
   const ca = [...(own === undefined ? [] : Array.isArray(own) ? own : [own]), ...caFiles.map((f) => path.resolve(f))];
-  return PinPolicy.fromJSON({ ...json, ca }, { source: file, baseDir: path.dirname(path.resolve(file)), onWarning });
+  return policyFromJson({ ...json, ca }, { source: file, baseDir: path.dirname(path.resolve(file)), onWarning });
 }

@@ -4,8 +4,8 @@
  * @module
  */
 import type { X509Certificate } from 'node:crypto';
-import { describeCertificate } from '../index.js';
-import type { CertificateDetails } from '../index.js';
+import { describeCertificate } from '../tools/index.js';
+import type { CertificateDetails } from '../tools/index.js';
 import type { Style } from './style.js';
 
 /** A certificate as shown: its details and where it stands in the chain. */

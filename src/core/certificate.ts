@@ -19,50 +19,109 @@ export type DigestAlgorithm = 'sha256' | 'sha1';
 /** How a fingerprint is written: `AA:BB:…` (openssl), `aabb…` (plain hex), or base64. */
 export type FingerprintFormat = 'colon' | 'hex' | 'base64';
 
-const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/g;
+const CERTIFICATE_LABELS = new Set(['CERTIFICATE', 'TRUSTED CERTIFICATE', 'X509 CERTIFICATE']);
+const BEGIN = '-----BEGIN ';
+const END = '-----END ';
+const DASHES = '-----';
+
+/** One PEM block: its label and base64 body, as found in the text. */
+interface PemBlock {
+  readonly label: string;
+  readonly body: string;
+}
 
 /**
- * Reads every certificate in a PEM bundle, or the one certificate of a DER buffer.
+ * The PEM blocks of a text, in one pass: each BEGIN line is paired with the next END line, so the work is linear in
+ * the input whatever it holds (a regular expression with a back-reference is quadratic on unterminated blocks).
+ * @throws {CertificateParseError} for a block whose END line names another label, or that never ends.
+ */
+function pemBlocks(text: string, what: string): PemBlock[] {
+  const blocks: PemBlock[] = [];
+  for (let at = text.indexOf(BEGIN); at !== -1; at = text.indexOf(BEGIN, at)) {
+    const labelStart = at + BEGIN.length;
+    const labelEnd = text.indexOf(DASHES, labelStart);
+    const endAt = text.indexOf(END, labelStart);
+    if (labelEnd === -1 || endAt === -1 || labelEnd > endAt) {
+      throw new CertificateParseError(what, `PEM block ${blocks.length + 1} is incomplete (no -----END line)`);
+    }
+    const label = text.slice(labelStart, labelEnd);
+    const endLabelEnd = text.indexOf(DASHES, endAt + END.length);
+    if (endLabelEnd === -1 || text.slice(endAt + END.length, endLabelEnd) !== label) {
+      throw new CertificateParseError(what, `PEM block ${blocks.length + 1} begins as "${label.slice(0, 40)}" and ends as another label`);
+    }
+    blocks.push({ label, body: text.slice(labelEnd + DASHES.length, endAt) });
+    at = endLabelEnd + DASHES.length;
+  }
+  return blocks;
+}
+
+/**
+ * Reads every certificate in a PEM bundle, or the one certificate of a DER buffer. For files and user input; a
+ * certificate served in a TLS handshake is DER, and is read with {@link certificateFromDer} (its bytes may contain
+ * any text, `-----BEGIN` included).
  * @param what names the input in error messages, e.g. a file path.
  * @throws {CertificateParseError} when the input holds no certificate or a block does not parse.
  */
 export function parseCertificates(input: string | Uint8Array, what = 'The input'): X509Certificate[] {
   const buffer = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
-  const text = buffer.toString('latin1');
-  if (text.includes('-----BEGIN')) {
-    const certificates: X509Certificate[] = [];
-    const otherBlocks: string[] = [];
-    for (const match of text.matchAll(PEM_BLOCK)) {
-      const label = match[1]!;
-      if (label !== 'CERTIFICATE' && label !== 'TRUSTED CERTIFICATE' && label !== 'X509 CERTIFICATE') {
-        otherBlocks.push(label);
-        continue;
-      }
-      const body = match[2]!.replace(/\s+/g, '');
-      if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) {
-        throw new CertificateParseError(what, `certificate block ${certificates.length + 1} is not valid base64`);
-      }
-      certificates.push(fromDer(Buffer.from(body, 'base64'), what, certificates.length + 1));
-    }
-    if (certificates.length === 0) {
-      const found = otherBlocks.length ? `it holds ${otherBlocks.map((l) => `a ${l}`).join(', ')} but no CERTIFICATE block` : 'its PEM block is incomplete';
-      throw new CertificateParseError(what, `${found}. Give a PEM file with -----BEGIN CERTIFICATE----- blocks, or a DER (.cer/.crt) file.`);
-    }
-    return certificates;
-  }
   if (buffer.length === 0) throw new CertificateParseError(what, 'it is empty');
-  if (buffer[0] !== 0x30) {
+  // DER starts with a SEQUENCE; PEM with text. Deciding on the first byte keeps a DER certificate whose names
+  // contain "-----BEGIN" a DER certificate.
+  const text = buffer[0] === 0x30 ? undefined : buffer.toString('latin1');
+  if (text === undefined) {
+    try {
+      return [certificateFromDer(buffer, what, 1)];
+    } catch (error) {
+      // A text file may start with "0"; anything else that starts like DER and does not parse is bad DER.
+      if (!buffer.includes(BEGIN)) throw error;
+      return parseCertificates(buffer.toString('latin1').replace(/^0/, ' '), what);
+    }
+  }
+  if (!text.includes(BEGIN)) {
     throw new CertificateParseError(what, 'it is neither PEM (no -----BEGIN CERTIFICATE----- line) nor DER (does not start with an ASN.1 SEQUENCE)');
   }
-  return [fromDer(buffer, what, 1)];
+  const certificates: X509Certificate[] = [];
+  const otherBlocks: string[] = [];
+  for (const block of pemBlocks(text, what)) {
+    if (!CERTIFICATE_LABELS.has(block.label)) {
+      otherBlocks.push(block.label);
+      continue;
+    }
+    const body = block.body.replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) {
+      throw new CertificateParseError(what, `certificate block ${certificates.length + 1} is not valid base64`);
+    }
+    certificates.push(certificateFromDer(Buffer.from(body, 'base64'), what, certificates.length + 1));
+  }
+  if (certificates.length === 0) {
+    const found = otherBlocks.length ? `it holds ${otherBlocks.map((l) => `a ${l.slice(0, 40)}`).join(', ')} but no CERTIFICATE block` : 'its PEM block is incomplete';
+    throw new CertificateParseError(what, `${found}. Give a PEM file with -----BEGIN CERTIFICATE----- blocks, or a DER (.cer/.crt) file.`);
+  }
+  return certificates;
 }
 
-function fromDer(der: Buffer, what: string, index: number): X509Certificate {
+/**
+ * Reads one DER certificate.
+ * @throws {CertificateParseError}
+ */
+export function certificateFromDer(der: Uint8Array, what = 'The certificate', index = 1): X509Certificate {
   try {
     return new X509Certificate(der);
   } catch (cause) {
     throw new CertificateParseError(what, `certificate ${index} does not parse (${(cause as Error).message})`, { cause });
   }
+}
+
+/**
+ * The DER of every certificate in an input: a PEM bundle, DER, or an `X509Certificate`.
+ * @throws {CertificateParseError} for anything else, `null` and plain objects included.
+ */
+export function certificateDer(input: CertificateInput, what = 'The certificate'): Buffer[] {
+  if (input instanceof X509Certificate) return [input.raw];
+  if (typeof input !== 'string' && !(input instanceof Uint8Array)) {
+    throw new CertificateParseError(what, `expected a PEM string, a DER Buffer or an X509Certificate, got ${input === null ? 'null' : typeof input}`);
+  }
+  return parseCertificates(input, what).map((c) => c.raw);
 }
 
 /**

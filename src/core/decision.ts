@@ -1,6 +1,6 @@
 /**
- * The pin decision: given a policy, the host connected to and the certificates the handshake produced, whether the
- * connection may go ahead. Pure: no sockets, no I/O, so every case is testable with certificates alone.
+ * The pin decision: given a policy, every name a connection is for and the certificates the handshake produced,
+ * whether the connection may go ahead. Pure: no sockets, no I/O, so every case is testable with certificates alone.
  * @module
  */
 import { ChainVerificationError, PinningError, UnpinnedHostError } from '../errors.js';
@@ -8,118 +8,168 @@ import type { ChainEntry } from '../errors.js';
 import { formatDigest, formatName } from './certificate.js';
 import { chainCertificate, verifyChain } from './chain.js';
 import type { ChainCertificate, VerifiedPath } from './chain.js';
-import { isIpLiteral, normalizeHost } from './hostname.js';
+import { normalizeHost } from './hostname.js';
 import { pinMatches } from './pin.js';
 import type { Pin } from './pin.js';
 import type { HostRule, PinPolicy } from './policy.js';
 import { buildReport } from './report.js';
-import type { PinReport } from './report.js';
+import type { PinReport, PinReportReason } from './report.js';
+import type { TrustAnchors } from './trust.js';
 
-/** What the handshake handed over: the host and port connected to, the leaf and every certificate the server sent. */
-export interface HandshakeCertificates {
-  /** The name the certificate was validated for (SNI), or the IP literal connected to. */
-  readonly host: string;
+/** What the handshake handed over. */
+export interface Handshake {
   /**
-   * The host name dialled, when it differs from `host` (a Host header or `servername` option that names another
-   * host). Its pin set applies too: pins follow the host actually connected to, not only the name the server was
-   * asked to prove. An IP literal dialled with a server name is only an address and adds no pin set.
+   * Every name the connection is for: the name the certificate was checked for (SNI, or the host when no SNI was
+   * sent), the host dialled (a name or an IP literal), the request's Host or `:authority`. Each pin set that covers
+   * one of them must be satisfied; repeats are ignored.
    */
-  readonly connectHost?: string;
+  readonly names: readonly string[];
   readonly port: number | undefined;
   /** DER of the leaf, then of every other certificate available from the handshake, in any order. */
   readonly chain: readonly Uint8Array[];
 }
 
-/** The outcome of a pin check. `allowed` says whether the connection may proceed. */
+/** Fields every decision has. */
+interface DecisionBase {
+  /** Whether the connection may proceed. */
+  readonly allowed: boolean;
+  /** The name whose pin set decided (normalised when it could be). */
+  readonly host: string;
+  /** Reports to deliver: every failure (enforced or report-only) and every development override. */
+  readonly reports: readonly PinReport[];
+}
+
+/** The outcome of a pin check. */
 export type PinDecision =
-  | { readonly outcome: 'not-pinned'; readonly allowed: true; readonly host: string }
-  | { readonly outcome: 'refused-not-pinned'; readonly allowed: false; readonly host: string; readonly error: Error }
-  | { readonly outcome: 'pin-set-expired'; readonly allowed: true; readonly host: string; readonly rule: HostRule }
-  | {
+  | (DecisionBase & { readonly outcome: 'not-pinned'; readonly allowed: true })
+  | (DecisionBase & { readonly outcome: 'refused-not-pinned'; readonly allowed: false; readonly error: Error })
+  | (DecisionBase & { readonly outcome: 'pin-set-expired'; readonly allowed: true; readonly rule: HostRule })
+  | (DecisionBase & {
       readonly outcome: 'matched';
       readonly allowed: true;
-      readonly host: string;
       readonly rule: HostRule;
       readonly matchedPin: Pin;
       readonly matchedCertificate: ChainCertificate;
       readonly path: VerifiedPath;
-    }
-  | {
+    })
+  | (DecisionBase & {
+      /** A chain that ends at a development CA with `overridePins`: accepted without a pin, and reported. */
+      readonly outcome: 'development-override';
+      readonly allowed: true;
+      readonly rule: HostRule;
+      readonly path: VerifiedPath;
+    })
+  | (DecisionBase & {
       readonly outcome: 'mismatch' | 'chain-unverified';
       /** True only in report-only mode. */
       readonly allowed: boolean;
-      readonly host: string;
       readonly rule: HostRule;
       readonly path: VerifiedPath | undefined;
       readonly error: Error;
-      readonly report: PinReport;
-    };
+    });
 
 /**
  * Decides whether a handshake satisfies the policy. Never consults anything the server could forge: pins are matched
- * only on certificates of a path verified by {@link verifyChain} against the policy's trust anchors.
+ * only on certificates of a path verified against the policy's trust anchors.
+ * @param anchors the trust anchors the TLS layer gave OpenSSL (system roots and `ca`, development CAs included).
  * @throws only for a programming error or an unparseable certificate; callers must treat a throw as a refusal.
  */
-export function decide(policy: PinPolicy, handshake: HandshakeCertificates): PinDecision {
-  // Parsed (or fetched from the cache) at most once per handshake, and only when a pin set applies.
-  let served: ChainCertificate[] | undefined;
-  const servedChain = (): ChainCertificate[] => (served ??= handshake.chain.map(chainCertificate));
-  const identity = decideForHost(policy, handshake.host, handshake.port, servedChain);
-  const dialled = handshake.connectHost === undefined ? undefined : normalizeHost(handshake.connectHost);
-  if (!dialled || isIpLiteral(dialled) || dialled === identity.host) return identity;
-  const connected = decideForHost(policy, dialled, handshake.port, servedChain);
-  // Both names must pass; when both do, the one whose pin set applied says more.
-  if (!identity.allowed) return identity;
-  if (!connected.allowed) return connected;
-  return identity.outcome === 'not-pinned' ? connected : identity;
-}
-
-function decideForHost(policy: PinPolicy, hostInput: string, port: number | undefined, servedChain: () => ChainCertificate[]): PinDecision {
-  const host = normalizeHost(hostInput) ?? hostInput;
-  const rule = policy.ruleFor(host);
-  if (!rule) {
-    if (policy.onlyPinnedHosts) return { outcome: 'refused-not-pinned', allowed: false, host, error: new UnpinnedHostError(host, policy.source) };
-    return { outcome: 'not-pinned', allowed: true, host };
-  }
+export function decide(policy: PinPolicy, handshake: Handshake, anchors: TrustAnchors): PinDecision {
   const now = policy.now();
-  if (rule.expires && now >= rule.expires.getTime()) return { outcome: 'pin-set-expired', allowed: true, host, rule };
+  const applicable: { host: string; rule: HostRule }[] = [];
+  let expired: { host: string; rule: HostRule } | undefined;
+  let firstHost: string | undefined;
+  for (const name of handshake.names) {
+    const host = normalizeHost(name) ?? name;
+    firstHost ??= host;
+    const rule = policy.ruleFor(name);
+    if (!rule) {
+      if (policy.onlyPinnedHosts || policy.refusesUnreadable(name)) {
+        return { outcome: 'refused-not-pinned', allowed: false, host, reports: [], error: new UnpinnedHostError(host, policy.source, normalizeHost(name) === undefined) };
+      }
+      continue;
+    }
+    if (rule.expires && now >= rule.expires.getTime()) expired ??= { host, rule };
+    else if (!applicable.some((a) => a.rule === rule)) applicable.push({ host, rule });
+  }
+  if (applicable.length === 0) {
+    if (expired) return { outcome: 'pin-set-expired', allowed: true, host: expired.host, rule: expired.rule, reports: [] };
+    return { outcome: 'not-pinned', allowed: true, host: firstHost ?? '', reports: [] };
+  }
 
-  const served = servedChain();
+  const served = handshake.chain.map(chainCertificate);
   const [leaf, ...others] = served;
   if (!leaf) throw new Error('the handshake produced no certificate');
-  const verification = verifyChain(leaf, others, policy.trustAnchors, now);
-  const base = { host, rule, allowed: rule.reportOnly } as const;
-  if (!verification.verified) {
-    return {
-      ...base,
-      outcome: 'chain-unverified',
-      path: undefined,
-      error: new ChainVerificationError(host, verification.reason),
-      report: buildReport({ host, port, rule, served, validated: [], outcome: 'chain-unverified', enforced: !rule.reportOnly, policySource: policy.source, now }),
-    };
-  }
-  for (const path of verification.paths) {
-    for (const certificate of path) {
-      const matchedPin = rule.pins.find((pin) => pinMatches(pin, certificate.digests));
-      if (matchedPin) return { outcome: 'matched', allowed: true, host, rule, matchedPin, matchedCertificate: certificate, path };
+  const verification = verifyChain(leaf, others, anchors, now);
+  const reports: PinReport[] = [];
+  const report = (host: string, rule: HostRule, validated: readonly ChainCertificate[], reason: PinReportReason, enforce: boolean) => {
+    reports.push(buildReport({ policy, host, port: handshake.port, rule, served: served.map(pemOf), validated: validated.map(pemOf), reason, enforce, now }));
+  };
+
+  let refusal: PinDecision | undefined;
+  let softFailure: PinDecision | undefined;
+  let accepted: PinDecision | undefined;
+  for (const { host, rule } of applicable) {
+    if (!verification.verified) {
+      report(host, rule, [], 'chain-unverified', !rule.reportOnly);
+      const decision = { outcome: 'chain-unverified', allowed: rule.reportOnly, host, rule, path: undefined, reports, error: new ChainVerificationError(host, verification.reason) } as const;
+      if (rule.reportOnly) softFailure ??= decision;
+      else refusal ??= decision;
+      continue;
     }
-  }
-  const path = verification.paths[0]!;
-  return {
-    ...base,
-    outcome: 'mismatch',
-    path,
-    error: new PinningError({
+    const match = matchOnPaths(rule, verification.paths);
+    if (match) {
+      accepted ??= { outcome: 'matched', allowed: true, host, rule, matchedPin: match.pin, matchedCertificate: match.certificate, path: match.path, reports };
+      continue;
+    }
+    const overridden = policy.trust.developmentOverridesPins ? verification.paths.find((path) => endsAtDevelopmentAnchor(policy, path)) : undefined;
+    if (overridden) {
+      report(host, rule, overridden, 'development-override', false);
+      accepted ??= { outcome: 'development-override', allowed: true, host, rule, path: overridden, reports };
+      continue;
+    }
+    const path = verification.paths[0]!;
+    report(host, rule, path, 'pin-mismatch', !rule.reportOnly);
+    const error = new PinningError({
       host,
-      port,
+      port: handshake.port,
       chain: chainEntries(path),
       expectedPins: rule.pins.map((p) => p.canonical),
       pattern: rule.pattern.text,
       policySource: policy.source,
       expires: rule.expires,
-    }),
-    report: buildReport({ host, port, rule, served, validated: path, outcome: 'pin-mismatch', enforced: !rule.reportOnly, policySource: policy.source, now }),
-  };
+    });
+    const decision = { outcome: 'mismatch', allowed: rule.reportOnly, host, rule, path, reports, error } as const;
+    if (rule.reportOnly) softFailure ??= decision;
+    else refusal ??= decision;
+  }
+  return refusal ?? softFailure ?? accepted!;
+}
+
+function matchOnPaths(rule: HostRule, paths: readonly VerifiedPath[]): { pin: Pin; certificate: ChainCertificate; path: VerifiedPath } | undefined {
+  for (const path of paths) {
+    for (const certificate of path) {
+      const pin = rule.pins.find((p) => pinMatches(p, certificate.digests));
+      if (pin) return { pin, certificate, path };
+    }
+  }
+  return undefined;
+}
+
+const developmentDigests = new WeakMap<object, Set<string>>();
+
+function endsAtDevelopmentAnchor(policy: PinPolicy, path: VerifiedPath): boolean {
+  let digests = developmentDigests.get(policy.trust);
+  if (!digests) {
+    digests = new Set(policy.trust.developmentAnchors.map((der) => chainCertificate(der).digests.spkiSha256));
+    developmentDigests.set(policy.trust, digests);
+  }
+  const anchor = path[path.length - 1];
+  return anchor !== undefined && digests.has(anchor.digests.spkiSha256);
+}
+
+function pemOf(c: ChainCertificate): string {
+  return c.certificate.toString();
 }
 
 /** The certificates of a path as error messages and reports list them. */

@@ -12,6 +12,9 @@ const ALREADY_NORMAL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?
 
 const LAST_LABEL_IS_A_NAME = /(?:^|\.)[a-z_][^.]*$/;
 
+/** `::ffff:a.b.c.d` as the URL parser writes it: `::ffff:HHHH:HHHH`. */
+const IPV4_MAPPED = /^::ffff:([0-9a-f]{1,4}):([0-9a-f]{1,4})$/;
+
 /** A parsed host pattern. */
 export interface HostPattern {
   readonly type: 'exact' | 'one-label' | 'any-depth';
@@ -23,7 +26,9 @@ export interface HostPattern {
 
 /**
  * Normalises a host name or IP literal: lower case, no trailing dot, IDN to punycode, IPv6 without brackets in
- * canonical form, IPv4 in dotted-decimal. Returns `undefined` for anything that is not a valid host.
+ * canonical form, IPv4 in dotted-decimal (also when written as an IPv4-mapped IPv6 address, `::ffff:127.0.0.1`, or
+ * in the shorthand forms URL parsers and resolvers accept, `127.1`, `0x7f000001`). Returns `undefined` for anything
+ * that is not a valid host.
  */
 export function normalizeHost(input: string): string | undefined {
   if (typeof input !== 'string') return undefined;
@@ -36,11 +41,18 @@ export function normalizeHost(input: string): string | undefined {
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   const zone = host.indexOf('%');
   if (isIP(zone === -1 ? host : host.slice(0, zone)) === 6) {
+    let canonical: string;
     try {
-      return new URL(`http://[${host}]/`).hostname.slice(1, -1);
+      canonical = new URL(`http://[${host}]/`).hostname.slice(1, -1);
     } catch {
       return undefined;
     }
+    // An IPv4-mapped IPv6 address reaches the IPv4 host: it must meet that literal's pin set.
+    const mapped = IPV4_MAPPED.exec(canonical);
+    if (!mapped) return canonical;
+    const high = parseInt(mapped[1]!, 16);
+    const low = parseInt(mapped[2]!, 16);
+    return `${high >> 8}.${high & 0xff}.${low >> 8}.${low & 0xff}`;
   }
   if (isIP(host) === 4) return host;
   if (host.endsWith('.')) host = host.slice(0, -1);
@@ -53,6 +65,23 @@ export function normalizeHost(input: string): string | undefined {
     if (label.length === 0 || label.length > 63 || !/^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?$/.test(label)) return undefined;
   }
   return ascii;
+}
+
+/**
+ * A best-effort lower-case form of a name that {@link normalizeHost} refuses (`X!y.Example.COM.` →
+ * `x!y.example.com`), label by label, only to find the pin set its readable labels fall under. It never makes a name
+ * count as unpinned.
+ */
+export function lenientHostName(input: string): string | undefined {
+  if (typeof input !== 'string') return undefined;
+  let host = input.trim().toLowerCase();
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  host = host.replace(/\.+$/, '');
+  if (host === '' || host.length > 1024) return undefined;
+  return host
+    .split('.')
+    .map((label) => domainToASCII(label) || label)
+    .join('.');
 }
 
 /** A URL's hostname as sockets take it: an IPv6 literal without its brackets. */

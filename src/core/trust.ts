@@ -1,12 +1,10 @@
 /**
- * Trust anchors: the certificates a verified chain must end at. The same set is given to OpenSSL for the handshake
- * and to certpin's own path verification, so both judge the chain against one store.
+ * Trust anchors: the certificates a verified chain must end at. The TLS layer gives the same set to OpenSSL for the
+ * handshake and to certpin's own path verification, so both judge the chain against one store.
  * @module
  */
 import type { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import tls from 'node:tls';
-import { digestBase64, parseCertificates, spkiDer } from './certificate.js';
+import { digestBase64, spkiDer } from './certificate.js';
 
 /** A set of trust anchors, indexed by subject so that issuer lookup does not scan the store. */
 export class TrustAnchors {
@@ -56,30 +54,4 @@ function spkiDigest(certificate: X509Certificate): string {
     spkiDigests.set(certificate, digest);
   }
   return digest;
-}
-
-let systemAnchors: X509Certificate[] | undefined;
-
-/**
- * The certificates of Node's default store: its bundled roots (or, on Node versions that have
- * `tls.getCACertificates`, whatever the default store holds) plus `NODE_EXTRA_CA_CERTS`. Parsed once, on first use.
- */
-export function systemTrustAnchors(): readonly X509Certificate[] {
-  if (!systemAnchors) {
-    const getCACertificates = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates;
-    const pems = getCACertificates ? getCACertificates('default') : [...tls.rootCertificates, ...extraCaCertificates()];
-    systemAnchors = pems.flatMap((pem) => parseCertificates(pem, 'A certificate of the system trust store'));
-  }
-  return systemAnchors;
-}
-
-function extraCaCertificates(): string[] {
-  const file = process.env.NODE_EXTRA_CA_CERTS;
-  if (!file) return [];
-  try {
-    return [readFileSync(file, 'utf8')];
-  } catch {
-    // Node itself only warns when the file is missing; its store then lacks those certificates, and so does ours.
-    return [];
-  }
 }

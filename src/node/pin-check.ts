@@ -1,14 +1,18 @@
 /**
  * The bridge between Node's TLS handshake and the pure decision: a `checkServerIdentity` function that Node calls
- * after OpenSSL has validated the chain and before `secureConnect`, so before any byte of a request leaves.
- * It checks the host name first (Node's own check), then the pins, and fails closed on any exception.
+ * after OpenSSL has validated the chain and before `secureConnect`, so before any byte of a request leaves. It checks
+ * the host name first (Node's own check), then the caller's check, then the pins, and fails closed on any exception.
  * @module
  */
 import tls from 'node:tls';
-import { PinCheckFailedError } from '../errors.js';
 import { decide } from '../core/decision.js';
 import type { PinDecision } from '../core/decision.js';
 import type { PinPolicy } from '../core/policy.js';
+import { PinCheckFailedError } from '../errors.js';
+import { publishDecision } from './diagnostics.js';
+import { deliverReports } from './reporter.js';
+import { SESSION_LIFETIME_MS } from './session-cache.js';
+import { tlsTrustFor } from './trust-store.js';
 
 /** The signature of `tls.ConnectionOptions.checkServerIdentity`. */
 export type CheckServerIdentity = (hostname: string, certificate: tls.PeerCertificate) => Error | undefined;
@@ -16,30 +20,72 @@ export type CheckServerIdentity = (hostname: string, certificate: tls.PeerCertif
 /** Receives every pin decision a check makes (used by `checkConnection` and the CLI to show what matched). */
 export type DecisionObserver = (decision: PinDecision) => void;
 
-/**
- * Makes the `checkServerIdentity` function that enforces `policy`.
- * @param extraIdentityCheck a caller's own `checkServerIdentity`, run after Node's host-name check and before pins;
- *   it can add refusals, never remove one.
- */
-export function createPinCheck(policy: PinPolicy, extraIdentityCheck?: CheckServerIdentity, observe?: DecisionObserver): CheckServerIdentity {
-  // A plain function, not an arrow: Node calls it as a method of the connection's options, which carry the port and
-  // the host actually dialled (which a Host header or `servername` may make differ from `hostname`).
-  return function checkPinnedServerIdentity(this: { port?: unknown; host?: unknown } | undefined, hostname: string, certificate: tls.PeerCertificate) {
+/** What one connection's check knows and records. */
+export interface PinCheck {
+  /** The function to hand to `tls.connect` as `checkServerIdentity`. */
+  readonly checkServerIdentity: CheckServerIdentity;
+  /** Whether a full handshake passed this check (false until it has). */
+  passed(): boolean;
+  /** Until when the checked handshake's session may be resumed: set when the check passed. */
+  checkedUntil(): number | undefined;
+}
+
+/** What {@link createPinCheck} needs besides the policy. */
+export interface PinCheckOptions {
+  /** Names the connection is for besides the one Node checks the certificate for: the host dialled, the request's Host. */
+  readonly names: readonly (string | undefined)[];
+  readonly port: number | undefined;
+  /** A caller's own `checkServerIdentity`: runs after Node's host-name check and before the pins; it can add refusals, never remove one. */
+  readonly callerCheck?: CheckServerIdentity | undefined;
+  readonly observe?: DecisionObserver | undefined;
+  /**
+   * Every certificate the server sent, in its order (see `readServedChain`): asked for only when the certificates
+   * Node linked do not satisfy the pins, since a valid path may use a certificate Node's linking dropped.
+   */
+  readonly readServed?: (() => readonly Buffer[]) | undefined;
+}
+
+/** Makes the check for one connection. */
+export function createPinCheck(policy: PinPolicy, options: PinCheckOptions): PinCheck {
+  let passedAt: number | undefined;
+  let until: number | undefined;
+  const checkServerIdentity: CheckServerIdentity = (hostname, certificate) => {
     try {
       const identityError = tls.checkServerIdentity(hostname, certificate);
       if (identityError) return identityError;
-      const extraError = extraIdentityCheck?.(hostname, certificate);
-      if (extraError) return extraError;
-      const port = typeof this?.port === 'number' ? this.port : typeof this?.port === 'string' ? Number(this.port) || undefined : undefined;
-      const connectHost = typeof this?.host === 'string' ? this.host : undefined;
-      const decision = decide(policy, { host: hostname, connectHost, port, chain: peerChainDer(certificate as tls.DetailedPeerCertificate) });
-      observe?.(decision);
-      if ('report' in decision) policy.report(decision.report);
-      return decision.allowed ? undefined : decision.error;
+      const callerError = options.callerCheck?.(hostname, certificate);
+      if (callerError) return callerError;
+      const started = performance.now();
+      const names = [hostname, ...options.names.filter((n): n is string => typeof n === 'string' && n !== '')];
+      const anchors = tlsTrustFor(policy).anchors;
+      const linked = peerChainDer(certificate as tls.DetailedPeerCertificate);
+      let decision = decide(policy, { names, port: options.port, chain: linked }, anchors);
+      if ((!decision.allowed || decision.reports.length > 0) && options.readServed) {
+        const extra = options.readServed().filter((der) => !linked.some((known) => known.equals(der)));
+        if (extra.length > 0) decision = decide(policy, { names, port: options.port, chain: [...linked, ...extra] }, anchors);
+      }
+      publishDecision(decision, options.port, performance.now() - started);
+      options.observe?.(decision);
+      if (decision.reports.length) deliverReports(policy, decision.reports);
+      if (!decision.allowed) return decision.error;
+      passedAt = Date.now();
+      until = sessionLimit(decision, certificate, passedAt);
+      return undefined;
     } catch (error) {
       return new PinCheckFailedError(hostname, error);
     }
   };
+  return { checkServerIdentity, passed: () => passedAt !== undefined, checkedUntil: () => until };
+}
+
+/** A session may be resumed for a few minutes, and never past the certificates' or the pin set's end. */
+function sessionLimit(decision: PinDecision, leaf: tls.PeerCertificate, now: number): number {
+  let limit = now + SESSION_LIFETIME_MS;
+  const leafEnd = Date.parse(leaf.valid_to);
+  if (Number.isFinite(leafEnd)) limit = Math.min(limit, leafEnd);
+  if ('path' in decision && decision.path) for (const c of decision.path) limit = Math.min(limit, c.notAfter);
+  if ('rule' in decision && decision.rule.expires && decision.rule.expires.getTime() > now) limit = Math.min(limit, decision.rule.expires.getTime());
+  return limit;
 }
 
 /**

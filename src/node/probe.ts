@@ -8,13 +8,14 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import type tls from 'node:tls';
-import { verifyChain } from '../core/chain.js';
+import { certificateFromDer } from '../core/certificate.js';
+import { chainCertificate, verifyChain } from '../core/chain.js';
 import type { VerifiedPath } from '../core/chain.js';
 import type { PinDecision } from '../core/decision.js';
-import { parseCertificates } from '../core/certificate.js';
-import type { PinPolicy } from '../core/policy.js';
+import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { pinnedConnect } from './connect.js';
-import { peerChainDer } from './pin-check.js';
+import { readServedChain } from './served-chain.js';
+import { tlsTrustFor } from './trust-store.js';
 
 /** Where to connect. */
 export interface ProbeTarget {
@@ -31,9 +32,9 @@ export interface ServerProbe {
   readonly servername: string;
   /** True when the connection would be accepted under the policy. */
   readonly accepted: boolean;
-  /** The certificates the handshake produced, leaf first, as Node links them (empty if the handshake never finished). */
-  readonly chain: readonly X509Certificate[];
-  /** A path certpin verified from the leaf to the policy's trust anchors, if there is one. */
+  /** The certificates the server sent, in its order, leaf first (empty if the handshake never got that far). */
+  readonly served: readonly X509Certificate[];
+  /** A path certpin verified from the leaf to the policy's trust anchors, if there is one (it may end at a certificate of the trust store that the server did not send). */
   readonly verifiedPath: VerifiedPath | undefined;
   /** The pin decision, when the handshake got as far as the pin check. */
   readonly decision: PinDecision | undefined;
@@ -41,25 +42,30 @@ export interface ServerProbe {
   readonly error: Error | undefined;
   readonly protocol: string | undefined;
   readonly cipher: string | undefined;
+  /** The protocol ALPN agreed on (`h2`, `http/1.1`), if any. */
+  readonly alpnProtocol: string | undefined;
 }
 
 /**
  * Connects once with a full handshake (never a resumed session, which would skip the pin check and leave nothing
  * to report), sends nothing, and reports the outcome. Rejects only when the arguments cannot make a connection.
+ * The timeout holds whatever the server sends: certpin's own path verification is bounded in work.
  * @example
  * ```ts
  * const probe = await probeServer(policy, { host: 'api.example.com', port: 443 }, { timeoutMs: 5000 });
  * if (!probe.accepted) console.error(probe.error?.message);
  * ```
  */
-export function probeServer(policy: PinPolicy, target: ProbeTarget, options: { timeoutMs?: number } = {}): Promise<ServerProbe> {
+export function probeServer(policy: PinPolicy | PolicyHolder, target: ProbeTarget, options: { timeoutMs?: number; alpn?: readonly string[] } = {}): Promise<ServerProbe> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const servername = target.servername ?? target.host;
+  const current = policy.current();
   return new Promise((resolve, reject) => {
-    let chainDer: Buffer[] = [];
+    let servedDer: Buffer[] = [];
     let decision: PinDecision | undefined;
     let protocol: string | undefined;
     let cipher: string | undefined;
+    let alpnProtocol: string | undefined;
     let settled = false;
     let socket: tls.TLSSocket;
     const finish = (error: Error | undefined) => {
@@ -67,25 +73,33 @@ export function probeServer(policy: PinPolicy, target: ProbeTarget, options: { t
       settled = true;
       clearTimeout(timer);
       socket.destroy();
-      const chain = chainDer.flatMap((der) => parseCertificates(der, 'A served certificate'));
+      const served = servedDer.flatMap((der, index) => {
+        try {
+          return [certificateFromDer(der, 'A served certificate', index + 1)];
+        } catch {
+          return [];
+        }
+      });
       let verifiedPath: VerifiedPath | undefined;
       if (decision && 'path' in decision && decision.path) verifiedPath = decision.path;
-      else if (chainDer.length > 0) {
+      else if (servedDer.length > 0) {
+        // Shown by the CLI (a refused name may still have a valid chain): verified here, bounded like every verification.
         try {
-          const verification = verifyChain(chainDer[0]!, chainDer.slice(1), policy.trustAnchors, policy.now());
+          const [leaf, ...others] = servedDer.map(chainCertificate);
+          const verification = verifyChain(leaf!, others, tlsTrustFor(current).anchors, current.now());
           if (verification.verified) verifiedPath = verification.paths[0];
         } catch {
           verifiedPath = undefined;
         }
       }
-      resolve({ host: target.host, port: target.port, servername, accepted: !error, chain, verifiedPath, decision, error, protocol, cipher });
+      resolve({ host: target.host, port: target.port, servername, accepted: !error, served, verifiedPath, decision, error, protocol, cipher, alpnProtocol });
     };
     try {
-      socket = pinnedConnect(policy, {
+      socket = pinnedConnect(current, {
         host: target.host,
         port: target.port,
         servername: target.servername,
-        ALPNProtocols: ['h2', 'http/1.1'],
+        ALPNProtocols: [...(options.alpn ?? ['h2', 'http/1.1'])],
         onPinDecision: (d) => (decision = d),
         resume: false,
       });
@@ -97,11 +111,12 @@ export function probeServer(policy: PinPolicy, target: ProbeTarget, options: { t
     // socket): the one moment to read an untrusted chain without turning validation off.
     socket.prependListener('secure', () => {
       try {
-        chainDer = peerChainDer(socket.getPeerCertificate(true));
+        servedDer = readServedChain(socket);
         protocol = socket.getProtocol() ?? undefined;
         cipher = socket.getCipher()?.name;
+        alpnProtocol = socket.alpnProtocol || undefined;
       } catch {
-        chainDer = [];
+        servedDer = [];
       }
     });
     socket.once('secureConnect', () => finish(undefined));

@@ -11,12 +11,11 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { PinPolicy } from '../core/policy.js';
 import { formatAuthority, unbracketHost } from '../core/hostname.js';
-import { PinnedAgent } from './agent.js';
-import type { PinnedAgentOptions } from './agent.js';
-import { pinnedConnect } from './connect.js';
+import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { ProxyConnectError } from '../errors.js';
+import { PinnedAgent } from './agents.js';
+import type { PinnedAgentOptions } from './agents.js';
 
 /** Options of {@link pinnedProxyAgent}. */
 export interface PinnedProxyAgentOptions extends PinnedAgentOptions {
@@ -34,7 +33,7 @@ export class PinnedProxyAgent extends PinnedAgent {
   readonly proxy: URL;
   readonly #proxyHeaders: Readonly<Record<string, string>>;
 
-  constructor(policy: PinPolicy, proxy: string | URL, options: PinnedProxyAgentOptions = {}) {
+  constructor(policy: PinPolicy | PolicyHolder, proxy: string | URL, options: PinnedProxyAgentOptions = {}) {
     const { proxyHeaders = {}, ...agentOptions } = options;
     super(policy, agentOptions);
     this.proxy = new URL(proxy);
@@ -83,9 +82,8 @@ export class PinnedProxyAgent extends PinnedAgent {
         return;
       }
       try {
-        // eslint-disable-next-line @typescript-eslint/no-unused-vars
-        const { path, socketPath, agent, timeout, ...tlsOptions } = options as https.RequestOptions & { socketPath?: string };
-        const tlsSocket = pinnedConnect(this.policy, { ...tlsOptions, host, port, servername: options.servername ?? undefined, socket });
+        const { socketPath: _socketPath, ...throughTunnel } = options;
+        const tlsSocket = this.connect({ ...throughTunnel, host, port }, socket);
         if (settled) {
           tlsSocket.destroy();
           return;
@@ -118,6 +116,6 @@ export class PinnedProxyAgent extends PinnedAgent {
  * https.get('https://api.example.com/v1/status', { agent }, (res) => res.pipe(process.stdout));
  * ```
  */
-export function pinnedProxyAgent(policy: PinPolicy, proxy: string | URL, options?: PinnedProxyAgentOptions): PinnedProxyAgent {
+export function pinnedProxyAgent(policy: PinPolicy | PolicyHolder, proxy: string | URL, options?: PinnedProxyAgentOptions): PinnedProxyAgent {
   return new PinnedProxyAgent(policy, proxy, options);
 }

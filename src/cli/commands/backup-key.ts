@@ -6,7 +6,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createCertificateRequest, publicKeyPin } from '../../index.js';
+import { createCertificateRequest, publicKeyPin } from '../../tools/index.js';
 import { writeOutputFile } from '../files.js';
 import { styleFor } from '../style.js';
 import { UsageError, parseCommandArgs } from '../usage.js';

@@ -3,9 +3,11 @@
  * pinning, 2 any other failure. Made for scripts and start-up gates.
  * @module
  */
-import { PinPolicy, parsePin, probeServer } from '../../index.js';
+import { PinPolicy } from '../../index.js';
+import { parsePin, probeServer } from '../../tools/index.js';
 import { subjectOf } from '../render.js';
-import type { PinDecision, ServerProbe } from '../../index.js';
+import type { PinDecision } from '../../index.js';
+import type { ServerProbe } from '../../tools/index.js';
 import { explainFailure } from '../explain.js';
 import { readCaFiles } from '../files.js';
 import { loadPolicyFile } from '../policy-file.js';
@@ -113,7 +115,7 @@ function judge(probe: ServerProbe, label: string, servername: string, timeoutMs:
         return { exitCode: 0, reason: `Accepted without pinning: the policy has no pin set for ${servername}; only CA validation applies.` };
     }
   }
-  const failure = explainFailure(probe.error, { label, servername, timeoutMs, chain: probe.chain });
+  const failure = explainFailure(probe.error, { label, servername, timeoutMs, chain: probe.served });
   const base = { kind: failure.kind, ...(failure.code ? { code: failure.code } : {}) };
   if (failure.kind === 'pinning') {
     const rule = decision && 'rule' in decision ? decision.rule : undefined;

@@ -3,8 +3,9 @@
  * pin and fingerprint form, marked where certpin verified it, with a plain verdict when it is not trusted.
  * @module
  */
-import { PinPolicy, probeServer } from '../../index.js';
-import type { ServerProbe } from '../../index.js';
+import { PinPolicy } from '../../index.js';
+import { probeServer } from '../../tools/index.js';
+import type { ServerProbe } from '../../tools/index.js';
 import { probeChainViews } from '../chain-view.js';
 import { explainFailure } from '../explain.js';
 import { readCaFiles, writeOutputFile } from '../files.js';
@@ -53,10 +54,10 @@ export async function run(argv: readonly string[]): Promise<number> {
   const policy = new PinPolicy({ hosts: {}, ...(ca.length ? { ca } : {}), source: 'certpin fetch', onWarning: () => {} });
   const servername = values.servername ?? target.host;
   const probe = await probeServer(policy, { host: target.host, port: target.port, servername }, { timeoutMs });
-  const failure = probe.error ? explainFailure(probe.error, { label: target.label, servername, timeoutMs, chain: probe.chain }) : undefined;
-  const views = probeChainViews(probe, policy);
+  const failure = probe.error ? explainFailure(probe.error, { label: target.label, servername, timeoutMs, chain: probe.served }) : undefined;
+  const views = probeChainViews(probe);
 
-  if (values.pem && probe.chain.length) writeOutputFile(values.pem, probe.chain.map((c) => c.toString()).join(''), { force: true, command: 'fetch' });
+  if (values.pem && probe.served.length) writeOutputFile(values.pem, probe.served.map((c) => c.toString()).join(''), { force: true, command: 'fetch' });
 
   if (values.json) {
     process.stdout.write(`${JSON.stringify({
@@ -69,15 +70,15 @@ export async function run(argv: readonly string[]): Promise<number> {
       error: failure ? { kind: failure.kind, code: failure.code ?? null, message: failure.sentence } : null,
       chain: views.map(certificateJson),
     }, null, 2)}\n`);
-    return probe.chain.length ? 0 : 2;
+    return probe.served.length ? 0 : 2;
   }
-  if (!probe.chain.length) {
+  if (!probe.served.length) {
     const style = styleFor(process.stderr);
     process.stderr.write(`${style.red(style.bold('certpin:'))} ${failure?.sentence ?? `no certificate from ${target.label}`}\n`);
     return 2;
   }
   process.stdout.write(`${render(probe, target.label, servername, views, failure?.sentence)}\n`);
-  if (values.pem) process.stderr.write(`Saved ${probe.chain.length} certificate${probe.chain.length === 1 ? '' : 's'} to ${values.pem}.\n`);
+  if (values.pem) process.stderr.write(`Saved ${probe.served.length} certificate${probe.served.length === 1 ? '' : 's'} to ${values.pem}.\n`);
   return 0;
 }
 

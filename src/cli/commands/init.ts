@@ -4,8 +4,9 @@
  * @module
  */
 import path from 'node:path';
-import { PinPolicy, describeCertificate, normalizeHost, parsePin, probeServer } from '../../index.js';
-import type { ServerProbe } from '../../index.js';
+import { PinPolicy } from '../../index.js';
+import { describeCertificate, normalizeHost, parsePin, probeServer } from '../../tools/index.js';
+import type { ServerProbe } from '../../tools/index.js';
 import { explainFailure } from '../explain.js';
 import { readCaFiles, writeOutputFile } from '../files.js';
 import { packageVersion } from '../version.js';
@@ -65,7 +66,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const failures = probes.flatMap((probe, i) => {
     if (probe.accepted && probe.verifiedPath?.length) return [];
     const target = targets[i]!;
-    const why = probe.error ? explainFailure(probe.error, { label: target.label, servername: target.host, timeoutMs, chain: probe.chain }).sentence : 'no verified chain';
+    const why = probe.error ? explainFailure(probe.error, { label: target.label, servername: target.host, timeoutMs, chain: probe.served }).sentence : 'no verified chain';
     return [`${errStyle.red(errStyle.bold('certpin:'))} ${target.label}: ${why}`];
   });
   if (failures.length) {

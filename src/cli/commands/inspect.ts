@@ -5,7 +5,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { describeCertificate, parseCertificates } from '../../index.js';
+import { describeCertificate, parseCertificates } from '../../tools/index.js';
 import { readInputFile, writeOutputFile } from '../files.js';
 import { certificateJson, renderCertificateList, roleOf } from '../render.js';
 import type { CertificateView } from '../render.js';

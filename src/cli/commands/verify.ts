@@ -6,8 +6,9 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
-import { certificateFingerprint, normalizeHost, probeServer, spkiPin } from '../../index.js';
-import type { HostRule, Pin, PinPolicy, PolicyWarning, ServerProbe } from '../../index.js';
+import type { HostRule, PinPolicy, PolicyWarning } from '../../index.js';
+import { certificateFingerprint, normalizeHost, probeServer, spkiPin } from '../../tools/index.js';
+import type { Pin, ServerProbe } from '../../tools/index.js';
 import { explainFailure } from '../explain.js';
 import { loadPolicyFile } from '../policy-file.js';
 import { daysText, subjectOf } from '../render.js';
@@ -222,8 +223,8 @@ function assess(policy: PinPolicy, target: Target, probe: ServerProbe, warnDays:
     else if (days <= warnDays) result.warnings.push(`the pin set expires after ${lastDay} (in ${days} day${days === 1 ? '' : 's'}): then it is no longer enforced. Renew it and ship the update before then.`);
   }
 
-  const served = [...probe.chain, ...(probe.verifiedPath ?? []).map((c) => c.certificate)];
-  const leaf = probe.chain[0];
+  const served = [...probe.served, ...(probe.verifiedPath ?? []).map((c) => c.certificate)];
+  const leaf = probe.served[0];
   if (leaf) result.leafDaysLeft = daysUntil(new Date(leaf.validTo).getTime());
 
   // Backups: pins that are on no certificate the server presented (or that the path reached).
@@ -234,7 +235,7 @@ function assess(policy: PinPolicy, target: Target, probe: ServerProbe, warnDays:
 
   if (!probe.accepted) {
     result.status = 'failure';
-    const failure = explainFailure(probe.error, { label: target.label, servername: target.host, timeoutMs, chain: probe.chain });
+    const failure = explainFailure(probe.error, { label: target.label, servername: target.host, timeoutMs, chain: probe.served });
     result.reason = failure.kind === 'pinning' ? `clients would be refused: the verified chain carries none of the pins of ${result.pattern}.` : `clients would not connect: ${failure.sentence}`;
     return result;
   }

@@ -3,13 +3,14 @@
  * answer in the vocabulary of Flutter's `http_certificate_pinning` (`CONNECTION_SECURE` / `CONNECTION_NOT_SECURE`).
  * @module
  */
-import { describeCertificate } from './core/certificate.js';
-import { formatAuthority, unbracketHost } from './core/hostname.js';
-import type { CertificateDetails, CertificateInput } from './core/certificate.js';
-import { parsePin } from './core/pin.js';
-import { PinPolicy } from './core/policy.js';
-import { probeServer } from './node/probe.js';
-import type { ServerProbe } from './node/probe.js';
+import { describeCertificate } from '../core/certificate.js';
+import type { CertificateDetails, CertificateInput } from '../core/certificate.js';
+import { formatAuthority, unbracketHost } from '../core/hostname.js';
+import { parsePin } from '../core/pin.js';
+import { PinPolicy } from '../core/policy.js';
+import type { PolicyHolder } from '../core/policy.js';
+import { probeServer } from './probe.js';
+import type { ServerProbe } from './probe.js';
 
 /** The answer of {@link checkConnection}. */
 export interface ConnectionCheck {
@@ -17,7 +18,7 @@ export interface ConnectionCheck {
   readonly status: 'CONNECTION_SECURE' | 'CONNECTION_NOT_SECURE';
   /** One sentence saying why. */
   readonly reason: string;
-  /** The certificates the server presented, leaf first (empty when the handshake never got that far). */
+  /** The certificates the server sent, in its order, leaf first (empty when the handshake never got that far). */
   readonly chain: readonly CertificateDetails[];
   /** The pin that matched, canonical (`sha256/…`), when the host is pinned and a pin matched. */
   readonly matchedPin?: string;
@@ -56,7 +57,7 @@ export interface CheckConnectionOptions {
  * @throws {TypeError} for a URL that does not parse or is not https:, an empty pin list or a bad timeout.
  * @throws {InvalidPinError} for a pin that does not parse.
  */
-export async function checkConnection(url: string | URL, pinsOrPolicy: PinPolicy | readonly string[], options: CheckConnectionOptions = {}): Promise<ConnectionCheck> {
+export async function checkConnection(url: string | URL, pinsOrPolicy: PinPolicy | PolicyHolder | readonly string[], options: CheckConnectionOptions = {}): Promise<ConnectionCheck> {
   const target = parseTarget(url);
   const timeout = options.timeout ?? 10_000;
   if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
@@ -79,10 +80,12 @@ function parseTarget(input: string | URL): { host: string; port: number } {
   return { host, port: Number(url.port || 443) };
 }
 
-function policyFor(host: string, pinsOrPolicy: PinPolicy | readonly string[], ca: CheckConnectionOptions['ca']): PinPolicy {
-  if (pinsOrPolicy instanceof PinPolicy) {
+function policyFor(host: string, pinsOrPolicy: PinPolicy | PolicyHolder | readonly string[], ca: CheckConnectionOptions['ca']): PinPolicy {
+  if (!Array.isArray(pinsOrPolicy) && typeof (pinsOrPolicy as PolicyHolder).current === 'function') {
+    const policy = (pinsOrPolicy as PolicyHolder).current();
+    if (!(policy instanceof PinPolicy)) throw new TypeError('checkConnection: expected a PinPolicy, a dynamic policy or an array of pins');
     if (ca !== undefined) throw new TypeError('checkConnection: options.ca is for a list of pins; a PinPolicy brings its own "ca"');
-    return pinsOrPolicy;
+    return policy;
   }
   if (!Array.isArray(pinsOrPolicy)) throw new TypeError('checkConnection: expected a PinPolicy or an array of pins');
   const pins = pinsOrPolicy as readonly unknown[];
@@ -97,7 +100,7 @@ function policyFor(host: string, pinsOrPolicy: PinPolicy | readonly string[], ca
 
 function describe(probe: ServerProbe, policy: PinPolicy): ConnectionCheck {
   const now = new Date(policy.now());
-  const chain = probe.chain.map((certificate) => describeCertificate(certificate, now));
+  const chain = probe.served.map((certificate) => describeCertificate(certificate, now));
   const target = formatAuthority(probe.host, probe.port);
   const decision = probe.decision;
   if (probe.error) {

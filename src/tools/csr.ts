@@ -7,8 +7,8 @@
 import { createPublicKey, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { isIP } from 'node:net';
-import { der } from './der.js';
-import { unbracketHost } from './hostname.js';
+import { der } from '../core/der.js';
+import { unbracketHost } from '../core/hostname.js';
 
 /** What a CSR is made from. */
 export interface CertificateRequestOptions {

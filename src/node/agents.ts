@@ -1,0 +1,191 @@
+/**
+ * The agents every Node HTTP client can be given: an `https.Agent` whose every socket is opened by
+ * {@link pinnedConnect}, and an `http.Agent` that refuses plain HTTP to hosts whose traffic must be pinned. Because
+ * the check lives where sockets are made, not in request options, a keep-alive socket in the pool was always checked
+ * under the policy in force, whatever options a request passed. The axios, got and ws adapters use these two agents
+ * through {@link pinnedAgents}; nothing else opens their connections.
+ * @module
+ */
+import http from 'node:http';
+import https from 'node:https';
+import type { Duplex } from 'node:stream';
+import type tls from 'node:tls';
+import { hostOfAuthority, plaintextRefusal } from '../core/plaintext.js';
+import type { PinPolicy, PolicyHolder } from '../core/policy.js';
+import { InsecureOptionError } from '../errors.js';
+import { pinnedConnect } from './connect.js';
+import type { PinnedConnectOptions } from './connect.js';
+import { callerCheckId } from './session-cache.js';
+import { assertSafeTlsOptions } from './tls-options.js';
+
+/** Options of {@link pinnedAgent}: those of `https.Agent`, except TLS trust settings, which belong to the policy. */
+export type PinnedAgentOptions = Omit<https.AgentOptions, 'rejectUnauthorized' | 'ca' | 'cert' | 'key' | 'pfx' | 'secureContext' | 'checkServerIdentity' | 'maxCachedSessions'>;
+
+/** The policy each pinned socket was checked under: a socket of an older policy is never handed out again. */
+const socketPolicies = new WeakMap<object, PinPolicy>();
+
+/** An `https.Agent` that enforces a policy in the handshake of every connection it opens. */
+export class PinnedAgent extends https.Agent {
+  /** The policy (or dynamic policy) this agent enforces. */
+  readonly policy: PinPolicy | PolicyHolder;
+  readonly #stopWatching: () => void;
+
+  constructor(policy: PinPolicy | PolicyHolder, options: PinnedAgentOptions = {}) {
+    assertSafeTlsOptions(options as Record<string, unknown>, 'pinnedAgent options', policy.current().trust.minVersion);
+    // Node's own session cache would resume sessions without a pin check; pinnedConnect keeps a checked one instead.
+    super({ keepAlive: true, ...options, maxCachedSessions: 0 });
+    this.policy = policy;
+    this.#stopWatching = policy.onChange(() => this.#retireIdleSockets());
+  }
+
+  /**
+   * The pool key: Node's (host, port, servername, TLS options) plus the policy in force, the request's Host and the
+   * caller's `checkServerIdentity`, so that a socket is only ever reused for what it was checked for.
+   */
+  override getName(options?: http.ClientRequestArgs): string {
+    const extra = options as (http.ClientRequestArgs & { checkServerIdentity?: unknown }) | undefined;
+    return `${super.getName(options)}:certpin:${this.policy.current().id}:${requestHostOf(options) ?? ''}:${callerCheckId(extra?.checkServerIdentity)}`;
+  }
+
+  override createConnection(options: https.RequestOptions, callback?: (error: Error | null, socket: Duplex) => void): Duplex | undefined {
+    try {
+      return this.connect(options);
+    } catch (error) {
+      // Reported to the request as its 'error', like any connection failure.
+      callback?.(error as Error, undefined as unknown as Duplex);
+      return undefined;
+    }
+  }
+
+  /** Opens one pinned socket for `options` (what a subclass changes to reach the server another way). */
+  protected connect(options: https.RequestOptions, viaTunnel?: Duplex): tls.TLSSocket {
+    // `path` is the request's path here (or the socket path Node copied into it); a TLS socket must not read it as an IPC path.
+    const { path: _requestPath, socketPath, ...tlsOptions } = options;
+    const connectOptions: PinnedConnectOptions = {
+      ...(tlsOptions as PinnedConnectOptions),
+      ...(socketPath === undefined ? {} : { path: socketPath }),
+      ...(viaTunnel === undefined ? {} : { socket: viaTunnel }),
+      requestHost: requestHostOf(options),
+    };
+    const socket = pinnedConnect(this.policy, connectOptions);
+    socketPolicies.set(socket, this.policy.current());
+    return socket;
+  }
+
+  addRequest(request: http.ClientRequest, options: http.ClientRequestArgs): void {
+    bindRequestHost(request);
+    (https.Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: http.ClientRequestArgs): void }).addRequest.call(this, request, options);
+  }
+
+  /** A socket checked under a policy no longer in force goes, instead of back to the pool. */
+  override keepSocketAlive(socket: Parameters<https.Agent['keepSocketAlive']>[0]): void {
+    const checkedUnder = socketPolicies.get(socket);
+    // Node's Agent reads the return value (false: close the socket); the declared type says void.
+    if (checkedUnder && checkedUnder !== this.policy.current()) return false as unknown as void;
+    return super.keepSocketAlive(socket);
+  }
+
+  override destroy(): void {
+    this.#stopWatching();
+    super.destroy();
+  }
+
+  #retireIdleSockets(): void {
+    const current = this.policy.current();
+    for (const sockets of Object.values(this.freeSockets)) {
+      for (const socket of sockets ?? []) if (socketPolicies.get(socket) !== current) socket.destroy();
+    }
+  }
+}
+
+/**
+ * An `https.Agent` that checks pins on every connection, before the request is written. Use it wherever Node takes
+ * an agent: `https.request`, axios' `httpsAgent`, got's `agent.https`, ws' `agent`.
+ *
+ * @example
+ * ```ts
+ * import https from 'node:https';
+ * import { PinPolicy, pinnedAgent } from 'certpin';
+ *
+ * const agent = pinnedAgent(new PinPolicy({ hosts: { 'api.example.com': ['sha256/…', 'sha256/…'] } }));
+ * https.get('https://api.example.com/v1/balance', { agent }, (res) => res.pipe(process.stdout));
+ * ```
+ */
+export function pinnedAgent(policy: PinPolicy | PolicyHolder, options?: PinnedAgentOptions): PinnedAgent {
+  return new PinnedAgent(policy, options);
+}
+
+/** Options of {@link pinnedHttpAgent}: those of `http.Agent`. */
+export type PinnedHttpAgentOptions = http.AgentOptions;
+
+/**
+ * An `http.Agent` that sends a plain-HTTP request only when the policy lets every name it is for go unencrypted:
+ * never to a pinned host (a redirect from https to http would strip the pinning), never under `onlyPinnedHosts`.
+ * The refusal is an `InsecureRedirectError` (`ERR_CERTPIN_INSECURE_REDIRECT`) emitted as the request's `'error'`
+ * before any byte is sent.
+ */
+export class PinnedHttpAgent extends http.Agent {
+  readonly policy: PinPolicy | PolicyHolder;
+
+  constructor(policy: PinPolicy | PolicyHolder, options: PinnedHttpAgentOptions = {}) {
+    super({ keepAlive: true, ...options });
+    this.policy = policy;
+  }
+
+  /** Every request is judged, on a new socket or a kept-alive one, with the policy in force. */
+  addRequest(request: http.ClientRequest, options: http.ClientRequestArgs): void {
+    const refusal = plaintextRefusal(this.policy.current(), [options.host ?? options.hostname, requestHostOf(options)], options.port);
+    if (refusal) {
+      // What Node's own Agent does when a connection cannot be made: the request emits the error, nothing is sent.
+      (request as unknown as { onSocket(socket: null, error: Error): void }).onSocket(null, refusal);
+      return;
+    }
+    bindRequestHost(request);
+    (http.Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: http.ClientRequestArgs): void }).addRequest.call(this, request, options);
+  }
+}
+
+/**
+ * An `http.Agent` for the plain-HTTP requests of a client that also uses {@link pinnedAgent} for HTTPS: it refuses
+ * `http://` to every host the policy pins (a downgrade redirect), and passes other hosts through unchanged.
+ *
+ * @example
+ * ```ts
+ * import { PinPolicy, pinnedAgent, pinnedHttpAgent } from 'certpin';
+ *
+ * const policy = new PinPolicy({ hosts: { 'api.example.com': ['sha256/…', 'sha256/…'] } });
+ * // follow-redirects style clients take one agent per protocol:
+ * const agents = { https: pinnedAgent(policy), http: pinnedHttpAgent(policy) };
+ * ```
+ */
+export function pinnedHttpAgent(policy: PinPolicy | PolicyHolder, options?: PinnedHttpAgentOptions): PinnedHttpAgent {
+  return new PinnedHttpAgent(policy, options);
+}
+
+/** The request's Host header (any case, object or raw-array headers), as a host name without port. */
+export function requestHostOf(options: http.ClientRequestArgs | undefined): string | undefined {
+  const headers = options?.headers as http.OutgoingHttpHeaders | readonly string[] | undefined;
+  if (!headers) return undefined;
+  let value: unknown;
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'host') value = headers[i + 1];
+  } else {
+    for (const key of Object.keys(headers)) if (key.toLowerCase() === 'host') value = (headers as http.OutgoingHttpHeaders)[key];
+  }
+  if (Array.isArray(value)) value = value[0];
+  return typeof value === 'string' && value !== '' ? hostOfAuthority(value) : undefined;
+}
+
+/**
+ * The Host header a request was bound to a connection with may not change afterwards: the connection was checked
+ * (or judged plain-HTTP safe) for that name. Checked when the socket is assigned, before the request is flushed.
+ */
+function bindRequestHost(request: http.ClientRequest): void {
+  const bound = request.getHeader('host');
+  request.prependOnceListener('socket', () => {
+    const now = request.getHeader('host');
+    if (String(now) !== String(bound)) {
+      request.destroy(new InsecureOptionError('host', `The request's Host header changed from ${JSON.stringify(String(bound))} to ${JSON.stringify(String(now))} after it was bound to a connection checked for the first; set the Host header in the request options.`));
+    }
+  });
+}

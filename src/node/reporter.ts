@@ -1,0 +1,176 @@
+/**
+ * Report delivery: failure reports POSTed as JSON to the policy's https report URIs, in the background, never
+ * blocking or slowing a connection. A bounded queue (full: dropped and counted), a timeout per POST, and TrustKit's
+ * de-duplication (the same host, port, validated chain, known pins and result once per 24 hours, at most 50
+ * distinct reports a window). A URI whose host the failing policy itself pins is skipped: the report would meet the
+ * same failure, and could loop. `onReport` learns what became of each report.
+ * @module
+ */
+import https from 'node:https';
+import tls from 'node:tls';
+import type { PinPolicy } from '../core/policy.js';
+import { reportIdentity } from '../core/report.js';
+import type { PinReport, ReportDelivery } from '../core/report.js';
+import { publishReport } from './diagnostics.js';
+import { tlsTrustFor } from './trust-store.js';
+
+const WINDOW_MS = 24 * 60 * 60_000;
+const DISTINCT_PER_WINDOW = 50;
+const QUEUE_LIMIT = 100;
+const CONCURRENCY = 2;
+const POST_TIMEOUT_MS = 10_000;
+
+/** Counters of every report this process handled. */
+export interface ReportStatistics {
+  readonly sent: number;
+  readonly failed: number;
+  readonly deduplicated: number;
+  readonly skipped: number;
+  readonly dropped: number;
+  /** Reports waiting or being sent now. */
+  readonly pending: number;
+}
+
+interface Job {
+  readonly policy: PinPolicy;
+  readonly report: PinReport;
+  readonly uris: readonly string[];
+}
+
+const counts = { sent: 0, failed: 0, deduplicated: 0, skipped: 0, dropped: 0 };
+const queue: Job[] = [];
+let inFlight = 0;
+let windowStart = 0;
+const seen = new Set<string>();
+const idleWaiters: (() => void)[] = [];
+
+/** What report delivery has done in this process so far. */
+export function reportStatistics(): ReportStatistics {
+  return { ...counts, pending: queue.length + inFlight };
+}
+
+/**
+ * Hands reports to delivery: returns at once; the POSTs happen in the background.
+ * @internal called by the pin check.
+ */
+export function deliverReports(policy: PinPolicy, reports: readonly PinReport[]): void {
+  for (const report of reports) {
+    const now = Date.now();
+    if (now - windowStart >= WINDOW_MS) {
+      windowStart = now;
+      seen.clear();
+    }
+    const identity = reportIdentity(report);
+    if (seen.has(identity)) {
+      settle(policy, report, 'deduplicated');
+      continue;
+    }
+    if (seen.size >= DISTINCT_PER_WINDOW) {
+      settle(policy, report, 'dropped');
+      continue;
+    }
+    seen.add(identity);
+    const uris = urisFor(policy, report);
+    if (uris.length === 0) {
+      settle(policy, report, 'skipped');
+      continue;
+    }
+    if (queue.length >= QUEUE_LIMIT) {
+      settle(policy, report, 'dropped');
+      continue;
+    }
+    queue.push({ policy, report, uris });
+  }
+  pump();
+}
+
+/**
+ * Waits until every queued report has been sent or has failed, for at most `timeoutMs`; for a clean shutdown
+ * (`process.on('beforeExit', …)`). Resolves to the number of reports still pending.
+ */
+export function flushReports(timeoutMs = 5_000): Promise<number> {
+  if (queue.length + inFlight === 0) return Promise.resolve(0);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(queue.length + inFlight), timeoutMs);
+    timer.unref();
+    idleWaiters.push(() => {
+      clearTimeout(timer);
+      resolve(0);
+    });
+  });
+}
+
+/** The report URIs of the pin set that failed, without those whose host the policy itself pins. */
+function urisFor(policy: PinPolicy, report: PinReport): string[] {
+  const rule = policy.rules.find((r) => r.pattern.text === report['noted-hostname']);
+  const uris = rule?.reportUris ?? policy.reportUris;
+  return uris.filter((uri) => policy.ruleFor(new URL(uri).hostname.replace(/^\[(.*)\]$/, '$1')) === undefined);
+}
+
+function pump(): void {
+  while (inFlight < CONCURRENCY && queue.length > 0) {
+    const job = queue.shift()!;
+    inFlight++;
+    void send(job).then((delivery) => {
+      inFlight--;
+      settle(job.policy, job.report, delivery);
+      pump();
+      if (queue.length + inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
+    });
+  }
+}
+
+async function send(job: Job): Promise<ReportDelivery> {
+  const body = JSON.stringify(job.report);
+  let delivered = false;
+  for (const uri of job.uris) {
+    if (await post(job.policy, uri, body)) delivered = true;
+  }
+  return delivered ? 'sent' : 'failed';
+}
+
+const reportContexts = new WeakMap<object, tls.SecureContext>();
+
+/** POSTs one report; resolves to whether the collector took it (a 2xx answer). */
+function post(policy: PinPolicy, uri: string, body: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    let context = reportContexts.get(policy.trust);
+    if (!context) {
+      // The policy's trust anchors, without its client certificate: a collector has no business seeing the app's identity.
+      const anchors = policy.trust.extraAnchors.length + policy.trust.developmentAnchors.length > 0 ? tlsTrustFor(policy).anchors.certificates.map((c) => c.toString()) : undefined;
+      context = tls.createSecureContext({ minVersion: 'TLSv1.2', ...(anchors ? { ca: anchors } : {}) });
+      reportContexts.set(policy.trust, context);
+    }
+    const options: https.RequestOptions & { secureContext: tls.SecureContext } = {
+      method: 'POST',
+      agent: false,
+      secureContext: context,
+      rejectUnauthorized: true,
+      timeout: POST_TIMEOUT_MS,
+      headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+    };
+    const request = https.request(uri, options);
+    request.on('socket', (socket) => socket.unref());
+    request.on('response', (response) => {
+      response.resume();
+      resolve((response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 300);
+    });
+    request.on('timeout', () => request.destroy());
+    request.on('error', () => resolve(false));
+    request.end(body);
+  });
+}
+
+function settle(policy: PinPolicy, report: PinReport, delivery: ReportDelivery): void {
+  counts[delivery]++;
+  publishReport(report, delivery);
+  const onReport = policy.onReport;
+  if (!onReport) return;
+  queueMicrotask(() => {
+    try {
+      onReport(report, delivery);
+    } catch {
+      // A reporter's failure must not affect connections.
+    }
+  });
+}

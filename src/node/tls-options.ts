@@ -1,0 +1,55 @@
+/**
+ * TLS options a caller may not set on a pinned connection. Each is refused with an error that says why and what to
+ * do instead, never ignored: an option silently dropped is a defence the caller believes in and does not have.
+ * @module
+ */
+import { InsecureOptionError } from '../errors.js';
+
+const WEAK_VERSIONS = new Set(['SSLv3', 'TLSv1', 'TLSv1.1']);
+
+/**
+ * Options of the secure context. A pinned connection uses the policy's one context, and Node ignores these options
+ * whenever a context is given, so they are refused rather than dropped.
+ */
+const SECURE_CONTEXT_OPTIONS = [
+  'ca', 'secureContext', 'cert', 'key', 'pfx', 'passphrase', 'secureProtocol', 'crl', 'ciphers', 'sigalgs',
+  'ecdhCurve', 'dhparam', 'secureOptions', 'honorCipherOrder', 'privateKeyEngine', 'privateKeyIdentifier',
+  'clientCertEngine', 'ticketKeys', 'sessionTimeout',
+] as const;
+
+/**
+ * Throws when `options` asks for anything that would weaken TLS, skip the certificate check, or bypass the policy's
+ * trust configuration. Inherited properties count: Node reads them too.
+ * @param policyMinVersion the policy's minimum version; a `minVersion` equal to it is accepted.
+ */
+export function assertSafeTlsOptions(options: Readonly<Record<string, unknown>>, where = 'options', policyMinVersion = 'TLSv1.2'): void {
+  if (options.rejectUnauthorized === false) {
+    throw new InsecureOptionError('rejectUnauthorized', `${where}.rejectUnauthorized is false: certpin never turns certificate validation off. For a development CA, add it to the policy's "ca" or "developmentOverrides".`);
+  }
+  if (options.pskCallback !== undefined) {
+    throw new InsecureOptionError('pskCallback', `${where}.pskCallback is set: a TLS-PSK handshake authenticates with a shared key and no certificate, so no pin could be checked. Pinned connections use certificates only.`);
+  }
+  if (options.session !== undefined) {
+    throw new InsecureOptionError('session', `${where}.session is set: Node resumes a session without checking the certificate again, so a session from outside certpin would skip the pins. certpin resumes only sessions it checked; leave "session" out.`);
+  }
+  for (const name of ['minVersion', 'maxVersion'] as const) {
+    const value = options[name];
+    if (typeof value === 'string' && WEAK_VERSIONS.has(value)) {
+      throw new InsecureOptionError(name, `${where}.${name} is ${value}: certpin requires TLS 1.2 or later.`);
+    }
+  }
+  for (const name of SECURE_CONTEXT_OPTIONS) {
+    const value = options[name];
+    if (value === undefined) continue;
+    throw new InsecureOptionError(
+      name,
+      `${where}.${name} is set: trust anchors, client certificates and TLS settings belong to the PinPolicy (ca, trustSystemRoots, clientCertificate, minVersion), so that every pinned connection uses one secure context and pins are verified against the same store.`,
+    );
+  }
+  if (options.minVersion !== undefined && options.minVersion !== policyMinVersion) {
+    throw new InsecureOptionError('minVersion', `${where}.minVersion is ${String(options.minVersion)} but the policy's is ${policyMinVersion}: set minVersion in the PinPolicy.`);
+  }
+  if (options.maxVersion !== undefined) {
+    throw new InsecureOptionError('maxVersion', `${where}.maxVersion is set: pinned connections negotiate the highest version both sides support, from the policy's minVersion up.`);
+  }
+}
