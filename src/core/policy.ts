@@ -297,7 +297,7 @@ export class PinPolicy implements PolicyHolder {
 
   #buildRule(at: string, pattern: HostPattern, entry: HostPinsOptions | readonly string[], warnings: PolicyWarning[]): HostRule {
     if (entry === null || typeof entry !== 'object') throw new PolicyError(at, 'expected { pins: [...] } or an array of pins');
-    const spec = Array.isArray(entry) ? { pins: entry as readonly string[] } : ownHostOptions(entry as HostPinsOptions);
+    const spec = ownHostOptions(Array.isArray(entry) ? { pins: entry as readonly string[] } : (entry as HostPinsOptions));
     if (!Array.isArray(spec.pins) || spec.pins.length === 0) throw new PolicyError(`${at}.pins`, 'a pin set needs at least one pin (and a backup)');
     const pins = spec.pins.map((text, index) => {
       try {
@@ -392,15 +392,15 @@ const POLICY_KEYS = [
 ] as const;
 const HOST_KEYS = ['pins', 'includeSubdomains', 'expires', 'reportOnly', 'reportUri'] as const;
 
-/** A copy holding only the options the object itself defines (nothing inherited). */
+/** A copy holding only the options the object itself defines; the copy inherits nothing either. */
 function ownOptions(input: PinPolicyOptions): PinPolicyOptions {
-  const copy: Record<string, unknown> = {};
+  const copy: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const key of POLICY_KEYS) if (Object.hasOwn(input, key)) copy[key] = (input as unknown as Record<string, unknown>)[key];
   return copy as unknown as PinPolicyOptions;
 }
 
 function ownHostOptions(input: HostPinsOptions): HostPinsOptions {
-  const copy: Record<string, unknown> = {};
+  const copy: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
   for (const key of HOST_KEYS) if (Object.hasOwn(input, key)) copy[key] = (input as unknown as Record<string, unknown>)[key];
   return copy as unknown as HostPinsOptions;
 }

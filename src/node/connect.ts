@@ -88,16 +88,31 @@ export function pinnedConnect(policy: PinPolicy | PolicyHolder, options: PinnedC
   };
   const opened = tls.connect(connectOptions);
   handle.socket = opened;
-  // First in line: nobody may see `secureConnect` for a handshake the pin check did not pass.
-  opened.prependOnceListener('secureConnect', () => {
-    const resumedOwnSession = slot.offer !== undefined && opened.isSessionReused();
-    if (!check.passed() && !resumedOwnSession) {
-      opened.destroy(new PinCheckFailedError(servername ?? host, new Error('the handshake completed without a certificate check')));
-    }
-  });
+  refuseUncheckedHandshake(opened, check.passed, slot.offer !== undefined, servername ?? host);
   if (onSecureConnect) opened.once('secureConnect', onSecureConnect);
   slot.watch(opened, check.checkedUntil);
   return opened;
+}
+
+/**
+ * Destroys `socket` if its handshake completes without the pin check having passed, unless it resumed the session
+ * certpin offered (whose full handshake passed); then no listener ever sees its `secureConnect`. Nothing reaches
+ * this today (every certificate-less way to connect is refused on entry); it is the last line should a future Node,
+ * or a bug, let a handshake skip `checkServerIdentity`.
+ */
+export function refuseUncheckedHandshake(socket: tls.TLSSocket, passed: () => boolean, offeredOwnSession: boolean, name: string): void {
+  const emit = socket.emit;
+  socket.emit = function guardedEmit(this: tls.TLSSocket, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'secureConnect') {
+      // Once: the event is emitted once per handshake, and the socket goes back to Node's own emit.
+      socket.emit = emit;
+      if (!passed() && !(offeredOwnSession && socket.isSessionReused())) {
+        socket.destroy(new PinCheckFailedError(name, new Error('the handshake completed without a certificate check')));
+        return false;
+      }
+    }
+    return Reflect.apply(emit, this, [event, ...args]) as boolean;
+  } as typeof socket.emit;
 }
 
 /**
