@@ -16,7 +16,7 @@ import { tlsTrustFor } from './trust-store.js';
 
 const WINDOW_MS = 24 * 60 * 60_000;
 const DISTINCT_PER_WINDOW = 50;
-const QUEUE_LIMIT = 100;
+const QUEUE_LIMIT = 16;
 const CONCURRENCY = 2;
 const POST_TIMEOUT_MS = 10_000;
 
@@ -69,17 +69,15 @@ export function deliverReports(policy: PinPolicy, reports: readonly PinReport[])
       settle(policy, report, 'dropped');
       continue;
     }
-    seen.add(identity);
     const uris = urisFor(policy, report);
-    if (uris.length === 0) {
-      settle(policy, report, 'skipped');
-      continue;
-    }
-    if (queue.length >= QUEUE_LIMIT) {
+    if (uris.length > 0 && queue.length >= QUEUE_LIMIT) {
+      // Not remembered as seen: the same failure may be reported once the queue drains.
       settle(policy, report, 'dropped');
       continue;
     }
-    queue.push({ policy, report, uris });
+    seen.add(identity);
+    if (uris.length === 0) settle(policy, report, 'skipped');
+    else queue.push({ policy, report, uris });
   }
   pump();
 }
