@@ -27,7 +27,6 @@ interface Collector {
 }
 
 async function startCollector(): Promise<Collector> {
-  const received: Collector['received'] = [];
   const server = await startHttpsServer({
     key: collectorPki.leaf.key.keyPem,
     cert: collectorPki.chainPem,
