@@ -6,7 +6,8 @@
  * CA the client trusts, like a corporate proxy CA pushed to the machine. Then:
  *   1. an unpinned client through the proxy connects, and the proxy reads its secret token;
  *   2. the pinned client (fetch with `pinnedDispatcher`, axios with `pinAxios`) connects directly;
- *   3. the same pinned clients through the proxy are refused in the handshake; the proxy sees no request;
+ *   3. the same pinned clients through the proxy are refused in the handshake; the proxy sees no request, and a
+ *      pin-failure report reaches the security team's collector;
  *   4. the bank rotates to a new key that was pinned in advance as a backup; the pinned clients keep working.
  * Every step checks what it claims; the process exits 0 only when all of them held (CI runs it as a test).
  */
@@ -16,8 +17,7 @@ import type tls from 'node:tls';
 import axios from 'axios';
 import type { AxiosInstance } from 'axios';
 import { HttpsProxyAgent } from 'https-proxy-agent';
-import type { Dispatcher } from 'undici';
-import { PinPolicy, checkConnection, pinnedDispatcher } from '../src/index.js';
+import { PinPolicy, checkConnection, flushReports, pinnedFetch } from '../src/index.js';
 import { PinningError } from '../src/errors.js';
 import { pinAxios } from '../src/adapters/axios.js';
 import { startInterceptingProxy } from '../test/support/intercepting-proxy.js';
@@ -25,6 +25,7 @@ import type { InterceptingProxy } from '../test/support/intercepting-proxy.js';
 import { createCertificate, createPki, generateKey, issueLeaf, pinOf } from '../test/support/pki.js';
 import { startBankApi } from './bank.js';
 import type { BankApi } from './bank.js';
+import { startReportCollector } from './collector.js';
 import { expect, failures, heading, quote, say, style } from './narrate.js';
 
 const started = performance.now();
@@ -38,9 +39,8 @@ watchdog.unref();
 const token = `sk_live_${randomBytes(12).toString('hex')}`;
 const cleanups: (() => unknown)[] = [];
 
-/** Node's RequestInit types `dispatcher` with its bundled undici; the dispatcher is undici 7's (same interface). */
-async function fetchBalance(url: string, dispatcher: Dispatcher): Promise<{ status: number; body: string }> {
-  const response = await fetch(`${url}/v1/balance`, { dispatcher, headers: { authorization: `Bearer ${token}` } } as unknown as RequestInit);
+async function fetchBalance(url: string, fetchPinned: typeof fetch): Promise<{ status: number; body: string }> {
+  const response = await fetchPinned(`${url}/v1/balance`, { headers: { authorization: `Bearer ${token}` } });
   return { status: response.status, body: await response.text() };
 }
 
@@ -102,15 +102,20 @@ async function main(): Promise<void> {
   cleanups.push(() => bank.close());
   const proxy: InterceptingProxy = await startInterceptingProxy({ caCert: proxyCa.pem, caKey: proxyCa.key.keyPem, upstreamCa: bankPki.root.pem });
   cleanups.push(() => proxy.close());
+  const collectorLeaf = issueLeaf(bankPki.intermediate, ['127.0.0.1'], { organization: 'Bank Security' });
+  const collector = await startReportCollector({ key: collectorLeaf.key.keyPem, cert: collectorLeaf.pem + bankPki.intermediate.pem });
+  cleanups.push(() => collector.close());
   say(`bank API      ${bank.url}  (chain: localhost ← Bank Issuing CA ← Bank Root CA)`);
   say(`proxy         ${proxy.url}  (mockttp, intercepts TLS with "Corporate Proxy CA")`);
   say(`trust store   Bank Root CA + Corporate Proxy CA  (a proxy CA pushed to the machine)`);
+  say(`collector     ${collector.uri}  (the security team's endpoint for pin-failure reports)`);
   say(`secret token  Authorization: Bearer ${token}`);
 
   const policy = new PinPolicy({
     hosts: { localhost: [currentPin, backupPin] },
     ca: trusted,
     trustSystemRoots: false,
+    reportUri: collector.uri,
     onWarning: () => {},
   });
   say(`pins          localhost: ${currentPin}  (current key)`);
@@ -133,12 +138,12 @@ async function main(): Promise<void> {
 
   // ── Step 2 ──────────────────────────────────────────────────────────────────────────────────────────────
   heading('2. Pinned client, direct to the bank');
-  const dispatcher = pinnedDispatcher(policy);
-  cleanups.push(() => dispatcher.destroy());
+  const fetchPinned = pinnedFetch(policy);
+  cleanups.push(() => fetchPinned.dispatcher.destroy());
   const api = pinAxios(axios.create({ baseURL: bank.url }), policy);
   cleanups.push(() => (api.defaults.httpsAgent as https.Agent).destroy());
-  say('fetch(url, { dispatcher: pinnedDispatcher(policy) })');
-  const direct = await settle(fetchBalance(bank.url, dispatcher));
+  say('const fetchPinned = pinnedFetch(policy); fetchPinned(url)');
+  const direct = await settle(fetchBalance(bank.url, fetchPinned));
   expect(direct.value?.status === 200, `fetch connected: ${direct.value?.body ?? String(direct.error)}`);
   say("pinAxios(axios.create({ baseURL }), policy)");
   const directAxios = await settle(axiosBalance(api));
@@ -150,9 +155,9 @@ async function main(): Promise<void> {
   heading('3. Pinned client through the proxy');
   const interceptedBefore = proxy.intercepted();
   const bankRequestsBefore = bank.requests.length;
-  const viaProxy = pinnedDispatcher(policy, { proxy: proxy.url });
-  cleanups.push(() => viaProxy.destroy());
-  say(`fetch(url, { dispatcher: pinnedDispatcher(policy, { proxy: '${proxy.url}' }) })`);
+  const viaProxy = pinnedFetch(policy, { proxy: proxy.url });
+  cleanups.push(() => viaProxy.dispatcher.destroy());
+  say(`pinnedFetch(policy, { proxy: '${proxy.url}' })(url)`);
   const refused = await settle(fetchBalance(bank.url, viaProxy));
   const cause = (refused.error as { cause?: unknown } | undefined)?.cause;
   if (expect(refused.error instanceof TypeError && cause instanceof PinningError, 'fetch refused: the pins did not match', String(refused.error ?? 'it connected'))) {
@@ -169,6 +174,13 @@ async function main(): Promise<void> {
   }
   expect(proxy.intercepted() === interceptedBefore, `the proxy saw no request (${proxy.intercepted() - interceptedBefore} new): the handshake failed before a byte of it was sent`);
   expect(bank.requests.length === bankRequestsBefore, 'the bank received nothing either');
+  await flushReports(5_000);
+  const [report] = collector.reports;
+  if (expect(collector.reports.length === 1 && report?.reason === 'pin-mismatch', 'the collector received one pin-failure report (the second refusal, same chain, was de-duplicated)', `${collector.reports.length} reports`)) {
+    say(`report        ${report!['date-time']}  ${report!.hostname}:${report!.port}  reason ${report!.reason}  enforced ${report!.enforce}`);
+    say(`              validated chain: ${report!['validated-certificate-chain'].length} certificates, ending at the proxy's CA; known pins: ${report!['known-pins'].length}`);
+    expect(!JSON.stringify(report).includes(token), 'the report carries no request data (no path, headers or token)');
+  }
 
   // ── Step 4 ──────────────────────────────────────────────────────────────────────────────────────────────
   heading('4. Certificate rotation to the backup key');
@@ -178,7 +190,7 @@ async function main(): Promise<void> {
   // The restart closed the clients' keep-alive connections; give them a moment to see the FIN, as they would in a
   // real rollout (a request written to a socket the server just closed fails with "other side closed", pinned or not).
   await new Promise((resolve) => setTimeout(resolve, 200));
-  const afterFetch = await settle(fetchBalance(bank.url, dispatcher));
+  const afterFetch = await settle(fetchBalance(bank.url, fetchPinned));
   expect(afterFetch.value?.status === 200, `fetch, same dispatcher and policy: ${afterFetch.value?.body ?? describeError(afterFetch.error)}`);
   const afterAxios = await settle(axiosBalance(api));
   expect(afterAxios.value?.status === 200, `axios, same instance and policy: ${afterAxios.value?.body ?? String(afterAxios.error)}`);
