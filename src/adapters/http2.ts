@@ -8,7 +8,7 @@
  * Open one session per origin.
  * @module
  */
-import http2 from 'node:http2';
+import type http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
 import { formatAuthority, normalizeHost, unbracketHost } from '../core/hostname.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
@@ -62,7 +62,8 @@ export function pinnedHttp2Connect(
   assertSafeTlsOptions(sessionOptions as Record<string, unknown>, 'pinnedHttp2Connect options', current.trust.minVersion);
   const host = unbracketHost(origin.hostname);
   const port = Number(origin.port || 443);
-  const session = http2.connect(origin, {
+  // node:http2 loads on the first session, not with `import 'certpin'`: most processes never open one.
+  const session = process.getBuiltinModule('node:http2').connect(origin, {
     ...sessionOptions,
     createConnection: () => pinnedConnect(current, { host, port, servername, socket: tunnel, checkServerIdentity, ALPNProtocols: ['h2'] }),
   }, listener);
