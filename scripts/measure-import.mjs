@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Start-up cost of loading certpin as an installed package: the median wall time of a child process that imports (or
 // requires) an entry, minus the median of `node -e 0`, the two run interleaved so that the machine's load hits both
-// alike. With --modules, also lists the Node built-ins an entry loads beyond a bare `node -e 0`, to show what
+// alike; and the same for the CPU time each child used, which stays meaningful on a busy machine. With --modules, also lists the Node built-ins an entry loads beyond a bare `node -e 0`, to show what
 // dominates.
 //
 //   node scripts/measure-import.mjs [--cwd DIR] [--runs N] [--node PATH] [--modules] [ENTRY…]
@@ -24,8 +24,11 @@ const runs = Number(values.runs);
 if (!Number.isInteger(runs) || runs < 1) throw new Error(`--runs ${values.runs}: give a whole number of runs, e.g. --runs 21`);
 const entries = positionals.length > 0 ? positionals : ['import:certpin', 'require:certpin', 'import:certpin/tools'];
 
+// Printed by every child once loaded: the CPU time it used, which a busy machine inflates far less than wall time.
+const CPU = 'console.log(JSON.stringify(process.cpuUsage()))';
+
 /** The code a child runs to load `entry`, or to load nothing for the baseline. */
-function script(entry, after = '') {
+function script(entry, after = CPU) {
   if (entry === null) return ['-e', `0;${after}`];
   const [how, specifier] = entry.split(/:(.*)/s);
   if (how === 'import') return ['--input-type=module', '-e', `await import(${JSON.stringify(specifier)});${after}`];
@@ -33,12 +36,14 @@ function script(entry, after = '') {
   throw new Error(`${entry}: write an entry as import:SPECIFIER or require:SPECIFIER, e.g. import:certpin`);
 }
 
+/** One child process: its wall time as seen from here, and the CPU time (user + system) it reports itself. */
 function timeOnce(args) {
   const start = process.hrtime.bigint();
-  const child = spawnSync(values.node, args, { cwd: values.cwd, stdio: ['ignore', 'ignore', 'pipe'] });
-  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const child = spawnSync(values.node, args, { cwd: values.cwd, stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  const wall = Number(process.hrtime.bigint() - start) / 1e6;
   if (child.status !== 0) throw new Error(`${values.node} ${args.join(' ')} failed in ${values.cwd}:\n${child.stderr}`);
-  return ms;
+  const { user, system } = JSON.parse(child.stdout.trim().split('\n').at(-1));
+  return { wall, cpu: (user + system) / 1000 };
 }
 
 const median = (xs) => {
@@ -48,6 +53,7 @@ const median = (xs) => {
 
 const version = spawnSync(values.node, ['--version'], { encoding: 'utf8' }).stdout.trim();
 console.log(`node ${version}, ${runs} runs each, interleaved with node -e 0, in ${values.cwd}`);
+console.log(`${'entry'.padEnd(24)} ${'wall'.padStart(8)} ${'node -e 0'.padStart(10)} ${'added'.padStart(8)}   ${'CPU'.padStart(8)} ${'node -e 0'.padStart(10)} ${'added'.padStart(8)}`);
 for (const entry of entries) {
   timeOnce(script(entry)); // warm the file system cache
   const base = [];
@@ -56,17 +62,19 @@ for (const entry of entries) {
     base.push(timeOnce(script(null)));
     loaded.push(timeOnce(script(entry)));
   }
-  const b = median(base);
-  const l = median(loaded);
-  console.log(`${entry.padEnd(28)} ${l.toFixed(1).padStart(6)} ms   node -e 0 ${b.toFixed(1).padStart(6)} ms   +${(l - b).toFixed(1)} ms`);
+  const cells = ['wall', 'cpu'].flatMap((k) => {
+    const b = median(base.map((r) => r[k]));
+    const l = median(loaded.map((r) => r[k]));
+    return [`${l.toFixed(1)} ms`.padStart(8), `${b.toFixed(1)} ms`.padStart(10), `+${(l - b).toFixed(1)} ms`.padStart(8)];
+  });
+  console.log(`${entry.padEnd(24)} ${cells.slice(0, 3).join(' ')}   ${cells.slice(3).join(' ')}`);
 }
 
 if (values.modules) {
   // The Node built-ins each entry loads that a bare process does not (process.moduleLoadList).
   const probe = `console.log(JSON.stringify({ builtins: process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)) }))`;
   const listOf = (entry) => {
-    const args = script(entry);
-    const child = spawnSync(values.node, [...args.slice(0, -1), `${args.at(-1)};${probe}`], { cwd: values.cwd, encoding: 'utf8' });
+    const child = spawnSync(values.node, script(entry, probe), { cwd: values.cwd, encoding: 'utf8' });
     if (child.status !== 0) throw new Error(child.stderr);
     return JSON.parse(child.stdout);
   };
