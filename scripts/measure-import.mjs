@@ -7,7 +7,8 @@
 //   node scripts/measure-import.mjs [--cwd DIR] [--runs N] [--node PATH] [--modules] [ENTRY…]
 //
 // DIR is a project with certpin installed (default: the current directory); ENTRY is `import:SPECIFIER` or
-// `require:SPECIFIER` (default: import:certpin require:certpin import:certpin/tools).
+// `require:SPECIFIER`, several specifiers joined with `+` (default: import:certpin require:certpin
+// import:certpin/tools). E.g. `require:node:https+node:http2` measures what two built-ins cost together.
 import { spawnSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
 
@@ -30,9 +31,10 @@ const CPU = 'console.log(JSON.stringify(process.cpuUsage()))';
 /** The code a child runs to load `entry`, or to load nothing for the baseline. */
 function script(entry, after = CPU) {
   if (entry === null) return ['-e', `0;${after}`];
-  const [how, specifier] = entry.split(/:(.*)/s);
-  if (how === 'import') return ['--input-type=module', '-e', `await import(${JSON.stringify(specifier)});${after}`];
-  if (how === 'require') return ['-e', `require(${JSON.stringify(specifier)});${after}`];
+  const [how, list] = entry.split(/:(.*)/s);
+  const specifiers = list.split('+');
+  if (how === 'import') return ['--input-type=module', '-e', `${specifiers.map((s) => `await import(${JSON.stringify(s)});`).join('')}${after}`];
+  if (how === 'require') return ['-e', `${specifiers.map((s) => `require(${JSON.stringify(s)});`).join('')}${after}`];
   throw new Error(`${entry}: write an entry as import:SPECIFIER or require:SPECIFIER, e.g. import:certpin`);
 }
 

@@ -6,8 +6,9 @@
  * the README's examples type-checked against the installed declarations; attw and publint on the tarball.
  *
  * The build, the tarball, the installs and the compilation depend only on the sources, not on the Node that runs
- * them: they are made once in `$TMPDIR/certpin-package-install-<repo>/<fingerprint of the inputs>/` and reused by the runs on other
- * Node versions. What runs the results (and so differs by Node version) runs every time.
+ * them: they are made once in `$TMPDIR/certpin-package-install-<repo>/<fingerprint of the inputs>/` and reused by
+ * the runs on other Node versions. Running the results (which differs by Node version) happens every time. The
+ * workspace is outside the repository, where Node and TypeScript would find the repository's node_modules.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -53,9 +54,15 @@ function fingerprint(): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-async function run(command: string, args: readonly string[], cwd: string, env: NodeJS.ProcessEnv = process.env): Promise<{ stdout: string; stderr: string }> {
+/**
+ * What a child process gets of this one's environment: without what `npm run` sets about this repository (its
+ * package, its prefix), which would make npm in a consumer project act on the repository instead.
+ */
+const childEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_(package_|lifecycle_|config_local_prefix$|command$)/.test(name)));
+
+async function run(command: string, args: readonly string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
   try {
-    return await execFileP(command, args, { cwd, env, maxBuffer: 16 << 20 });
+    return await execFileP(command, args, { cwd, env: childEnv, maxBuffer: 16 << 20 });
   } catch (error) {
     const { stdout, stderr } = error as { stdout?: string; stderr?: string };
     throw new Error(`${command} ${args.join(' ')} (in ${cwd}) failed:\n${stderr ?? ''}${stdout ?? ''}`, { cause: error });
@@ -352,7 +359,7 @@ async function makeWorkspace(dir: string): Promise<void> {
 
   const attwCli = path.join(repo, 'node_modules/@arethetypeswrong/cli/dist/index.js');
   const [attw] = await Promise.all([
-    execFileP(process.execPath, [attwCli, tarball, '--no-color', '--format', 'table-flipped'], { cwd: dir }).then(
+    execFileP(process.execPath, [attwCli, tarball, '--no-color', '--format', 'table-flipped'], { cwd: dir, env: childEnv }).then(
       ({ stdout }) => ({ ok: true, output: stdout }),
       (error: { stdout?: string; stderr?: string }) => ({ ok: false, output: `${error.stdout ?? ''}${error.stderr ?? ''}` }),
     ),
@@ -475,7 +482,7 @@ describe(`the packed package in fresh projects (Node ${process.version})`, { tim
   });
 
   it('a Node that cannot require() an ES module gets an error that says what to do', async () => {
-    const probe = await execFileP(process.execPath, ['--no-experimental-require-module', '-e', "require('certpin')"], { cwd: path.join(ws.dir, 'bare') }).then(
+    const probe = await execFileP(process.execPath, ['--no-experimental-require-module', '-e', "require('certpin')"], { cwd: path.join(ws.dir, 'bare'), env: childEnv }).then(
       () => ({ stderr: '' }),
       (error: { stderr: string }) => error,
     );
