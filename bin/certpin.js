@@ -1,5 +1,5 @@
 #!/usr/bin/env node
 // The certpin command: runs the compiled CLI (dist is built by `npm run build`, and before packing by `prepack`).
-import { runCli } from '../dist/src/cli/main.js';
+import { runCli } from '../dist/cli/main.js';
 
 runCli();

@@ -1,6 +1,7 @@
 /**
- * The package as users get it: importing certpin and its client subpaths never needs the optional peers (axios,
- * got, ws), and every `exports` entry points at a module that exists.
+ * The package's shape, from the sources: importing certpin and its client subpaths never needs the optional peers
+ * (axios, got, ws), and every `exports` entry points at a module that exists. The packed package in fresh projects
+ * is test/package-install.test.ts.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -13,13 +14,15 @@ const repo = path.resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
 
 describe('package', () => {
-  it('imports certpin, certpin/axios, certpin/got and certpin/ws with axios, got and ws not installed', async () => {
+  it('imports certpin, certpin/tools, certpin/axios, certpin/got and certpin/ws with axios, got and ws not installed', async () => {
     const script = `
       const { register } = await import('node:module');
       register(${JSON.stringify(new URL('./support/block-peers-hooks.mjs', import.meta.url).href)});
       await assert.rejects(import('axios'), /blocked: optional peer/);
       const certpin = await import('./src/index.ts');
       const policy = new certpin.PinPolicy({ hosts: { 'api.example.com': ['sha256/${'A'.repeat(43)}=', 'sha256/${'B'.repeat(43)}='] } });
+      const tools = await import('./src/tools/index.ts');
+      assert.equal(tools.parsePin('sha256/${'A'.repeat(43)}=').kind, 'spki');
       const { pinAxios } = await import('./src/adapters/axios.ts');
       const { pinnedGotOptions } = await import('./src/adapters/got.ts');
       const { pinnedWebSocketOptions } = await import('./src/adapters/ws.ts');
@@ -34,21 +37,35 @@ describe('package', () => {
     assert.equal(stdout.trim(), 'ok');
   });
 
-  it('every exports entry has its source module (the build maps src/X.ts to dist/src/X.js)', () => {
-    const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { exports: Record<string, string | { import: string; types: string }>; bin: Record<string, string> };
+  it('every exports entry has its source module, a CommonJS entry beside it, and types for both (src/X.ts builds to dist/X.js)', () => {
+    interface Branch { types: string; default: string }
+    const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as {
+      exports: Record<string, string | { require: Branch; default: Branch }>;
+      typesVersions: Record<string, Record<string, string[]>>;
+      bin: Record<string, string>;
+    };
+    const legacyTypes: Record<string, string[]> = {};
     for (const [subpath, target] of Object.entries(pkg.exports)) {
       if (typeof target === 'string') {
         assert.ok(existsSync(path.join(repo, target)), `${subpath} → ${target}`);
+        if (target.endsWith('.json') && subpath !== './package.json') legacyTypes[subpath.slice(2)] = [target];
         continue;
       }
-      const source = target.import.replace(/^\.\/dist\/src\//, 'src/').replace(/\.js$/, '.ts');
+      assert.deepEqual(Object.keys(target), ['require', 'default'], `${subpath}: require first, then default`);
+      const esm = target.default.default;
+      assert.match(esm, /^\.\/dist\/.+\.js$/, subpath);
+      const source = esm.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts');
       assert.ok(existsSync(path.join(repo, source)), `${subpath} → ${source}`);
-      assert.equal(target.types, target.import.replace(/\.js$/, '.d.ts'));
+      assert.deepEqual(target.default, { types: esm.replace(/\.js$/, '.d.ts'), default: esm }, subpath);
+      assert.deepEqual(target.require, { types: esm.replace(/\.js$/, '.d.cts'), default: esm.replace(/\.js$/, '.cjs') }, subpath);
+      if (subpath !== '.') legacyTypes[subpath.slice(2)] = [target.require.types];
     }
+    // TypeScript's node10 resolution ignores exports: typesVersions gives it the same subpaths.
+    assert.deepEqual(pkg.typesVersions, { '*': legacyTypes });
     assert.ok(existsSync(path.join(repo, pkg.bin.certpin!)));
   });
 
-  const built = existsSync(path.join(repo, 'dist/src/cli/main.js'));
+  const built = existsSync(path.join(repo, 'dist/cli/main.js'));
   it('the installed command (bin/certpin.js on the build) runs', { skip: !built && 'no build: `npm test` builds before the tests' }, async () => {
     const version = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')).version as string;
     const { stdout } = await run(process.execPath, [path.join(repo, 'bin/certpin.js'), '--version']);

@@ -1,0 +1,60 @@
+#!/usr/bin/env node
+// Builds dist/: a clean tsc build of src/ (dist/index.js, dist/tools/index.js, dist/adapters/*.js, dist/cli/*.js with
+// their .d.ts), then one CommonJS entry per `require` target of package.json's exports.
+//
+// certpin is ESM only. A CommonJS entry is two lines that hand `require()` the ES module itself (require(esm), Node
+// >= 20.19 and >= 22.12), so that `require('certpin')` and `import('certpin')` reach one module instance: one
+// session cache, one report queue, and `instanceof` that holds between a policy made through one and an adapter
+// loaded through the other. Its .d.cts re-exports the .d.ts, so that TypeScript sees a CommonJS entry (what it is to
+// the code that requires it) with the ES module's types.
+import { execFileSync } from 'node:child_process';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'));
+
+rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+execFileSync(process.execPath, [tsc, '-p', path.join(root, 'tsconfig.build.json')], { cwd: root, stdio: 'inherit' });
+
+/** The `require` branch of every exports entry that has one: `{ types: X.d.cts, default: X.cjs }`. */
+const requireTargets = Object.entries(pkg.exports).flatMap(([subpath, target]) => {
+  if (typeof target !== 'object' || target.require === undefined) return [];
+  const { types, default: entry } = target.require;
+  const esm = target.default?.default;
+  if (!entry?.endsWith('.cjs') || !types?.endsWith('.d.cts') || esm !== entry.replace(/\.cjs$/, '.js')) {
+    throw new Error(`package.json exports["${subpath}"]: write it as { require: { types: X.d.cts, default: X.cjs }, default: { types: X.d.ts, default: X.js } }`);
+  }
+  return [{ subpath, entry, types }];
+});
+
+const nodeRange = pkg.engines.node;
+for (const { subpath, entry, types } of requireTargets) {
+  const name = `certpin${subpath.slice(1)}`;
+  const esm = `./${path.basename(entry, '.cjs')}.js`;
+  writeFileSync(
+    path.join(root, entry),
+    `'use strict';
+// ${name} for require(): the ES module itself, the same instance import() gives (require(esm), Node ${nodeRange}).
+try {
+  module.exports = require(${JSON.stringify(esm)});
+} catch (error) {
+  if (error?.code !== 'ERR_REQUIRE_ESM') throw error;
+  throw Object.assign(new Error(\`require('${name}') needs a Node.js that can require() an ES module: ${nodeRange}, without --no-experimental-require-module. This is \${process.version}. Upgrade Node.js, or load certpin with import('${name}').\`), { code: 'ERR_REQUIRE_ESM', cause: error });
+}
+`,
+  );
+  // TypeScript's `module: node16` (and nodenext before TypeScript 5.8) models a Node that cannot require() an ES
+  // module and reports TS1479 on this line even with skipLibCheck off; the types resolve all the same, and at run
+  // time Node ${nodeRange} can, so the line is exempted.
+  writeFileSync(
+    path.join(root, types),
+    `// ${name} for require(): the ES module's types (see ${path.basename(entry)}).
+// @ts-ignore TS1479 under module node16: the ES module is required with require(esm), Node ${nodeRange}.
+export * from ${JSON.stringify(esm)};
+`,
+  );
+}
