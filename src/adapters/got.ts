@@ -14,13 +14,16 @@
  * certpin error as `cause`.
  * @module
  */
-import http from 'node:http';
-import https from 'node:https';
 import type { BeforeRequestHook, ExtendOptions, RequestFunction } from 'got';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import type { PinnedAgent, PinnedHttpAgent } from '../node/agents.js';
 import { isPinnedAgent, pinnedAgents, refuseOption } from './client-agents.js';
 import type { ClientPinningOptions } from './client-agents.js';
+
+// As CommonJS builtins: importing node:http as an ES module makes Node 22 and 24 load their bundled undici (for its
+// lazy WebSocket getters), tens of milliseconds at start-up.
+const http = process.getBuiltinModule('node:http');
+const https = process.getBuiltinModule('node:https');
 
 /** Options of {@link pinnedGotOptions}. */
 export type GotPinningOptions = ClientPinningOptions;

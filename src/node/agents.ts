@@ -6,8 +6,8 @@
  * through {@link pinnedAgents}; nothing else opens their connections.
  * @module
  */
-import http from 'node:http';
-import https from 'node:https';
+import type http from 'node:http';
+import type https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type tls from 'node:tls';
 import { hostOfAuthority, plaintextRefusal } from '../core/plaintext.js';
@@ -18,6 +18,11 @@ import type { PinnedConnectOptions } from './connect.js';
 import { callerCheckId } from './session-cache.js';
 import { assertSafeTlsOptions } from './tls-options.js';
 
+// As CommonJS builtins: importing node:http as an ES module makes Node 22 and 24 load their bundled undici (for its
+// lazy WebSocket getters), tens of milliseconds at start-up.
+const httpModule = process.getBuiltinModule('node:http');
+const httpsModule = process.getBuiltinModule('node:https');
+
 /** Options of {@link pinnedAgent}: those of `https.Agent`, except TLS trust settings, which belong to the policy. */
 export type PinnedAgentOptions = Omit<https.AgentOptions, 'rejectUnauthorized' | 'ca' | 'cert' | 'key' | 'pfx' | 'secureContext' | 'checkServerIdentity' | 'maxCachedSessions'>;
 
@@ -25,7 +30,7 @@ export type PinnedAgentOptions = Omit<https.AgentOptions, 'rejectUnauthorized' |
 const socketPolicies = new WeakMap<object, PinPolicy>();
 
 /** An `https.Agent` that enforces a policy in the handshake of every connection it opens. */
-export class PinnedAgent extends https.Agent {
+export class PinnedAgent extends httpsModule.Agent {
   /** The policy (or dynamic policy) this agent enforces. */
   readonly policy: PinPolicy | PolicyHolder;
   readonly #stopWatching: () => void;
@@ -74,7 +79,7 @@ export class PinnedAgent extends https.Agent {
 
   addRequest(request: http.ClientRequest, options: http.ClientRequestArgs): void {
     bindRequestHost(request);
-    (https.Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: http.ClientRequestArgs): void }).addRequest.call(this, request, options);
+    (httpsModule.Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: http.ClientRequestArgs): void }).addRequest.call(this, request, options);
   }
 
   /** A socket checked under a policy no longer in force goes, instead of back to the pool. */
@@ -124,7 +129,7 @@ export type PinnedHttpAgentOptions = http.AgentOptions;
  * The refusal is an `InsecureRedirectError` (`ERR_CERTPIN_INSECURE_REDIRECT`) emitted as the request's `'error'`
  * before any byte is sent.
  */
-export class PinnedHttpAgent extends http.Agent {
+export class PinnedHttpAgent extends httpModule.Agent {
   readonly policy: PinPolicy | PolicyHolder;
 
   constructor(policy: PinPolicy | PolicyHolder, options: PinnedHttpAgentOptions = {}) {
@@ -141,7 +146,7 @@ export class PinnedHttpAgent extends http.Agent {
       return;
     }
     bindRequestHost(request);
-    (http.Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: http.ClientRequestArgs): void }).addRequest.call(this, request, options);
+    (httpModule.Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: http.ClientRequestArgs): void }).addRequest.call(this, request, options);
   }
 }
 

@@ -6,13 +6,17 @@
  * same failure, and could loop. `onReport` learns what became of each report.
  * @module
  */
-import https from 'node:https';
+import type https from 'node:https';
 import tls from 'node:tls';
 import type { PinPolicy } from '../core/policy.js';
 import { reportIdentity } from '../core/report.js';
 import type { PinReport, ReportDelivery } from '../core/report.js';
 import { publishReport } from './diagnostics.js';
 import { tlsTrustFor } from './trust-store.js';
+
+// As CommonJS builtins: importing node:http as an ES module makes Node 22 and 24 load their bundled undici (for its
+// lazy WebSocket getters), tens of milliseconds at start-up.
+const httpsModule = process.getBuiltinModule('node:https');
 
 const WINDOW_MS = 24 * 60 * 60_000;
 const DISTINCT_PER_WINDOW = 50;
@@ -147,7 +151,7 @@ function post(policy: PinPolicy, uri: string, body: string): Promise<boolean> {
       timeout: POST_TIMEOUT_MS,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     };
-    const request = https.request(uri, options);
+    const request = httpsModule.request(uri, options);
     request.on('socket', (socket) => socket.unref());
     request.on('response', (response) => {
       response.resume();
