@@ -51,15 +51,15 @@ function storeOf(certificate: X509Certificate, local: LocalAnchors | undefined):
 
 /**
  * The certificates a client needs that the server did not send: those of the verified path that were taken from the
- * trust store and are not a self-signed root. A root is expected to come from the store; an intermediate is not,
- * even when this machine happens to trust it directly.
+ * trust store and are not a root (self-issued: on a verified path, its signature was checked). A root is expected
+ * to come from the store; an intermediate is not, even when this machine happens to trust it directly.
  */
 export function missingFromServedChain(probe: ServerProbe): X509Certificate[] {
   const served = new Set(probe.served.map((c) => c.fingerprint256));
   return (probe.verifiedPath ?? [])
     .slice(1)
     .map((c) => c.certificate)
-    .filter((c) => !served.has(c.fingerprint256) && !isSelfSigned(c));
+    .filter((c) => !served.has(c.fingerprint256) && c.subject !== c.issuer);
 }
 
 /** The warning for {@link missingFromServedChain}, in one paragraph; `undefined` when nothing is missing. */
@@ -75,13 +75,4 @@ export function missingIntermediateWarning(probe: ServerProbe, local?: LocalAnch
     'Browsers often fetch a missing intermediate themselves; Node, curl, Java and mobile apps do not, and fail with "unable to verify the first certificate". ' +
     'Configure the server to send its full chain (leaf, then intermediate; nginx: ssl_certificate points at the chain file).'
   );
-}
-
-function isSelfSigned(certificate: X509Certificate): boolean {
-  if (certificate.subject !== certificate.issuer) return false;
-  try {
-    return certificate.verify(certificate.publicKey);
-  } catch {
-    return false;
-  }
 }

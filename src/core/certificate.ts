@@ -317,12 +317,22 @@ export function describeCertificate(certificate: CertificateInput, now: Date = n
  */
 export function formatName(name: string | undefined): string {
   // Node gives `undefined` for an empty name.
-  return (name ?? '')
-    .split('\n')
-    .filter(Boolean)
-    .map((rdn) => splitNodeRdn(rdn).map(formatAttribute).join(' + '))
-    .join(', ');
+  if (!name) return '';
+  let formatted = formattedNames.get(name);
+  if (formatted === undefined) {
+    formatted = name
+      .split('\n')
+      .filter(Boolean)
+      .map((rdn) => splitNodeRdn(rdn).map(formatAttribute).join(' + '))
+      .join(', ');
+    // Issuers and roots repeat across chains: a small cache saves re-escaping them for every handshake shown.
+    if (formattedNames.size >= 1024) formattedNames.delete(formattedNames.keys().next().value!);
+    formattedNames.set(name, formatted);
+  }
+  return formatted;
 }
+
+const formattedNames = new Map<string, string>();
 
 /** The attributes of one line of Node's name: `TYPE=value` parts joined by ` + ` outside escapes. */
 function splitNodeRdn(line: string): string[] {
@@ -344,22 +354,18 @@ function splitNodeRdn(line: string): string[] {
 function formatAttribute(attribute: string): string {
   const eq = attribute.indexOf('=');
   if (eq === -1) return attribute;
-  const bytes: number[] = [];
   const text = attribute.slice(eq + 1);
+  let raw = '';
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (ch === '\\' && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3))) {
-      bytes.push(parseInt(text.slice(i + 1, i + 3), 16));
+      raw += String.fromCharCode(parseInt(text.slice(i + 1, i + 3), 16));
       i += 2;
-    } else if (ch === '\\' && i + 1 < text.length) {
-      bytes.push(...Buffer.from(text[++i]!, 'utf8'));
-    } else {
-      const code = text.codePointAt(i)!;
-      if (code > 0xffff) i++;
-      bytes.push(...Buffer.from(String.fromCodePoint(code), 'utf8'));
-    }
+    } else if (ch === '\\' && i + 1 < text.length) raw += text[++i]!;
+    else raw += ch;
   }
-  return `${attribute.slice(0, eq)} = ${opensslValue(bytes)}`;
+  // Node decoded the value's UTF-8; openssl prints its bytes.
+  return `${attribute.slice(0, eq)} = ${opensslValue(Buffer.byteLength(raw, 'utf8') === raw.length ? Array.from(raw, (c) => c.charCodeAt(0)) : [...Buffer.from(raw, 'utf8')])}`;
 }
 
 // OpenSSL's character classes for name printing (crypto/asn1/charmap.pl): escaped with a backslash anywhere, only

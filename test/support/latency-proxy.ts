@@ -10,6 +10,8 @@ export interface LatencyProxy {
   readonly port: number;
   /** Connections accepted so far. */
   connections(): number;
+  /** The most connections open at once so far. */
+  maxOpen(): number;
   close(): Promise<void>;
 }
 
@@ -46,8 +48,12 @@ export async function startLatencyProxy(options: { upstreamPort: number; rttMs: 
   const oneWay = options.rttMs / 2;
   const sockets = new Set<net.Socket>();
   let accepted = 0;
+  let open = 0;
+  let maxOpen = 0;
   const server = net.createServer((client) => {
     accepted++;
+    maxOpen = Math.max(maxOpen, ++open);
+    client.on('close', () => open--);
     const opened = Date.now();
     const upstream = net.connect(options.upstreamPort, '127.0.0.1');
     for (const s of [client, upstream]) {
@@ -63,6 +69,7 @@ export async function startLatencyProxy(options: { upstreamPort: number; rttMs: 
   return {
     port: (server.address() as AddressInfo).port,
     connections: () => accepted,
+    maxOpen: () => maxOpen,
     close: () =>
       new Promise((resolve) => {
         for (const s of sockets) s.destroy();

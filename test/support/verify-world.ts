@@ -37,6 +37,8 @@ export interface VerifyWorld {
   readonly retiredLeaf: Issued;
   /** The backup key the rotated host now uses. */
   readonly backupKey: KeyPair;
+  /** The leaf the rotated host serves now, for the backup key. */
+  readonly rotatedLeaf: Issued;
   readonly ports: {
     readonly good: number;
     readonly leafOnly: number;
@@ -90,6 +92,7 @@ export async function startVerifyWorld(): Promise<VerifyWorld> {
     short,
     retiredLeaf,
     backupKey,
+    rotatedLeaf,
     rootsFile,
     ports: {
       good: servers[0]!.port,

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { breakTime, statusRank } from '../verify/report.js';
 import type { HostReport, ReportCertificate, VerifyReport } from '../verify/report.js';
-import { COLOURS, axisMarkup, escapeXml, legendMarkup, renderSvgReport, timeScale, timelineHeight, timelineMarkup } from './timeline.js';
+import { COLOURS, axisMarkup, escapeXml, lastDayOf, legendMarkup, renderSvgReport, timeScale, timelineHeight, timelineMarkup } from './timeline.js';
 
 export { renderSvgReport };
 
@@ -35,7 +35,8 @@ th, td { text-align: left; vertical-align: top; padding: 8px 10px; border-bottom
 th { position: sticky; top: 0; background: #fff; z-index: 1; font-size: 12px; text-transform: uppercase; letter-spacing: .04em; color: ${COLOURS.muted}; }
 td.status { white-space: nowrap; font-weight: 700; }
 tr.failure td.status { color: ${COLOURS.expired}; } tr.warning td.status { color: ${COLOURS.soon}; } tr.ok td.status { color: ${COLOURS.ok}; }
-td.host strong { word-break: break-all; }
+td.host strong { white-space: nowrap; }
+th svg { text-transform: none; letter-spacing: normal; font-weight: normal; }
 td.breaks { white-space: nowrap; }
 .timeline svg { display: block; width: ${PLOT_WIDTH}px; max-width: 100%; height: auto; }
 ul.chain { list-style: none; margin: 4px 0 0; padding: 0; font-size: 11.5px; color: ${COLOURS.muted}; }
@@ -137,7 +138,7 @@ function hostRow(host: HostReport, report: VerifyReport, scale: ReturnType<typeo
   const findings = [
     `<p class="reason${host.status === 'failure' ? ' failure' : ''}">${escapeXml(host.reason)}</p>`,
     host.warnings.length ? `<ul>${host.warnings.map((w) => `<li class="warning">${escapeXml(w)}</li>`).join('')}</ul>` : '',
-    `<details><summary>pins</summary><div>pin set <code>${escapeXml(host.pattern)}</code>${host.pinSetExpires ? `, expires ${host.pinSetExpires.slice(0, 10)}` : ''}${host.pinSetDocumentExpires ? `, document exp ${host.pinSetDocumentExpires.slice(0, 10)}` : ''}:</div><ul>${host.pins.map((p) => `<li class="pin">${escapeXml(p)}${pinNote(p, host)}</li>`).join('')}</ul>` +
+    `<details><summary>pins</summary><div>pin set <code>${escapeXml(host.pattern)}</code>${host.pinSetExpires ? `, enforced through ${lastDayOf(host.pinSetExpires)}` : ''}${host.pinSetDocumentExpires ? `, document exp ${host.pinSetDocumentExpires.slice(0, 10)}` : ''}:</div><ul>${host.pins.map((p) => `<li class="pin">${escapeXml(p)}${pinNote(p, host)}</li>`).join('')}</ul>` +
       (host.served.length ? `<div>served:</div><ul>${host.served.map((c) => `<li><span class="pin">${escapeXml(c.spkiPin)}</span> ${escapeXml(c.subject)}</li>`).join('')}</ul>` : '') +
       '</details>',
   ].join('');

@@ -124,13 +124,14 @@ export function timelineMarkup(host: HostReport, scale: TimeScale, report: Verif
     if (!iso) return;
     const ms = Date.parse(iso);
     const x = at(ms);
-    const outside = ms > scale.end ? ` (after the end of the axis: ${iso.slice(0, 10)})` : ms < scale.start ? ` (before the start of the axis: ${iso.slice(0, 10)})` : '';
+    const day = kind === 'pin-set-expires' ? lastDayOf(iso) : iso.slice(0, 10);
+    const outside = ms > scale.end ? ' (after the end of the axis)' : ms < scale.start ? ' (before the start of the axis)' : '';
     parts.push(
-      `<g class="mark" data-mark="${kind}" data-date="${iso.slice(0, 10)}"><title>${escapeXml(`${name}: ${iso.slice(0, 10)}${outside}`)}</title>` +
+      `<g class="mark" data-mark="${kind}" data-date="${day}"><title>${escapeXml(`${name}: ${day}${outside}`)}</title>` +
         `<line x1="${x}" x2="${x}" y1="${y0}" y2="${y0 + height}" stroke="${colour}" stroke-width="2"${dash ? ` stroke-dasharray="${dash}"` : ''}/></g>`,
     );
   };
-  mark(host.pinSetExpires, COLOURS.pinSetExpires, '5 3', 'pin set expires', 'pin-set-expires');
+  mark(host.pinSetExpires, COLOURS.pinSetExpires, '5 3', 'pin set enforced through', 'pin-set-expires');
   mark(host.pinSetDocumentExpires, COLOURS.documentExpires, '2 2', 'pin-set document exp', 'document-exp');
   mark(report.checkedAt, COLOURS.today, '', 'today', 'today');
   return parts.join('');
@@ -209,6 +210,14 @@ export function legendMarkup(x: number, y: number): string {
       return g;
     })
     .join('');
+}
+
+/**
+ * The last day a pin set is enforced: its `expires` is the first moment it is not (a policy's "2027-06-30" is
+ * enforced through that day, UTC), and people think in the day they wrote.
+ */
+export function lastDayOf(expires: string): string {
+  return new Date(Date.parse(expires) - 1).toISOString().slice(0, 10);
 }
 
 /** A bar's label: inside a wide bar, after a narrow one (or before it, at the right edge). */

@@ -67,7 +67,7 @@ export function assessHost(policy: PinPolicy, target: VerifyTarget, probe: Serve
     breaksAt: null,
     breaksBecause: null,
     certificates: [],
-    served: served.map((c) => ({ spkiPin: spkiPin(c), subject: formatName(c.subject) })),
+    served: [],
     warnings: [],
   };
 
@@ -85,6 +85,8 @@ export function assessHost(policy: PinPolicy, target: VerifyTarget, probe: Serve
     ...served.filter((s) => !path.some((c) => c.certificate.fingerprint256 === s.fingerprint256)).map((certificate) => ({ certificate, digests: digestsOf(certificate) })),
   ];
   const carries = (pin: Pin) => chain.some((c) => pinMatches(pin, c.digests));
+  const digestsFor = (certificate: X509Certificate) => chain.find((c) => c.certificate.fingerprint256 === certificate.fingerprint256)!.digests;
+  result.served = served.map((c) => ({ spkiPin: `sha256/${digestsFor(c).spkiSha256}`, subject: formatName(c.subject) }));
   const leaf = path[0]?.certificate ?? served[0];
   if (leaf) result.leafDaysLeft = daysUntil(Date.parse(leaf.validTo));
   const leafDigests = chain.find((c) => c.certificate === leaf)?.digests;
