@@ -217,7 +217,7 @@ describe('the browser suite without a browser', { skip: process.env.CERTPIN_BROW
     const { NODE_TEST_CONTEXT: _context, ...inherited } = process.env;
     const run = (env: NodeJS.ProcessEnv) =>
       new Promise<{ code: number | null; output: string }>((resolve) => {
-        execFile(process.execPath, ['--import', 'tsx', '--test', fileURLToPath(import.meta.url)], { cwd: repo, env: { ...inherited, CERTPIN_BROWSER_SELF_TEST: '1', ...env } }, (error, stdout, stderr) => {
+        execFile(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', fileURLToPath(import.meta.url)], { cwd: repo, env: { ...inherited, CERTPIN_BROWSER_SELF_TEST: '1', ...env } }, (error, stdout, stderr) => {
           resolve({ code: error ? ((error as { code?: number }).code ?? 1) : 0, output: stdout + stderr });
         });
       });

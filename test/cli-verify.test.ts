@@ -182,6 +182,7 @@ describe('certpin verify', () => {
     assert.match(lines.find((l) => l.includes('rotated.test'))!, /▲ warn +rotated\.test +\d{4}-\d{2}-\d{2} \(86 d\) +86 d +leaf\+CA +0 \(in use\) +the backup key is in use/);
     assert.match(lines.find((l) => l.includes('expiring.test'))!, /\(10 d\) +10 d +leaf +1 /);
     assert.match(lines.find((l) => l.includes('down.test'))!, /✘ fail +down\.test +now +- +- +- +clients would not connect: Connection refused/);
+    assert.match(lines.find((l) => l.includes('mispinned.test'))!, /✘ fail +mispinned\.test +now +\d+ d +- +- +clients would be refused/);
   });
 
   it('progress in a CI log (not a terminal): a line naming the host still pending, to stderr', async () => {

@@ -45,7 +45,7 @@ export function renderTable(report: VerifyReport, hosts: readonly HostReport[], 
     breaks: r.status === 'failure' ? 'now' : r.breaksAt ? `${r.breaksAt.slice(0, 10)} (${Math.floor((Date.parse(r.breaksAt) - today) / 86_400_000)} d)` : '-',
     leaf: r.leafDaysLeft === null ? '-' : `${r.leafDaysLeft} d`,
     pinned: pinnedOn(r),
-    spare: r.certificates.length === 0 ? '-' : r.backupInUse ? '0 (in use)' : String(r.backupPins.length),
+    spare: r.status === 'failure' || r.certificates.length === 0 ? '-' : r.backupInUse ? '0 (in use)' : String(r.backupPins.length),
     note: r.status === 'failure' ? r.reason : (r.warnings[0] ?? (r.breaksBecause ? `next: ${r.breaksBecause}` : '')),
   }));
   const header = { status: 'STATUS', host: 'HOST', breaks: 'BREAKS', leaf: 'LEAF', pinned: 'PINNED ON', spare: 'SPARES', note: 'NOTE' };
