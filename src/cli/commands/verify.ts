@@ -178,7 +178,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify({ ...report, hosts: ordered('policy') }, null, 2)}\n`);
   } else {
     const out = styleFor(process.stdout);
-    const text = format === 'table' ? renderTable(report, ordered('breaks'), out, process.stdout.columns ?? 160) : renderText(report, ordered('policy'), out);
+    const text = format === 'table' ? renderTable(report, ordered('breaks'), out, process.stdout.columns || 160) : renderText(report, ordered('policy'), out);
     process.stdout.write(`${text}\n`);
     if (policyWarnings.length) process.stderr.write(`${policyWarnings.map((w) => `${err.yellow('policy:')} ${w.message}`).join('\n')}\n`);
     if (exitCode === 1 && failures === 0 && policyFailures.length === 0) process.stderr.write(`${err.yellow('Exit code 1: --fail-on warning and there are warnings.')}\n`);

@@ -195,7 +195,7 @@ function digestsOf(certificate: X509Certificate): CertificateDigests {
 }
 
 /** `"api.example.com"` from `CN = api.example.com, O = …`, or the whole name when it has no CN. */
-export function commonName(subject: string): string {
+function commonName(subject: string): string {
   const cn = /(?:^|, )CN = ("(?:[^"\\]|\\.)*"|[^,]*)/.exec(subject)?.[1];
   return `"${(cn ?? subject).replace(/^"(.*)"$/, '$1')}"`;
 }

@@ -65,7 +65,7 @@ export function createProgress(options: ProgressOptions): Progress {
     const t = now();
     if (!force && t - lastDraw < 100) return;
     lastDraw = t;
-    const width = (stream.columns ?? 80) - 1;
+    const width = (stream.columns && stream.columns >= 40 ? stream.columns : 80) - 1;
     const head = `[${counts()}] `;
     stream.write(`\r\u001b[2K${style.dim(`${head}${pendingText(Math.max(10, width - head.length))}`)}`);
   };

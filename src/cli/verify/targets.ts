@@ -55,7 +55,7 @@ export function planTargets(policy: PinPolicy, extraHosts: readonly string[], co
     const p = mapped?.port ?? port;
     return { host, rule, connectHost, port: p, label: targetLabel(connectHost, p) };
   };
-  const extra = extraHosts.map((h) => normalizeHost(h) ?? h);
+  const extra = [...new Set(extraHosts.map((h) => normalizeHost(h) ?? h))];
   for (const rule of policy.rules) {
     if (rule.pattern.type === 'exact' && rule.pattern.text !== '*') targets.push(make(rule.pattern.base, rule));
     const named = extra.filter((h) => policy.ruleFor(h) === rule && !(rule.pattern.type === 'exact' && h === rule.pattern.base));
