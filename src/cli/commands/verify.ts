@@ -8,6 +8,7 @@
 import { existsSync } from 'node:fs';
 import type { PolicyWarning } from '../../index.js';
 import { probeServer } from '../../tools/index.js';
+import type { ServerProbe } from '../../tools/index.js';
 import { readPolicyFile } from '../policy-file.js';
 import { styleFor } from '../style.js';
 import { UsageError, parseCommandArgs, parseCount } from '../usage.js';
@@ -136,7 +137,13 @@ export async function run(argv: readonly string[]): Promise<number> {
     targets,
     concurrency,
     async (target) => {
-      const probe = await probeServer(policy, { host: target.connectHost, port: target.port, servername: target.host }, { timeoutMs });
+      // A probe rejects only when no connection can even be attempted (an address Node refuses): that host fails, the run goes on.
+      const probe = await probeServer(policy, { host: target.connectHost, port: target.port, servername: target.host }, { timeoutMs }).catch(
+        (error: unknown): ServerProbe => ({
+          host: target.connectHost, port: target.port, servername: target.host, accepted: false, served: [], verifiedPath: undefined,
+          decision: undefined, error: error instanceof Error ? error : new Error(String(error)), protocol: undefined, cipher: undefined, alpnProtocol: undefined,
+        }),
+      );
       return assessHost(policy, target, probe, { warnDays, timeoutMs, now: checkedAt, ...(documentExpires ? { pinSetDocumentExpires: documentExpires } : {}) });
     },
     progress,
