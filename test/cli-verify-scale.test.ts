@@ -42,10 +42,12 @@ describe('certpin verify on 200 hosts at 50 ms round trip', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('checks them all in under 2 s, with a progress line per tenth in the log naming the pending hosts', async () => {
-    // The time is measured, so a machine busy with other work can slow one run down: up to three runs, and every
-    // time is in the message.
-    const times: string[] = [];
+  it('checks them all in under 2 s, 32 at a time, with a progress line per tenth in the log naming the pending hosts', async (t) => {
+    // The time is measured, so other work on the machine can slow a run down: up to three runs, every time in the
+    // message. On a machine loaded beyond 1.5 runnable processes per core by others, a slow run is reported as
+    // skipped with its numbers instead of failing; the concurrency (what sets the time) is asserted regardless.
+    const times: number[] = [];
+    const loads: number[] = [];
     let r: Awaited<ReturnType<typeof certpin>> | undefined;
     for (let attempt = 0; attempt < 3; attempt++) {
       const before = proxy.connections();
@@ -54,16 +56,25 @@ describe('certpin verify on 200 hosts at 50 ms round trip', () => {
       const report = JSON.parse(r.stdout);
       assert.deepEqual(report.summary, { hosts: HOSTS, ok: HOSTS, warnings: 0, failures: 0, skipped: 0 });
       assert.equal(proxy.connections() - before, HOSTS, 'every check went through the latency proxy');
-      times.push(`${report.durationMs} ms (load average ${os.loadavg()[0]!.toFixed(1)})`);
+      times.push(report.durationMs);
+      loads.push(os.loadavg()[0]!);
       if (report.durationMs < 2000) break;
     }
-    // 32 at a time by default; eight (the old default) needs 25 rounds of two round trips: 2.5 s before any CPU time.
+    // Eight at a time (the old default) waits 25 rounds of two round trips: 2.5 s before any CPU time.
     assert.ok(proxy.maxOpen() >= 32, `at most ${proxy.maxOpen()} connections were open at once`);
-    assert.ok(Number.parseInt(times.at(-1)!, 10) < 2000, `200 hosts took ${times.join(', then ')}`);
 
     const lines = r!.stderr.split('\n').filter((l) => l.startsWith('certpin verify: '));
     assert.ok(lines.length >= 5, r!.stderr);
     for (const line of lines) assert.match(line, /^certpin verify: \d+\/200 checked after \d+\.\d s; pending \(\d+\): h\d{3}\.scale\.test \d+\.\d s(, h\d{3}\.scale\.test \d+\.\d s)*(, … \d+ more)?$/);
     assert.match(lines[0]!, /^certpin verify: 20\/200 checked/);
+
+    const measured = times.map((ms, i) => `${ms} ms (load average ${loads[i]!.toFixed(1)})`).join(', then ');
+    const cores = os.availableParallelism();
+    if (times.at(-1)! >= 2000 && Math.min(...loads) / cores > 1.5) {
+      t.skip(`the machine is busy with other work (${cores} cores): 200 hosts took ${measured}`);
+      return;
+    }
+    assert.ok(times.at(-1)! < 2000, `200 hosts took ${measured}`);
+    t.diagnostic(`200 hosts at ${RTT_MS} ms RTT: ${measured}`);
   });
 });
