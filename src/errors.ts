@@ -46,7 +46,7 @@ export interface ChainEntry {
   readonly spkiPin: string;
   /** Certificate SHA-256 fingerprint, colon hex upper case (openssl's form). */
   readonly sha256: string;
-  /** Subject as a one-line distinguished name, e.g. `CN=api.example.com, O=Example`. */
+  /** Subject as a one-line distinguished name as openssl prints it, e.g. `CN = api.example.com, O = Example`. */
   readonly subject: string;
   /** Issuer, in the same form. */
   readonly issuer: string;

@@ -122,8 +122,8 @@ describe('describeCertificate and issuerConstraints', () => {
   it('describes names, SANs, key, validity and every pin form', () => {
     const pki = createPki({ hosts: ['api.bank.test', '127.0.0.1'], keyType: 'ec-p384' });
     const details = describeCertificate(pki.leaf.pem);
-    assert.equal(details.subject, 'CN=api.bank.test, O=Bank');
-    assert.equal(details.issuer, 'CN=Bank Issuing CA, O=Bank');
+    assert.equal(details.subject, 'O = Bank, CN = api.bank.test');
+    assert.equal(details.issuer, 'O = Bank, CN = Bank Issuing CA');
     assert.deepEqual(details.subjectAltNames, ['DNS:api.bank.test', 'IP Address:127.0.0.1']);
     assert.equal(details.key, 'EC P-384');
     assert.equal(details.isCA, false);

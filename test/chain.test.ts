@@ -125,7 +125,7 @@ describe('decide', () => {
     assert.equal(decision.allowed, false);
     assert.ok('error' in decision);
     assert.equal((decision.error as { code?: string }).code, 'ERR_CERTPIN_PIN_MISMATCH');
-    assert.match(decision.error.message, new RegExp(`${pinOf(pki.leaf).replace(/[+/]/g, '\\$&')}: CN=localhost, O=Bank`));
+    assert.match(decision.error.message, new RegExp(`${pinOf(pki.leaf).replace(/[+/]/g, '\\$&')}: O = Bank, CN = localhost`));
   });
 
   it('matches a certificate (fingerprint) pin only for that certificate', () => {

@@ -1,14 +1,17 @@
 /**
- * The certpin CLI against real local TLS servers: fetch (trusted, self-signed, expired, IPv6), check exit codes,
- * init output that loads once the backup placeholder is replaced, and verify's warnings, failures and exit codes.
+ * The certpin CLI against real local TLS servers: fetch (trusted, self-signed, expired, IPv6, a server that sends only
+ * its leaf, one that speaks another ALPN protocol), what --pem and --pem-path save, check exit codes and messages,
+ * init output that loads once the backup placeholder is replaced. (verify has its own suites.)
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import tls from 'node:tls';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { loadPolicy } from '../src/index.js';
+import { parseCertificates } from '../src/tools/index.js';
 import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
 import type { TestPki } from './support/pki.js';
 import { startHttpsServer } from './support/servers.js';
@@ -20,32 +23,41 @@ import { ipv6SanMatchBroken } from './support/node-quirks.js';
 const DAY = 86_400_000;
 const STACK = /\n\s+at .+:\d+:\d+/;
 
+/** The SHA-256 fingerprints of the certificates of a PEM file, in order. */
+function pemFingerprints(file: string): string[] {
+  return parseCertificates(readFileSync(file), file).map((c) => c.fingerprint256);
+}
+
 describe('certpin CLI against live servers', () => {
   let dir: string;
   let pki: TestPki;
-  let expiring: TestPki;
   let good: RunningServer;
   let goodV6: RunningServer;
   let selfSigned: RunningServer;
   let expired: RunningServer;
-  let shortLived: RunningServer;
+  let leafOnly: RunningServer;
+  let alpnOnly: tls.Server;
+  let alpnPort: number;
   let closedPort: number;
   let root: string;
-  let rootExpiring: string;
+  let intermediateFile: string;
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'certpin-cli-'));
-    pki = createPki({ hosts: ['localhost', '127.0.0.1', '::1', 'nobackup.test', 'ok.test', 'soon.test'] });
-    expiring = createPki({ name: 'Short', hosts: ['leafonly.test'], leafNotAfter: new Date(Date.now() + 10 * DAY + 3_600_000) });
+    pki = createPki({ hosts: ['localhost', '127.0.0.1', '::1'] });
     const old = createPki({ name: 'Old', leafNotBefore: new Date(Date.now() - 100 * DAY), leafNotAfter: new Date(Date.now() - 3 * DAY) });
     const self = createCertificate({ commonName: 'localhost', sans: ['localhost', '127.0.0.1'] });
-    [good, goodV6, selfSigned, expired, shortLived] = await Promise.all([
+    [good, goodV6, selfSigned, expired] = await Promise.all([
       startHttpsServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem }),
       startHttpsServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem, host: '::1' }),
       startHttpsServer({ key: self.key.keyPem, cert: self.pem }),
       startHttpsServer({ key: old.leaf.key.keyPem, cert: old.chainPem }),
-      startHttpsServer({ key: expiring.leaf.key.keyPem, cert: expiring.chainPem }),
     ]);
+    leafOnly = await startHttpsServer({ key: pki.leaf.key.keyPem, cert: pki.leaf.pem });
+    alpnOnly = tls.createServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem, ALPNProtocols: ['acme-tls/1'] });
+    alpnOnly.on('tlsClientError', () => {});
+    await new Promise<void>((resolve) => alpnOnly.listen(0, '127.0.0.1', resolve));
+    alpnPort = (alpnOnly.address() as net.AddressInfo).port;
     closedPort = await new Promise<number>((resolve) => {
       const server = net.createServer().listen(0, '127.0.0.1', () => {
         const { port } = server.address() as net.AddressInfo;
@@ -54,11 +66,12 @@ describe('certpin CLI against live servers', () => {
     });
     root = path.join(dir, 'root.pem');
     writeFileSync(root, pki.root.pem + old.root.pem);
-    rootExpiring = path.join(dir, 'root-short.pem');
-    writeFileSync(rootExpiring, expiring.root.pem);
+    intermediateFile = path.join(dir, 'intermediate.pem');
+    writeFileSync(intermediateFile, pki.intermediate.pem);
   });
   after(async () => {
-    await Promise.all([good, goodV6, selfSigned, expired, shortLived].map((s) => s?.close()));
+    await Promise.all([good, goodV6, selfSigned, expired, leafOnly].map((s) => s?.close()));
+    await new Promise<void>((resolve) => (alpnOnly ? alpnOnly.close(() => resolve()) : resolve()));
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -71,12 +84,15 @@ describe('certpin CLI against live servers', () => {
     ]);
     assert.equal(text.code, 0, text.stderr);
     assert.match(text.stdout, /✔ Trusted/);
-    assert.match(text.stdout, /CN=localhost, O=Bank {2}\[leaf · on verified path\]/);
-    assert.match(text.stdout, /└─ CN=Bank Issuing CA, O=Bank {2}\[intermediate · on verified path\]/);
-    assert.match(text.stdout, /└─ CN=Bank Root CA, O=Bank {2}\[root · on verified path · trust anchor\]/);
+    assert.match(text.stdout, /The server sent 2 certificates; 1 more from the trust store completes the verified path\./);
+    assert.match(text.stdout, /O = Bank, CN = localhost {2}\[leaf · served 1\/2 · on verified path\]/);
+    assert.match(text.stdout, /└─ O = Bank, CN = Bank Issuing CA {2}\[intermediate · served 2\/2 · on verified path\]/);
+    assert.match(text.stdout, /└─ O = Bank, CN = Bank Root CA {2}\[root · not served: from the local trust store \(--ca\) · on verified path · trust anchor\]/);
+    assert.doesNotMatch(text.stdout, /Incomplete chain/);
     for (const issued of [pki.leaf, pki.intermediate, pki.root]) assert.ok(text.stdout.includes(pinOf(issued)));
-    assert.equal(readFileSync(pemFile, 'utf8').split('BEGIN CERTIFICATE').length - 1 >= 2, true);
-    assert.ok(readFileSync(pemFile, 'utf8').startsWith(pki.leaf.pem.trim().split('\n')[0]!));
+    // --pem saves what the server sent, in its order: leaf and intermediate, not the root the store added.
+    assert.deepEqual(pemFingerprints(pemFile), [pki.leaf.cert.fingerprint256, pki.intermediate.cert.fingerprint256]);
+    assert.match(text.stderr, /Saved the 2 certificates the server sent to .*saved\.pem \(the verified path has 3: --pem-path FILE saves it\)/);
 
     assert.equal(json.code, 0, json.stderr);
     const parsed = JSON.parse(json.stdout);
@@ -86,6 +102,10 @@ describe('certpin CLI against live servers', () => {
     assert.equal(parsed.chain[0].sha256, pki.leaf.cert.fingerprint256);
     assert.equal(parsed.chain[1].spkiPin, pinOf(pki.intermediate));
     assert.equal(parsed.chain[0].onVerifiedPath, true);
+    assert.equal(parsed.served, 2);
+    assert.equal(parsed.complete, true);
+    assert.deepEqual(parsed.chain.map((c: { source: string }) => c.source), ['served', 'served', 'trust-store']);
+    assert.deepEqual(parsed.chain.map((c: { servedIndex?: number }) => c.servedIndex), [1, 2, undefined]);
 
     assert.equal(v6.code, 0, v6.stderr);
     assert.equal(JSON.parse(v6.stdout).host, '::1');
@@ -104,7 +124,7 @@ describe('certpin CLI against live servers', () => {
     ]);
     assert.equal(self.code, 0, self.stderr);
     assert.match(self.stdout, /✘ Not trusted: the server's certificate is self-signed/);
-    assert.match(self.stdout, /CN=localhost {2}\[self-signed · not on a verified path\]/);
+    assert.match(self.stdout, /CN = localhost {2}\[self-signed · served 1\/1 · not on a verified path\]/);
     assert.ok(self.stdout.includes('spki pin'));
 
     const oldJson = JSON.parse(old.stdout);
@@ -115,7 +135,8 @@ describe('certpin CLI against live servers', () => {
 
     assert.match(unknown.stdout, /✘ Not trusted: the chain does not lead to a trusted root/);
     assert.match(wrongName.stdout, /✘ Not trusted for this name: the certificate is not valid for wrong\.test/);
-    assert.match(wrongName.stdout, /\[leaf · on verified path\]/, 'the chain itself verifies; only the name is wrong');
+    assert.match(wrongName.stdout, /\[leaf · served 1\/2 · on verified path\]/, 'the chain itself verifies; only the name is wrong');
+    assert.match(wrongName.stdout, /use --servername NAME if you meant another name/);
 
     assert.equal(refused.code, 2);
     assert.equal(refused.stdout, '');
@@ -144,11 +165,11 @@ describe('certpin CLI against live servers', () => {
       })(),
     ]);
     assert.equal(matches.code, 0, matches.stderr);
-    assert.match(matches.stdout, /^Accepted: .* matches CN=Bank Issuing CA/);
+    assert.match(matches.stdout, /^Accepted: .* matches O = Bank, CN = Bank Issuing CA\./);
     assert.equal(leafFingerprint.code, 0, leafFingerprint.stderr);
     assert.equal(JSON.parse(leafFingerprint.stdout).outcome, 'matched');
     assert.equal(mismatch.code, 1);
-    assert.match(mismatch.stdout, /^Refused by pinning/);
+    assert.match(mismatch.stdout, /^Refused by pinning: the verified chain of localhost:\d+ does not carry the pinned key for localhost\.$/m);
     assert.ok(mismatch.stderr.includes(pinOf(pki.intermediate)), 'the served pins are listed to help fix the pin set');
     assert.equal(untrusted.code, 2);
     assert.match(untrusted.stdout, /self-signed/);
@@ -197,88 +218,55 @@ describe('certpin CLI against live servers', () => {
     assert.match(untrusted.stderr, /self-signed/);
   });
 
-  it('verify: a leaf-only pin expiring in 10 days and a pin set without backup warn, an unreachable host fails; exit codes for CI', async () => {
-    const soon = new Date(Date.now() + 5 * DAY).toISOString().slice(0, 10);
-    const policyFile = path.join(dir, 'verify.json');
-    writeFileSync(policyFile, JSON.stringify({
-      hosts: {
-        'leafonly.test': [pinOf(expiring.leaf), backupPin()],
-        'nobackup.test': [pinOf(pki.intermediate), pinOf(pki.leaf)],
-        'soon.test': { pins: [pinOf(pki.intermediate), backupPin()], expires: soon },
-        'ok.test': [pinOf(pki.intermediate), backupPin()],
-        '*.wild.test': [pinOf(pki.intermediate), backupPin()],
-      },
-      ca: ['root.pem', 'root-short.pem'],
-    }));
-    const failing = path.join(dir, 'verify-down.json');
-    writeFileSync(failing, JSON.stringify({ hosts: { 'down.test': [pinOf(pki.intermediate), backupPin()], 'ok.test': [pinOf(pki.intermediate), backupPin()] }, ca: ['root.pem'] }));
-    const clean = path.join(dir, 'verify-clean.json');
-    writeFileSync(clean, JSON.stringify({ hosts: { 'ok.test': [pinOf(pki.intermediate), backupPin()] }, ca: ['root.pem'] }));
-    const connect = [
-      '--connect', `leafonly.test=127.0.0.1:${shortLived.port}`,
-      '--connect', `nobackup.test=127.0.0.1:${good.port}`,
-      '--connect', `soon.test=127.0.0.1:${good.port}`,
-      '--connect', `ok.test=127.0.0.1:${good.port}`,
-      '--connect', `down.test=127.0.0.1:${closedPort}`,
-    ];
-    const [warnings, strict, down, ok, text] = await Promise.all([
-      certpin(['verify', policyFile, ...connect, '--json']),
-      certpin(['verify', policyFile, ...connect, '--fail-on', 'warning']),
-      certpin(['verify', failing, ...connect, '--json']),
-      certpin(['verify', clean, ...connect, '--fail-on', 'warning']),
-      certpin(['verify', policyFile, ...connect]),
+  it('fetch against a server that sends only its leaf: marks what the server sent and what the store added, warns, --pem saves the one served certificate, --pem-path the path', async () => {
+    const served = path.join(dir, 'leaf-only-served.pem');
+    const full = path.join(dir, 'leaf-only-path.pem');
+    const [withIntermediate, rootOnly, json] = await Promise.all([
+      certpin(['fetch', `localhost:${leafOnly.port}`, '--ca', intermediateFile, '--ca', root, '--pem', served, '--pem-path', full]),
+      certpin(['fetch', `localhost:${leafOnly.port}`, '--ca', root]),
+      certpin(['fetch', `localhost:${leafOnly.port}`, '--ca', intermediateFile, '--ca', root, '--json']),
     ]);
-    assert.equal(warnings.code, 0, warnings.stderr);
-    const report = JSON.parse(warnings.stdout);
-    const byHost = Object.fromEntries(report.hosts.map((h: { host: string }) => [h.host, h]));
-    assert.equal(byHost['leafonly.test'].status, 'warning');
-    assert.match(byHost['leafonly.test'].warnings.join(' '), /only matching pin is on the leaf, which expires in 10 days/);
-    assert.equal(byHost['leafonly.test'].matchedPins[0].daysLeft, 10);
-    assert.equal(byHost['nobackup.test'].status, 'warning');
-    assert.match(byHost['nobackup.test'].warnings.join(' '), /no backup pin/);
-    assert.deepEqual(byHost['nobackup.test'].backupPins, []);
-    assert.equal(byHost['soon.test'].status, 'warning');
-    assert.match(byHost['soon.test'].warnings.join(' '), /pin set expires after/);
-    assert.equal(byHost['ok.test'].status, 'ok');
-    assert.equal(byHost['ok.test'].connects, true);
-    assert.ok(byHost['ok.test'].matchedPins[0].daysLeft > 1000);
-    assert.equal(byHost['ok.test'].backupPins.length, 1);
-    assert.deepEqual(report.skipped.map((s: { pattern: string }) => s.pattern), ['*.wild.test']);
-    assert.deepEqual(report.summary, { hosts: 4, ok: 1, warnings: 3, failures: 0, skipped: 1 });
+    assert.equal(withIntermediate.code, 0, withIntermediate.stderr);
+    assert.match(withIntermediate.stdout, /▲ Trusted on this machine only/);
+    assert.doesNotMatch(withIntermediate.stdout, /✔ Trusted/);
+    assert.match(withIntermediate.stdout, /▲ Incomplete chain: the server sent 1 certificate, and the verified path also needs "O = Bank, CN = Bank Issuing CA", which it did not send; it verified here only because this machine's local trust store \(--ca\) has it\./);
+    assert.match(withIntermediate.stdout, /Node, curl, Java and mobile apps do not/);
+    assert.match(withIntermediate.stdout, /O = Bank, CN = localhost {2}\[leaf · served 1\/1 · on verified path\]/);
+    assert.match(withIntermediate.stdout, /└─ O = Bank, CN = Bank Issuing CA {2}\[intermediate · not served: from the local trust store \(--ca\) · on verified path · trust anchor\]/);
+    assert.deepEqual(pemFingerprints(served), [pki.leaf.cert.fingerprint256], '--pem holds exactly what the server sent');
+    assert.deepEqual(pemFingerprints(full), [pki.leaf.cert.fingerprint256, pki.intermediate.cert.fingerprint256], '--pem-path holds the verified path');
+    assert.match(withIntermediate.stderr, /Saved the 1 certificate the server sent to .*leaf-only-served\.pem\./);
+    assert.match(withIntermediate.stderr, /Saved the verified path \(2 certificates, 1 of them from the trust store\) to .*leaf-only-path\.pem\./);
 
-    assert.equal(strict.code, 1, 'warnings fail with --fail-on warning');
-    assert.equal(down.code, 1);
-    const downReport = JSON.parse(down.stdout);
-    assert.equal(downReport.hosts.find((h: { host: string }) => h.host === 'down.test').status, 'failure');
-    assert.match(downReport.hosts.find((h: { host: string }) => h.host === 'down.test').reason, /Connection refused/);
-    assert.equal(ok.code, 0, ok.stdout + ok.stderr);
+    // Only the root in the store (what Node, curl and apps have): not trusted, and the reason names the missing issuer.
+    assert.equal(rootOnly.code, 0, rootOnly.stderr);
+    assert.match(rootOnly.stdout, /✘ Not trusted: the server sent only its own certificate, without the CA certificate that issued it \(O = Bank, CN = Bank Issuing CA\)/);
+    assert.match(rootOnly.stdout, /\[leaf · served 1\/1 · not on a verified path\]/);
 
-    assert.match(text.stdout, /▲ warning leafonly\.test/);
-    assert.match(text.stdout, /✔ ok {6}ok\.test/);
-    assert.match(text.stdout, /- skipped {3}\*\.wild\.test: .*--host/);
-    assert.match(text.stdout, /4 hosts checked: 1 ok, 3 with warnings, 0 failing, 1 pattern skipped\./);
+    const parsed = JSON.parse(json.stdout);
+    assert.equal(parsed.served, 1);
+    assert.equal(parsed.complete, false);
+    assert.equal(parsed.trusted, true);
+    assert.deepEqual(parsed.warnings.map((w: { code: string }) => w.code), ['MISSING_INTERMEDIATE']);
+    assert.deepEqual(parsed.chain.map((c: { source: string; store?: string }) => [c.source, c.store]), [['served', undefined], ['trust-store', 'local trust store (--ca)']]);
   });
 
-  it('verify --host checks a concrete host for a wildcard; a missing or broken policy file is exit 2 with a plain message', async () => {
-    const file = path.join(dir, 'wild.json');
-    writeFileSync(file, JSON.stringify({ hosts: { '*.wild.test': [pinOf(pki.intermediate), backupPin()] } }));
-    const broken = path.join(dir, 'broken.json');
-    writeFileSync(broken, '{ "hosts": { "a.test": ["sha256/nope"] } }');
-    const [wild, missing, bad] = await Promise.all([
-      certpin(['verify', file, '--host', 'a.wild.test', '--connect', `a.wild.test=127.0.0.1:${good.port}`, '--ca', root, '--json']),
-      certpin(['verify', path.join(dir, 'none.json')]),
-      certpin(['verify', broken]),
+  it('a server that speaks another ALPN protocol is a protocol failure, not a certificate one; --alpn offers its protocol', async () => {
+    const [fetched, checked, offered] = await Promise.all([
+      certpin(['fetch', `localhost:${alpnPort}`, '--ca', root]),
+      certpin(['check', `localhost:${alpnPort}`, '--pin', pinOf(pki.intermediate), '--ca', root, '--json']),
+      certpin(['fetch', `localhost:${alpnPort}`, '--ca', root, '--alpn', 'acme-tls/1', '--json']),
     ]);
-    const report = JSON.parse(wild.stdout);
-    assert.equal(report.hosts[0].host, 'a.wild.test');
-    assert.equal(report.hosts[0].pattern, '*.wild.test');
-    assert.equal(report.hosts[0].connects, false, 'the certificate does not name a.wild.test');
-    assert.equal(wild.code, 1);
-    for (const r of [missing, bad]) {
-      assert.equal(r.code, 2);
-      assert.doesNotMatch(r.stderr, STACK);
-    }
-    assert.match(missing.stderr, /none\.json.*does not exist/);
-    assert.match(bad.stderr, /broken\.json.*pins\[0\].*Invalid pin/);
+    assert.equal(fetched.code, 2);
+    assert.match(fetched.stderr, /^certpin: No common application protocol \(ALPN\): localhost:\d+ accepts none of h2, http\/1\.1, so it serves another protocol on that port; the handshake stopped before any certificate was checked\. Offer its protocol with --alpn NAME/);
+    assert.doesNotMatch(fetched.stderr, /Not trusted/);
+    assert.equal(checked.code, 2);
+    const check = JSON.parse(checked.stdout);
+    assert.equal(check.error.kind, 'protocol');
+    assert.equal(check.error.code, 'ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL');
+    assert.equal(offered.code, 0, offered.stderr);
+    const parsed = JSON.parse(offered.stdout);
+    assert.equal(parsed.alpnProtocol, 'acme-tls/1');
+    assert.equal(parsed.trusted, true);
   });
 });

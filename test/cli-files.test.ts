@@ -3,11 +3,13 @@
  * conversion), agreement with openssl byte for byte, backup-key, help, version, colours and error hygiene.
  */
 import { execFileSync } from 'node:child_process';
+import { X509Certificate, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { der, encode } from '../src/core/der.js';
 import { createCertificate, createPki, generateKey } from './support/pki.js';
 import type { KeyType } from './support/pki.js';
 
@@ -145,7 +147,8 @@ describe('certpin CLI on files', () => {
       assert.equal(statSync(keyFile).mode & 0o777, 0o600, type);
       execFileSync('openssl', ['req', '-verify', '-noout', '-in', csrFile], { stdio: 'pipe' });
       const text = openssl(['req', '-in', csrFile, '-noout', '-text']).toString();
-      assert.match(text, new RegExp(`CN\\s*=\\s*${type}\\.example\\.com`));
+      // Encoded in the order written, so openssl shows the subject as it was typed.
+      assert.equal(openssl(['req', '-in', csrFile, '-noout', '-subject']).toString().trim(), `subject=CN = ${type}.example.com, O = Example`);
       assert.match(text, new RegExp(`DNS:${type}\\.example\\.com`));
       assert.match(text, new RegExp(algorithm));
       const csrPub = openssl(['req', '-in', csrFile, '-pubkey', '-noout']);
@@ -157,6 +160,54 @@ describe('certpin CLI on files', () => {
     assert.equal(again.code, 2);
     assert.match(again.stderr, /already exists.*--force/);
     assert.deepEqual(readFileSync(keyFile), before, 'the existing key is untouched');
+  });
+
+  it('backup-key HOST puts the host in the CSR subject and subjectAltName; --subject alone lends its CN to the subjectAltName; without a host it says the CSR names none', async () => {
+    const file = (name: string) => path.join(dir, name);
+    const [host, subjectOnly, none] = await Promise.all([
+      certpin(['backup-key', 'api.example.com', 'www.example.com', '--out-key', file('h.key'), '--out-csr', file('h.csr')]),
+      certpin(['backup-key', '--subject', '/CN=pay.example.com/O=Example, Inc.', '--out-key', file('s.key'), '--out-csr', file('s.csr')]),
+      certpin(['backup-key', '--out-key', file('n.key'), '--out-csr', file('n.csr')]),
+    ]);
+    for (const r of [host, subjectOnly, none]) assert.equal(r.code, 0, r.stderr);
+    const text = (csr: string) => openssl(['req', '-in', file(csr), '-noout', '-text', '-subject']).toString();
+    assert.match(text('h.csr'), /subject=CN = api\.example\.com\n/);
+    assert.match(text('h.csr'), /DNS:api\.example\.com, DNS:www\.example\.com/);
+    assert.match(text('s.csr'), /subject=CN = pay\.example\.com, O = "Example, Inc\."\n/);
+    assert.match(text('s.csr'), /DNS:pay\.example\.com/);
+    assert.doesNotMatch(text('n.csr'), /Subject Alternative Name/);
+    assert.match(none.stderr, /The CSR names no host, and CAs take names from its subjectAltName: run again with the host/);
+    assert.doesNotMatch(host.stderr, /names no host/);
+  });
+
+  it('names print as `openssl x509 -noout -subject` prints them: the certificate\'s RDN order, its quoting and escapes', async () => {
+    const key = generateKey('ec-p256');
+    const atv = (oid: string, value: Buffer) => der.set(der.sequence(der.oid(oid), value));
+    const names = [
+      der.sequence(atv('2.5.4.3', der.utf8('localhost')), atv('2.5.4.10', der.utf8('Acme'))),
+      der.sequence(atv('2.5.4.10', der.utf8('Acme, Inc.')), atv('2.5.4.3', der.utf8('#a+b<c>;" \\ '))),
+      der.sequence(atv('2.5.4.3', der.utf8('café\ttab')), der.set(der.sequence(der.oid('2.5.4.3'), der.utf8('x')), der.sequence(der.oid('0.9.2342.19200300.100.1.1'), der.utf8('y'))), atv('1.2.3.4.5', der.utf8('unknown'))),
+      der.sequence(atv('2.5.4.6', der.printable('US')), atv('2.5.4.10', encode(0x1e, Buffer.from([0x00, 0xe9, 0x65, 0xe5]))), atv('2.5.4.11', encode(0x14, Buffer.from([0x41, 0xe9])))),
+    ];
+    const certFiles = names.map((name, i) => {
+      const algorithm = der.sequence(der.oid('1.2.840.10045.4.3.2'));
+      const validity = der.sequence(der.time(new Date(Date.now() - 86_400_000)), der.time(new Date(Date.now() + 86_400_000)));
+      const tbs = der.sequence(der.explicit(0, der.integer(2)), der.integer(i + 1), algorithm, name, validity, name, key.publicKey.export({ type: 'spki', format: 'der' }));
+      const cert = new X509Certificate(der.sequence(tbs, algorithm, der.bitString(sign('sha256', tbs, key.privateKey))));
+      const file = path.join(dir, `name-${i}.pem`);
+      writeFileSync(file, cert.toString());
+      return file;
+    });
+    const [json, text] = await Promise.all([certpin(['inspect', '--json', ...certFiles]), certpin(['inspect', ...certFiles])]);
+    assert.equal(json.code, 0, json.stderr);
+    const parsed = JSON.parse(json.stdout) as { certificates: { subject: string; issuer: string }[] }[];
+    certFiles.forEach((file, i) => {
+      const subject = openssl(['x509', '-in', file, '-noout', '-subject']).toString().replace(/^subject=/, '').replace(/\n$/, '');
+      assert.equal(parsed[i]!.certificates[0]!.subject, subject, file);
+      assert.equal(parsed[i]!.certificates[0]!.issuer, subject, file);
+      assert.ok(text.stdout.includes(`${subject}  [self-signed]`), subject);
+    });
+    assert.equal(parsed[0]!.certificates[0]!.subject, 'CN = localhost, O = Acme', 'CN first when the certificate encodes it first');
   });
 
   it('--help on every command with examples, --version, and help starts without loading the commands', async () => {
@@ -179,6 +230,10 @@ describe('certpin CLI on files', () => {
     const mainSource = readFileSync(path.join(repo, 'src/cli/main.ts'), 'utf8');
     const staticImports = [...mainSource.matchAll(/^import [^;]*? from '([^']+)';/gm)].map((m) => m[1]);
     assert.deepEqual(staticImports.filter((m) => !m!.startsWith('node:')).sort(), ['./style.js', './usage.js', './version.js']);
+    // verify loads the report renderers only for --html / --svg.
+    const verifySource = readFileSync(path.join(repo, 'src/cli/commands/verify.ts'), 'utf8');
+    assert.doesNotMatch(verifySource, /^import [^;]*'\.\.\/report\//m);
+    assert.match(verifySource, /await import\('\.\.\/report\/html\.js'\)/);
     for (const helper of ['style.ts', 'usage.ts', 'version.ts']) {
       const source = readFileSync(path.join(repo, 'src/cli', helper), 'utf8');
       assert.deepEqual([...source.matchAll(/^import [^;]*? from '([^']+)';/gm)].map((m) => m[1]).filter((m) => !m!.startsWith('node:')), [], helper);

@@ -95,7 +95,7 @@ for (const [name, request] of Object.entries(clients)) {
       const before = mitm.intercepted.length;
       const requestsBefore = origin.requests.length;
       const error = await rejectsWith(request(policyOf(goodPins()), mitm.port), 'ERR_CERTPIN_PIN_MISMATCH');
-      assert.match(error.message, /CN=Corporate Proxy CA/);
+      assert.match(error.message, /CN = Corporate Proxy CA/);
       assert.match(error.message, new RegExp(pinOf(pki.intermediate).replace(/[+/]/g, '\\$&')));
       assert.equal(mitm.intercepted.length, before, 'the proxy read nothing');
       assert.equal(origin.requests.length, requestsBefore);

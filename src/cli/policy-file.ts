@@ -1,18 +1,26 @@
 /**
- * Loading a policy file for `check` and `verify`, with `--ca` files added to the policy's own `ca`.
+ * Loading a policy file for `check` and `verify`, with `--ca` files added to the policy's own `ca`, and for
+ * `verify --production` without its development overrides (what production clients load).
  * @module
  */
 import path from 'node:path';
-import { errors, loadPolicy, policyFromJson } from '../index.js';
+import { errors, policyFromJson } from '../index.js';
 import type { PinPolicy, PolicyWarning } from '../index.js';
 import { readInputFile } from './files.js';
 
+/** A policy file as read: the policy, and whether the file carries `developmentOverrides`. */
+export interface PolicyFile {
+  readonly policy: PinPolicy;
+  readonly developmentOverrides: boolean;
+}
+
 /**
- * Reads a policy file as `loadPolicy` does; `--ca` files, if any, are added to its `ca` list.
- * @throws {PolicyError} naming the file and the entry to fix.
+ * Reads a policy file as `loadPolicy` does; `--ca` files, if any, are added to its `ca` list. With
+ * `withoutDevelopmentOverrides`, the file's `developmentOverrides` are left out (and reported as present), so the
+ * policy is the one a production process gets (where `NODE_ENV=production` refuses them).
+ * @throws {PolicyError} naming the file and the entry to fix; {@link UsageError} when the file cannot be read.
  */
-export function loadPolicyFile(file: string, caFiles: readonly string[] | undefined, command: string, onWarning: (w: PolicyWarning) => void): PinPolicy {
-  if (!caFiles?.length) return loadPolicy(file, { onWarning });
+export function readPolicyFile(file: string, caFiles: readonly string[] | undefined, command: string, onWarning: (w: PolicyWarning) => void, options: { withoutDevelopmentOverrides?: boolean } = {}): PolicyFile {
   const text = readInputFile(file, command).toString('utf8');
   let json: unknown;
   try {
@@ -21,7 +29,18 @@ export function loadPolicyFile(file: string, caFiles: readonly string[] | undefi
     throw new errors.PolicyError(file, `not valid JSON (${(error as Error).message})`);
   }
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new errors.PolicyError(file, 'a policy file holds a JSON object with a "hosts" map');
-  const own = (json as { ca?: unknown }).ca;
-  const ca = [...(own === undefined ? [] : Array.isArray(own) ? own : [own]), ...caFiles.map((f) => path.resolve(f))];
-  return policyFromJson({ ...json, ca }, { source: file, baseDir: path.dirname(path.resolve(file)), onWarning });
+  const { developmentOverrides, ...rest } = json as Record<string, unknown>;
+  const present = Object.hasOwn(json, 'developmentOverrides');
+  const document: Record<string, unknown> = options.withoutDevelopmentOverrides || !present ? rest : { ...rest, developmentOverrides };
+  if (caFiles?.length) {
+    const own = document.ca;
+    document.ca = [...(own === undefined ? [] : Array.isArray(own) ? own : [own]), ...caFiles.map((f) => path.resolve(f))];
+  }
+  const policy = policyFromJson(document, { source: file, baseDir: path.dirname(path.resolve(file)), onWarning });
+  return { policy, developmentOverrides: present };
+}
+
+/** {@link readPolicyFile}'s policy, development overrides included. */
+export function loadPolicyFile(file: string, caFiles: readonly string[] | undefined, command: string, onWarning: (w: PolicyWarning) => void): PinPolicy {
+  return readPolicyFile(file, caFiles, command, onWarning).policy;
 }

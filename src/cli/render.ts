@@ -8,6 +8,9 @@ import { describeCertificate } from '../tools/index.js';
 import type { CertificateDetails } from '../tools/index.js';
 import type { Style } from './style.js';
 
+/** Where a certificate shown for a server came from: the server's own list (position `served` of `of`), or a trust store. */
+export type CertificateOrigin = { readonly served: number; readonly of: number } | { readonly store: string };
+
 /** A certificate as shown: its details and where it stands in the chain. */
 export interface CertificateView {
   readonly details: CertificateDetails;
@@ -17,6 +20,8 @@ export interface CertificateView {
   readonly onVerifiedPath?: boolean;
   /** The certificate is a trust anchor of the store. */
   readonly trustAnchor?: boolean;
+  /** For a server's chain: sent by the server, or taken from a trust store. */
+  readonly origin?: CertificateOrigin;
 }
 
 /** The role of certificate `index` of a chain of `length`, leaf first. */
@@ -34,6 +39,8 @@ export function daysText(daysLeft: number): string {
 
 function header(view: CertificateView, style: Style): string {
   const tags = [view.role];
+  if (view.origin && 'served' in view.origin) tags.push(`served ${view.origin.served}/${view.origin.of}`);
+  if (view.origin && 'store' in view.origin) tags.push(style.yellow(`not served: from the ${view.origin.store}`));
   if (view.onVerifiedPath === true) tags.push(style.green('on verified path'));
   if (view.onVerifiedPath === false) tags.push(style.yellow('not on a verified path'));
   if (view.trustAnchor) tags.push('trust anchor');
@@ -82,11 +89,16 @@ export function certificateJson(view: CertificateView): Record<string, unknown> 
     role: view.role,
     ...(view.onVerifiedPath === undefined ? {} : { onVerifiedPath: view.onVerifiedPath }),
     ...(view.trustAnchor === undefined ? {} : { trustAnchor: view.trustAnchor }),
+    ...(view.origin === undefined
+      ? {}
+      : 'served' in view.origin
+        ? { source: 'served', servedIndex: view.origin.served }
+        : { source: 'trust-store', store: view.origin.store }),
     ...view.details,
   };
 }
 
-/** A certificate's subject as one line, most specific part first (`CN=…, O=…`). */
+/** A certificate's subject as one line, as `openssl x509 -noout -subject` prints it (`CN = …, O = …` in the certificate's order). */
 export function subjectOf(certificate: X509Certificate): string {
   return describeCertificate(certificate).subject;
 }

@@ -102,3 +102,13 @@ export function parseCount(value: string | undefined, name: string, fallback: nu
   }
   return n;
 }
+
+/** Reads `--alpn h2,http/1.1`. */
+export function parseAlpn(value: string | undefined, command: string): string[] {
+  if (value === undefined) return ['h2', 'http/1.1'];
+  const list = value.split(',').map((p) => p.trim()).filter(Boolean);
+  if (list.length === 0 || list.some((p) => p.length > 255 || !/^[\x21-\x7e]+$/.test(p))) {
+    throw new UsageError(`--alpn expects protocol names separated by commas, e.g. h2,http/1.1; got "${value}".`, command);
+  }
+  return list;
+}

@@ -302,9 +302,96 @@ export function describeCertificate(certificate: CertificateInput, now: Date = n
   };
 }
 
-/** Formats Node's newline-separated distinguished name as one line, most specific part (CN) first. */
-export function formatName(name: string): string {
-  return name.split('\n').filter(Boolean).reverse().join(', ');
+/**
+ * Formats a distinguished name as Node gives it (`X509Certificate.subject` / `.issuer`: one RDN per line) the way
+ * `openssl x509 -noout -subject` prints it by default (OpenSSL's `oneline` name option): the certificate's own RDN
+ * order, `TYPE = value` joined by `, `, the parts of a multi-valued RDN by ` + `, a value in double quotes when it
+ * holds `, + < > ;` or starts with `#` or a space or ends with one, `"` and `\` escaped with `\`, control characters
+ * and every byte outside ASCII written `\XX` (UTF-8). The one difference left: a value that is not a string type
+ * (rare) is shown as its text where openssl dumps its DER as `#…`.
+ *
+ * @example
+ * ```ts
+ * formatName('CN=api.example.com\nO=Example\\, Inc.'); // 'CN = api.example.com, O = "Example, Inc."'
+ * ```
+ */
+export function formatName(name: string | undefined): string {
+  // Node gives `undefined` for an empty name.
+  if (!name) return '';
+  let formatted = formattedNames.get(name);
+  if (formatted === undefined) {
+    formatted = name
+      .split('\n')
+      .filter(Boolean)
+      .map((rdn) => splitNodeRdn(rdn).map(formatAttribute).join(' + '))
+      .join(', ');
+    // Issuers and roots repeat across chains: a small cache saves re-escaping them for every handshake shown.
+    if (formattedNames.size >= 1024) formattedNames.delete(formattedNames.keys().next().value!);
+    formattedNames.set(name, formatted);
+  }
+  return formatted;
+}
+
+const formattedNames = new Map<string, string>();
+
+/** The attributes of one line of Node's name: `TYPE=value` parts joined by ` + ` outside escapes. */
+function splitNodeRdn(line: string): string[] {
+  const parts: string[] = [];
+  let start = 0;
+  for (let i = 0; i < line.length; i++) {
+    if (line[i] === '\\') i++;
+    else if (line.startsWith(' + ', i)) {
+      parts.push(line.slice(start, i));
+      start = i + 3;
+      i += 2;
+    }
+  }
+  parts.push(line.slice(start));
+  return parts;
+}
+
+/** `TYPE=value` in Node's escaping (RFC 2253 backslashes, `\XX` for control bytes) to openssl's `TYPE = value`. */
+function formatAttribute(attribute: string): string {
+  const eq = attribute.indexOf('=');
+  if (eq === -1) return attribute;
+  const text = attribute.slice(eq + 1);
+  let raw = '';
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (ch === '\\' && /^[0-9A-Fa-f]{2}$/.test(text.slice(i + 1, i + 3))) {
+      raw += String.fromCharCode(parseInt(text.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (ch === '\\' && i + 1 < text.length) raw += text[++i]!;
+    else raw += ch;
+  }
+  // Node decoded the value's UTF-8; openssl prints its bytes.
+  return `${attribute.slice(0, eq)} = ${opensslValue(Buffer.byteLength(raw, 'utf8') === raw.length ? Array.from(raw, (c) => c.charCodeAt(0)) : [...Buffer.from(raw, 'utf8')])}`;
+}
+
+// OpenSSL's character classes for name printing (crypto/asn1/charmap.pl): escaped with a backslash anywhere, only
+// first, only last; and "quoting is enough" (RFC 1779 style, which openssl's default output uses).
+const ESCAPED = new Set([...',+"\\<>;'].map((c) => c.charCodeAt(0)));
+const QUOTABLE = new Set([...' #,+<>;'].map((c) => c.charCodeAt(0)));
+
+/** One value as OpenSSL's `oneline` option prints its UTF-8 bytes (a_strex.c, do_esc_char with ESC_QUOTE). */
+function opensslValue(bytes: readonly number[]): string {
+  let out = '';
+  let quote = false;
+  const hex = (b: number) => `\\${b.toString(16).toUpperCase().padStart(2, '0')}`;
+  bytes.forEach((b, i) => {
+    const last = i === bytes.length - 1;
+    // OpenSSL marks the first character, then overwrites the mark when that character is also the last.
+    const first = i === 0 && !last;
+    const char = String.fromCharCode(b);
+    if (b > 0x7e || b < 0x20) out += hex(b);
+    else if (ESCAPED.has(b) || (first && (char === ' ' || char === '#')) || (last && char === ' ')) {
+      if (QUOTABLE.has(b)) {
+        quote = true;
+        out += char;
+      } else out += `\\${char}`;
+    } else out += char;
+  });
+  return quote ? `"${out}"` : out;
 }
 
 const CURVE_NAMES: Record<string, string> = { prime256v1: 'P-256', secp384r1: 'P-384', secp521r1: 'P-521' };

@@ -5,6 +5,8 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 
 export const repo = path.resolve(import.meta.dirname, '../..');
+// Resolved here, so that the CLI also runs from a working directory outside the repository.
+const tsx = import.meta.resolve('tsx');
 
 export interface CliResult {
   readonly code: number;
@@ -18,7 +20,7 @@ export function certpin(args: readonly string[], options: { env?: NodeJS.Process
   return new Promise((resolve, reject) => {
     const { NO_COLOR: _noColor, FORCE_COLOR: _forceColor, ...inherited } = process.env;
     const env = { ...inherited, ...options.env };
-    const child = spawn(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), ...args], { cwd: options.cwd ?? repo, env });
+    const child = spawn(process.execPath, ['--import', tsx, path.join(repo, 'src/cli/main.ts'), ...args], { cwd: options.cwd ?? repo, env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));

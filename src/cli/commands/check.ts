@@ -4,7 +4,7 @@
  * @module
  */
 import { PinPolicy } from '../../index.js';
-import { parsePin, probeServer } from '../../tools/index.js';
+import { parsePin, probeServer, spkiPin } from '../../tools/index.js';
 import { subjectOf } from '../render.js';
 import type { PinDecision } from '../../index.js';
 import type { ServerProbe } from '../../tools/index.js';
@@ -12,7 +12,7 @@ import { explainFailure } from '../explain.js';
 import { readCaFiles } from '../files.js';
 import { loadPolicyFile } from '../policy-file.js';
 import { styleFor } from '../style.js';
-import { UsageError, parseCommandArgs, parseCount, parseTarget } from '../usage.js';
+import { UsageError, parseAlpn, parseCommandArgs, parseCount, parseTarget } from '../usage.js';
 
 /** `certpin check --help`. */
 export const help = `Usage: certpin check HOST[:PORT] | https://URL (--pin PIN… | --policy FILE) [options]
@@ -27,8 +27,12 @@ Options:
   --servername NAME  name to send (SNI) and to check the certificate for (default: the host)
   --ca FILE          also trust the CA certificate(s) in FILE; repeatable (system roots and
                      NODE_EXTRA_CA_CERTS are trusted too, unless the policy sets trustSystemRoots false)
+  --alpn LIST        ALPN protocols to offer, comma-separated (default h2,http/1.1)
   --json             print JSON on stdout
   --timeout MS       give up after MS milliseconds (default 10000)
+
+On a refusal, the pins of the verified chain (or, when nothing verifies, of what the server sent) are
+printed on stderr, ready to paste into a pin set once you know the change is yours.
 
 Exit codes: 0 accepted, 1 refused by pinning, 2 any other failure (invalid certificate, network, usage).
 
@@ -44,6 +48,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     policy: { type: 'string' },
     servername: { type: 'string' },
     ca: { type: 'string', multiple: true },
+    alpn: { type: 'string' },
     json: { type: 'boolean' },
     timeout: { type: 'string' },
   });
@@ -52,6 +57,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (!values.pin?.length && !values.policy) throw new UsageError('give the pins to check with --pin PIN (repeatable) or --policy FILE.', 'check');
   const target = parseTarget(positionals[0]!, 'check');
   const timeoutMs = parseCount(values.timeout, 'timeout', 10_000, 'check');
+  const alpn = parseAlpn(values.alpn, 'check');
 
   let policy: PinPolicy;
   if (values.policy) {
@@ -62,8 +68,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     policy = new PinPolicy({ hosts: {}, defaultPins: pins, ...(ca.length ? { ca } : {}), source: '--pin', onWarning: () => {} });
   }
   const servername = values.servername ?? target.host;
-  const probe = await probeServer(policy, { host: target.host, port: target.port, servername }, { timeoutMs });
-  const verdict = judge(probe, target.label, servername, timeoutMs);
+  const probe = await probeServer(policy, { host: target.host, port: target.port, servername }, { timeoutMs, alpn });
+  const verdict = judge(probe, target.label, servername, timeoutMs, alpn);
 
   if (values.json) {
     const decision = probe.decision;
@@ -80,15 +86,21 @@ export async function run(argv: readonly string[]): Promise<number> {
       matchedCertificate: decision?.outcome === 'matched' ? subjectOf(decision.matchedCertificate.certificate) : null,
       pattern: decision && 'rule' in decision ? decision.rule.pattern.text : null,
       chain: (probe.verifiedPath ?? []).map((c) => ({ subject: subjectOf(c.certificate), spkiPin: `sha256/${c.digests.spkiSha256}` })),
+      served: probe.served.map((c) => ({ subject: subjectOf(c), spkiPin: spkiPin(c) })),
     }, null, 2)}\n`);
     return verdict.exitCode;
   }
   const style = styleFor(process.stdout);
   const colour = verdict.exitCode === 0 ? style.green : style.red;
   process.stdout.write(`${colour(verdict.reason)}\n`);
-  if (verdict.exitCode === 1 && probe.verifiedPath?.length) {
+  if (verdict.exitCode !== 0) {
     const err = styleFor(process.stderr);
-    process.stderr.write(`${err.dim('Pins of the verified chain (leaf first):')}\n${probe.verifiedPath.map((c) => `  sha256/${c.digests.spkiSha256}  ${subjectOf(c.certificate)}`).join('\n')}\n`);
+    const path = probe.verifiedPath ?? [];
+    if (path.length) {
+      process.stderr.write(`${err.dim('Pins of the verified chain (leaf first):')}\n${path.map((c) => `  sha256/${c.digests.spkiSha256}  ${subjectOf(c.certificate)}`).join('\n')}\n`);
+    } else if (probe.served.length) {
+      process.stderr.write(`${err.dim('Pins of the certificates the server sent (not verified):')}\n${probe.served.map((c) => `  ${spkiPin(c)}  ${subjectOf(c)}`).join('\n')}\n`);
+    }
   }
   return verdict.exitCode;
 }
@@ -100,7 +112,7 @@ interface Verdict {
   readonly code?: string;
 }
 
-function judge(probe: ServerProbe, label: string, servername: string, timeoutMs: number): Verdict {
+function judge(probe: ServerProbe, label: string, servername: string, timeoutMs: number, alpn: readonly string[]): Verdict {
   const decision: PinDecision | undefined = probe.decision;
   if (probe.accepted) {
     switch (decision?.outcome) {
@@ -115,12 +127,12 @@ function judge(probe: ServerProbe, label: string, servername: string, timeoutMs:
         return { exitCode: 0, reason: `Accepted without pinning: the policy has no pin set for ${servername}; only CA validation applies.` };
     }
   }
-  const failure = explainFailure(probe.error, { label, servername, timeoutMs, chain: probe.served });
+  const failure = explainFailure(probe.error, { label, servername, timeoutMs, chain: probe.served, alpn, alpnHint: 'Offer its protocol with --alpn NAME.' });
   const base = { kind: failure.kind, ...(failure.code ? { code: failure.code } : {}) };
   if (failure.kind === 'pinning') {
     const rule = decision && 'rule' in decision ? decision.rule : undefined;
     const reason = decision?.outcome === 'mismatch' && rule
-      ? `Refused by pinning: the verified chain of ${label} carries ${rule.pins.length === 1 ? 'not the pinned key' : `none of the ${rule.pins.length} pinned keys`} for ${rule.pattern.text === '*' ? servername : rule.pattern.text}.`
+      ? `Refused by pinning: the verified chain of ${label} ${rule.pins.length === 1 ? 'does not carry the pinned key' : `carries none of the ${rule.pins.length} pinned keys`} for ${rule.pattern.text === '*' ? servername : rule.pattern.text}.`
       : failure.sentence;
     return { exitCode: 1, reason, ...base };
   }

@@ -1,31 +1,39 @@
 /**
  * `certpin fetch HOST[:PORT] | URL`: one handshake, no application data, and the chain shown as a tree with every
- * pin and fingerprint form, marked where certpin verified it, with a plain verdict when it is not trusted.
+ * pin and fingerprint form: what the server sent kept apart from what the trust store supplied, marked where
+ * certpin verified it, with a plain verdict when it is not trusted and a warning when the server omits a certificate
+ * clients need.
  * @module
  */
 import { PinPolicy } from '../../index.js';
 import { probeServer } from '../../tools/index.js';
 import type { ServerProbe } from '../../tools/index.js';
-import { probeChainViews } from '../chain-view.js';
+import { missingIntermediateWarning, probeChainViews } from '../chain-view.js';
+import type { LocalAnchors } from '../chain-view.js';
 import { explainFailure } from '../explain.js';
 import { readCaFiles, writeOutputFile } from '../files.js';
 import { certificateJson, renderChainTree } from '../render.js';
 import { styleFor } from '../style.js';
-import { UsageError, parseCommandArgs, parseCount, parseTarget } from '../usage.js';
+import { UsageError, parseAlpn, parseCommandArgs, parseCount, parseTarget } from '../usage.js';
 
 /** `certpin fetch --help`. */
 export const help = `Usage: certpin fetch HOST[:PORT] | https://URL [options]
 
-Connects (TLS handshake only, no request is sent) and shows the chain the server presents, leaf first:
-subject, issuer, names, key, validity and days left, SPKI pin (sha256/…), SHA-256 fingerprint (colon and
-plain hex) and SHA-1. Certificates on the path certpin verified to a trusted root are marked; an untrusted
-chain (self-signed, unknown CA, expired, wrong name) is still shown, with the reason.
+Connects (TLS handshake only, no request is sent) and shows the certificates the server sent, in its
+order, then those the verified path took from the trust store: subject, issuer, names, key, validity and
+days left, SPKI pin (sha256/…), SHA-256 fingerprint (colon and plain hex) and SHA-1. Each certificate says
+whether the server sent it ("served 1/2") or the trust store supplied it ("not served"), and whether it is
+on the path certpin verified to a trusted root. A server that omits its intermediate is called out: it
+works in browsers and fails in Node, curl and mobile apps. An untrusted chain (self-signed, unknown CA,
+expired, wrong name) is still shown, with the reason.
 
 Options:
   --servername NAME  name to send (SNI) and to check the certificate for (default: the host)
   --ca FILE          also trust the CA certificate(s) in FILE (PEM or DER); repeatable.
                      The system roots and NODE_EXTRA_CA_CERTS are always trusted.
-  --pem FILE         save the chain as received, leaf first, as PEM (like openssl s_client -showcerts)
+  --pem FILE         save exactly what the server sent, in its order, as PEM (like openssl s_client -showcerts)
+  --pem-path FILE    save the verified path instead, leaf to trust anchor, store certificates included
+  --alpn LIST        ALPN protocols to offer, comma-separated (default h2,http/1.1)
   --json             print JSON on stdout instead of the tree
   --timeout MS       give up after MS milliseconds (default 10000)
 
@@ -35,7 +43,7 @@ Examples:
   certpin fetch api.example.com
   certpin fetch https://api.example.com:8443/v1/health
   certpin fetch [::1]:8443 --servername localhost --ca dev-root.pem
-  certpin fetch api.example.com --pem chain.pem
+  certpin fetch api.example.com --pem served.pem --pem-path path.pem
   certpin fetch api.example.com --json | jq -r '.chain[0].spkiPin'`;
 
 /** Runs `certpin fetch`. */
@@ -44,20 +52,39 @@ export async function run(argv: readonly string[]): Promise<number> {
     servername: { type: 'string' },
     ca: { type: 'string', multiple: true },
     pem: { type: 'string' },
+    'pem-path': { type: 'string' },
+    alpn: { type: 'string' },
     json: { type: 'boolean' },
     timeout: { type: 'string' },
   });
   if (positionals.length !== 1) throw new UsageError(positionals.length ? 'give one host at a time.' : 'which server? Give HOST[:PORT] or an https:// URL.', 'fetch');
+  if (values.pem && values.pem === values['pem-path']) throw new UsageError('--pem and --pem-path must be different files.', 'fetch');
   const target = parseTarget(positionals[0]!, 'fetch');
   const timeoutMs = parseCount(values.timeout, 'timeout', 10_000, 'fetch');
+  const alpn = parseAlpn(values.alpn, 'fetch');
   const ca = readCaFiles(values.ca, 'fetch');
+  const local: LocalAnchors = { certificates: ca, label: '--ca' };
   const policy = new PinPolicy({ hosts: {}, ...(ca.length ? { ca } : {}), source: 'certpin fetch', onWarning: () => {} });
   const servername = values.servername ?? target.host;
-  const probe = await probeServer(policy, { host: target.host, port: target.port, servername }, { timeoutMs });
-  const failure = probe.error ? explainFailure(probe.error, { label: target.label, servername, timeoutMs, chain: probe.served }) : undefined;
-  const views = probeChainViews(probe);
+  const probe = await probeServer(policy, { host: target.host, port: target.port, servername }, { timeoutMs, alpn });
+  const failure = probe.error
+    ? explainFailure(probe.error, { label: target.label, servername, timeoutMs, chain: probe.served, alpn, alpnHint: 'Offer its protocol with --alpn NAME to see its certificate.' })
+    : undefined;
+  const views = probeChainViews(probe, local);
+  const incomplete = missingIntermediateWarning(probe, local);
+  const path = (probe.verifiedPath ?? []).map((c) => c.certificate);
 
-  if (values.pem && probe.served.length) writeOutputFile(values.pem, probe.served.map((c) => c.toString()).join(''), { force: true, command: 'fetch' });
+  const saved: string[] = [];
+  if (values.pem && probe.served.length) {
+    writeOutputFile(values.pem, probe.served.map((c) => c.toString()).join(''), { force: true, command: 'fetch' });
+    saved.push(`Saved the ${count(probe.served.length, 'certificate')} the server sent to ${values.pem}${path.length > probe.served.length && !values['pem-path'] ? ` (the verified path has ${path.length}: --pem-path FILE saves it)` : ''}.`);
+  }
+  if (values['pem-path']) {
+    if (!path.length) throw new UsageError(`no verified path to save in ${values['pem-path']}: ${failure?.sentence ?? 'the chain does not verify'}`, 'fetch');
+    writeOutputFile(values['pem-path'], path.map((c) => c.toString()).join(''), { force: true, command: 'fetch' });
+    const fromStore = path.filter((c) => !probe.served.some((s) => s.fingerprint256 === c.fingerprint256)).length;
+    saved.push(`Saved the verified path (${count(path.length, 'certificate')}, ${fromStore} of them from the trust store) to ${values['pem-path']}.`);
+  }
 
   if (values.json) {
     process.stdout.write(`${JSON.stringify({
@@ -66,8 +93,12 @@ export async function run(argv: readonly string[]): Promise<number> {
       servername,
       protocol: probe.protocol ?? null,
       cipher: probe.cipher ?? null,
+      alpnProtocol: probe.alpnProtocol ?? null,
       trusted: probe.accepted,
+      served: probe.served.length,
+      complete: incomplete === undefined,
       error: failure ? { kind: failure.kind, code: failure.code ?? null, message: failure.sentence } : null,
+      warnings: incomplete ? [{ code: 'MISSING_INTERMEDIATE', message: incomplete }] : [],
       chain: views.map(certificateJson),
     }, null, 2)}\n`);
     return probe.served.length ? 0 : 2;
@@ -77,16 +108,25 @@ export async function run(argv: readonly string[]): Promise<number> {
     process.stderr.write(`${style.red(style.bold('certpin:'))} ${failure?.sentence ?? `no certificate from ${target.label}`}\n`);
     return 2;
   }
-  process.stdout.write(`${render(probe, target.label, servername, views, failure?.sentence)}\n`);
-  if (values.pem) process.stderr.write(`Saved ${probe.served.length} certificate${probe.served.length === 1 ? '' : 's'} to ${values.pem}.\n`);
+  process.stdout.write(`${render(probe, target.label, servername, views, failure?.sentence, incomplete)}\n`);
+  if (saved.length) process.stderr.write(`${saved.join('\n')}\n`);
   return 0;
 }
 
-function render(probe: ServerProbe, label: string, servername: string, views: ReturnType<typeof probeChainViews>, problem: string | undefined): string {
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 || noun === 'more' ? '' : 's'}`;
+}
+
+function render(probe: ServerProbe, label: string, servername: string, views: ReturnType<typeof probeChainViews>, problem: string | undefined, incomplete: string | undefined): string {
   const style = styleFor(process.stdout);
-  const about = [label, servername !== probe.host ? `servername ${servername}` : undefined, probe.protocol, probe.cipher].filter(Boolean).join(style.dim(' · '));
+  const about = [label, servername !== probe.host ? `servername ${servername}` : undefined, probe.protocol, probe.cipher, probe.alpnProtocol ? `ALPN ${probe.alpnProtocol}` : undefined]
+    .filter(Boolean)
+    .join(style.dim(' · '));
   const verdict = problem
     ? style.red(`✘ ${problem}`)
-    : style.green(`✔ Trusted: the chain verifies to a trusted root and the certificate is valid for ${servername}.`);
-  return `${style.bold(about)}\n${verdict}\n\n${renderChainTree(views, style)}`;
+    : incomplete
+      ? style.yellow(`▲ Trusted on this machine only: the chain verifies to a trusted root and the certificate is valid for ${servername}, with a certificate the server did not send.`)
+      : style.green(`✔ Trusted: the chain verifies to a trusted root and the certificate is valid for ${servername}.`);
+  const servedLine = style.dim(`The server sent ${count(probe.served.length, 'certificate')}${views.length > probe.served.length ? `; ${count(views.length - probe.served.length, 'more')} from the trust store ${views.length - probe.served.length === 1 ? 'completes' : 'complete'} the verified path` : ''}.`);
+  return [`${style.bold(about)}`, verdict, ...(incomplete ? [style.yellow(`▲ ${incomplete}`)] : []), servedLine, '', renderChainTree(views, style)].join('\n');
 }

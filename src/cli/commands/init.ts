@@ -113,7 +113,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     s.bold('Next:'),
     backupPins.length
       ? `  ship the policy, then run "certpin verify ${file}" in CI.`
-      : `  1. certpin backup-key   2. put its pin in place of ${JSON.stringify(BACKUP_PLACEHOLDER.split(' ')[0])} (the file does not load until then)\n  3. ship the policy, then run "certpin verify ${file}" in CI.`,
+      : `  1. certpin backup-key ${entries.map((e) => e.pattern).join(' ')}   2. put its pin in place of ${JSON.stringify(BACKUP_PLACEHOLDER.split(' ')[0])} (the file does not load until then)\n  3. ship the policy, then run "certpin verify ${file}" in CI.`,
     '',
   );
   process.stderr.write(`${lines.join('\n')}\n`);
