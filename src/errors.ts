@@ -217,15 +217,20 @@ export class ProxyConnectError extends CertpinError {
   }
 }
 
-/** What kind of failure an error is, once the wrapping of a client is peeled off. */
-export type ErrorKind = 'pinning' | 'certificate' | 'network' | 'usage' | 'other';
+/**
+ * What kind of failure an error is, once the wrapping of a client is peeled off: `pinning` (certpin refused the
+ * chain), `certificate` (the chain or the name is not valid), `protocol` (the TLS negotiation failed before any
+ * certificate was judged: no common ALPN protocol, version or cipher, a server wanting a client certificate, a port
+ * that does not speak TLS), `network`, `usage` (a bad argument or option), or `other`.
+ */
+export type ErrorKind = 'pinning' | 'certificate' | 'protocol' | 'network' | 'usage' | 'other';
 
 const CERTIFICATE_CODES = new Set([
   'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN',
   'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
   'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'INVALID_CA', 'PATH_LENGTH_EXCEEDED',
   'INVALID_PURPOSE', 'CERT_REVOKED', 'ERR_TLS_CERT_ALTNAME_INVALID', 'HOSTNAME_MISMATCH', 'CERT_CHAIN_TOO_LONG',
-  'ERR_CERTPIN_CHAIN_UNVERIFIED', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE', 'ERR_SSL_WRONG_VERSION_NUMBER',
+  'ERR_CERTPIN_CHAIN_UNVERIFIED', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
 ]);
 const NETWORK_CODES = new Set([
   'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
@@ -262,7 +267,9 @@ export function classifyError(error: unknown): { kind: ErrorKind; code: string |
 
 function kindOfCode(code: string): ErrorKind {
   if (code === ErrorCodes.PIN_MISMATCH || code === ErrorCodes.HOST_NOT_PINNED || code === ErrorCodes.CHECK_FAILED || code === ErrorCodes.INSECURE_REDIRECT) return 'pinning';
-  if (CERTIFICATE_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return 'certificate';
+  if (CERTIFICATE_CODES.has(code) || code.startsWith('ERR_TLS_')) return 'certificate';
+  // Node reports the server's certificate with X.509 codes and ERR_TLS_*; ERR_SSL_* is the negotiation itself.
+  if (code.startsWith('ERR_SSL_')) return 'protocol';
   if (NETWORK_CODES.has(code)) return 'network';
   if (code === ErrorCodes.INVALID_PIN || code === ErrorCodes.INVALID_POLICY || code === ErrorCodes.INVALID_CERTIFICATE || code === ErrorCodes.INSECURE_OPTION) return 'usage';
   return 'other';

@@ -1,9 +1,9 @@
 /**
  * Why a connection failed, in one plain sentence: Node's error codes (`DEPTH_ZERO_SELF_SIGNED_CERT`,
  * `ECONNREFUSED`, …) and certpin's own, turned into what happened and what to do. The library's `classifyError`
- * gives the kind; the CLI adds one of its own, `protocol`, for handshakes that fail before any certificate is judged
- * (no common ALPN protocol or TLS version, an mTLS server that wants a client certificate, a port that does not
- * speak TLS): calling those "not trusted" sends people looking at the wrong certificate.
+ * gives the kind; `protocol` failures (no common ALPN protocol or TLS version, an mTLS server that wants a client
+ * certificate, a port that does not speak TLS) are never called "not trusted": that sends people looking at the
+ * wrong certificate.
  * @module
  */
 import type { X509Certificate } from 'node:crypto';
@@ -11,8 +11,8 @@ import { classifyError } from '../index.js';
 import type { ErrorKind } from '../index.js';
 import { formatName } from '../tools/index.js';
 
-/** What kind of failure the CLI reports: the library's kinds, and `protocol` for a failed TLS negotiation. */
-export type FailureKind = ErrorKind | 'protocol';
+/** What kind of failure the CLI reports: the library's kinds. */
+export type FailureKind = ErrorKind;
 
 /** What the CLI says about a failed connection. */
 export interface FailureExplanation {
@@ -45,20 +45,9 @@ const ALPN_CODES = new Set(['ERR_SSL_TLSV1_ALERT_NO_APPLICATION_PROTOCOL', 'ERR_
 const VERSION_CODES = new Set(['ERR_SSL_TLSV1_ALERT_PROTOCOL_VERSION', 'ERR_SSL_UNSUPPORTED_PROTOCOL', 'ERR_SSL_NO_PROTOCOLS_AVAILABLE', 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', 'ERR_SSL_NO_SHARED_CIPHER']);
 const CLIENT_CERTIFICATE_CODES = new Set(['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE', 'ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'ERR_SSL_SSLV3_ALERT_CERTIFICATE_UNKNOWN']);
 
-/**
- * The kind of a failure as the CLI reports it. Every `ERR_SSL_*` code a client sees is about the negotiation (an
- * alert from the server, a record it cannot read), never about the server's certificate: Node reports those with
- * X.509 codes (`CERT_HAS_EXPIRED`, …) and `ERR_TLS_CERT_ALTNAME_INVALID`.
- */
-export function failureKind(kind: ErrorKind, code: string | undefined): FailureKind {
-  return code?.startsWith('ERR_SSL_') ? 'protocol' : kind;
-}
-
 /** Explains a connection failure in one line. */
 export function explainFailure(error: unknown, context: FailureContext): FailureExplanation {
-  const classified = classifyError(error);
-  const { code, error: inner } = classified;
-  const kind = failureKind(classified.kind, code);
+  const { kind, code, error: inner } = classifyError(error);
   const message = inner instanceof Error ? inner.message : String(inner);
   const leaf = context.chain?.[0];
   const nameHint = context.nameHint ?? 'use --servername NAME if you meant another name';

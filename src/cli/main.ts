@@ -113,5 +113,5 @@ export function runCli(): void {
   });
 }
 
-// `node --import tsx src/cli/main.ts …` and `node dist/src/cli/main.js …` run it directly.
+// `node --import tsx src/cli/main.ts …` and `node dist/cli/main.js …` run it directly.
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) runCli();
