@@ -57,8 +57,9 @@ export interface PathValidationOptions {
    */
   readonly partialChain?: boolean;
   /**
-   * The TLS security level whose key and digest sizes apply (OpenSSL's auth level): 1 is OpenSSL 3.0's default
-   * (Node 20), 2 is OpenSSL 3.2+'s (Node 22 and 24). Default 2, the stricter; 0 turns the check off.
+   * The TLS security level whose key and digest sizes apply (OpenSSL's auth level; measured with handshakes: Node 20
+   * and 22 verify at level 1, Node 24 at level 2). Level 1 refuses SHA-1 and MD5 signatures below the anchor and keys
+   * under 80 bits (RSA < 1024); level 2 also RSA < 2048 and P-192. Default 2, the stricter; 0 turns the check off.
    */
   readonly securityLevel?: number;
   /** The longest chain accepted, leaf and anchor included. Default 100 (OpenSSL stops at 102). */
