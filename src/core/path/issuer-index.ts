@@ -39,9 +39,12 @@ export class IssuerIndex {
 
   /** The certificates that may have issued `subject` (see {@link likelyIssued}). */
   issuersOf(subject: CertificateFacts): CertificateFacts[] {
-    const named = this.#bySubject.get(subject.issuer.key);
-    if (!named) return [];
-    return named.filter((issuer) => likelyIssued(issuer, subject));
+    return this.named(subject).filter((issuer) => likelyIssued(issuer, subject));
+  }
+
+  /** Every certificate whose subject is `subject`'s issuer name (the ones {@link issuersOf} looks at). */
+  named(subject: CertificateFacts): readonly CertificateFacts[] {
+    return this.#bySubject.get(subject.issuer.key) ?? [];
   }
 
   /** Whether this exact certificate (same DER) is in the set. */
@@ -92,6 +95,11 @@ export class TrustAnchorIndex {
   /** Anchors that may have issued `subject`. */
   issuersOf(subject: CertificateFacts): CertificateFacts[] {
     return this.#built().issuersOf(subject);
+  }
+
+  /** Anchors whose subject is `subject`'s issuer name. */
+  named(subject: CertificateFacts): readonly CertificateFacts[] {
+    return this.#built().named(subject);
   }
 
   /** Whether this exact certificate is an anchor. */

@@ -42,10 +42,15 @@ export interface PathBudget {
   readonly maxPaths: number;
   /** Served certificates considered; a server sending more is refused. */
   readonly maxCandidates: number;
+  /**
+   * Name-constraint comparisons (names × subtrees, summed over the chains). OpenSSL allows 2^20 per certificate
+   * pair, which in JavaScript is tens of milliseconds; certpin caps the whole call far lower.
+   */
+  readonly maxNameChecks: number;
 }
 
 /** The default caps: a few milliseconds of CPU in the worst case, far above what a real chain needs. */
-export const DEFAULT_PATH_BUDGET: PathBudget = Object.freeze({ maxSignatureChecks: 8, maxSteps: 2000, maxPaths: 8, maxCandidates: 256 });
+export const DEFAULT_PATH_BUDGET: PathBudget = Object.freeze({ maxSignatureChecks: 6, maxSteps: 2000, maxPaths: 8, maxCandidates: 256, maxNameChecks: 1 << 16 });
 
 /** How to validate. */
 export interface PathValidationOptions {
@@ -140,6 +145,7 @@ export function validatePath(leaf: CertificateFacts, candidates: readonly Certif
   const nowSecond = Math.floor(options.now / 1000) * 1000;
   const signatureWork: SignatureWork = { fresh: 0, limit: budget.maxSignatureChecks };
   let steps = 0;
+  let nameChecks = 0;
   const paths: CertificatePath[] = [];
   const work = (): PathWork => ({ steps, paths: paths.length, signatureChecks: signatureWork.fresh });
   const refuse = (f: Failure): PathValidation => ({ verified: false, ...f, work: work() });
@@ -193,6 +199,9 @@ export function validatePath(leaf: CertificateFacts, candidates: readonly Certif
       for (let j = n - 1; j > i; j--) {
         const constraints = chain[j]!.nameConstraints;
         if (!constraints) continue;
+        // Names of x (subject, its attributes, SANs; the common names counted in the attributes) × subtrees.
+        nameChecks += (1 + x.subject.attributes.length + (x.subjectAltNames?.length ?? 0)) * (constraints.permitted.length + constraints.excluded.length);
+        if (nameChecks > budget.maxNameChecks) throw new WorkLimit(`more than ${budget.maxNameChecks} name-constraint comparisons`);
         const failure = checkNameConstraints(x, constraints, i === 0);
         if (failure) return { code: 'name-constraints', reason: `a name constraint fails (${failure})`, certificate: x, depth: i };
       }
@@ -210,6 +219,9 @@ export function validatePath(leaf: CertificateFacts, candidates: readonly Certif
   };
 
   const complete = (chain: CertificatePath): Failure | undefined => {
+    if (chain.length > maxChainLength) {
+      return { code: 'chain-too-long', reason: `a chain longer than ${maxChainLength} certificates`, certificate: chain[chain.length - 1], depth: chain.length - 1 };
+    }
     if (paths.length >= budget.maxPaths) throw new WorkLimit(`more than ${budget.maxPaths} alternative chains`);
     const failure = checkChain(chain);
     if (!failure) paths.push(Object.freeze([...chain]));
@@ -223,8 +235,8 @@ export function validatePath(leaf: CertificateFacts, candidates: readonly Certif
     const depth = chain.length - 1;
     if (chain.length > maxChainLength) return { code: 'chain-too-long', reason: `a chain longer than ${maxChainLength} certificates`, certificate: top, depth };
     // Trusted first: an issuer from the store is taken whenever the store has one.
+    step(anchors.named(top).length);
     const fromStore = anchors.issuersOf(top);
-    step(fromStore.length);
     if (fromStore.length > 0) {
       const current = fromStore.filter(timeValid);
       if (current.length === 0) return timeFailure(fromStore[0]!, depth + 1);
@@ -244,8 +256,8 @@ export function validatePath(leaf: CertificateFacts, candidates: readonly Certif
     }
     if (trusted) return { code: 'no-path', reason: 'a certificate of the trust store whose issuer is not in the store', certificate: top, depth };
     if (!top.selfSigned) {
+      step(served.named(top).length);
       const named = served.issuersOf(top);
-      step(named.length);
       const unused = named.filter((c) => !chain.some((onChain) => onChain.sha256 === c.sha256));
       if (unused.length > 0) {
         const current = unused.filter(timeValid);
