@@ -138,30 +138,137 @@ const MIN_BITS = [0, 80, 112, 128, 192, 256];
  * ```
  */
 export function validatePath(leaf: CertificateFacts, candidates: readonly CertificateFacts[], anchors: TrustAnchorIndex, options: PathValidationOptions): PathValidation {
-  const budget: PathBudget = { ...DEFAULT_PATH_BUDGET, ...options.budget };
-  const partialChain = options.partialChain ?? false;
-  const level = Math.max(0, Math.min(5, options.securityLevel ?? 2));
-  const maxChainLength = options.maxChainLength ?? 100;
-  const nowSecond = Math.floor(options.now / 1000) * 1000;
-  const signatureWork: SignatureWork = { fresh: 0, limit: budget.maxSignatureChecks };
-  let steps = 0;
-  let nameChecks = 0;
-  const paths: CertificatePath[] = [];
-  const work = (): PathWork => ({ steps, paths: paths.length, signatureChecks: signatureWork.fresh });
-  const refuse = (f: Failure): PathValidation => ({ verified: false, ...f, work: work() });
+  const search = new PathSearch(anchors, options);
+  try {
+    const failure = search.run(leaf, candidates);
+    if (failure) return search.refuse(failure);
+    if (search.paths.length === 0) return search.refuse({ code: 'no-path', reason: 'no chain reaches a trust anchor' });
+    return { verified: true, paths: search.paths, work: search.work() };
+  } catch (error) {
+    if (error instanceof WorkLimit || error instanceof SignatureBudgetExceeded) return search.refuse({ code: 'work-limit', reason: error.message });
+    throw error;
+  }
+}
 
-  const step = (count = 1): void => {
-    steps += count;
-    if (steps > budget.maxSteps) throw new WorkLimit(`more than ${budget.maxSteps} search steps`);
-  };
-  const timeFailure = (c: CertificateFacts, depth: number): Failure | undefined => {
-    if (c.notBefore > nowSecond) return { code: 'not-yet-valid', reason: 'a certificate is not yet valid', certificate: c, depth };
-    if (nowSecond >= c.notAfter) return { code: 'expired', reason: 'a certificate has expired', certificate: c, depth };
+/** One validation: OpenSSL's chain building over every order, and the checks on each chain built. */
+class PathSearch {
+  readonly paths: CertificatePath[] = [];
+  readonly #anchors: TrustAnchorIndex;
+  readonly #budget: PathBudget;
+  readonly #partialChain: boolean;
+  readonly #level: number;
+  readonly #maxChainLength: number;
+  readonly #now: number;
+  readonly #signatures: SignatureWork;
+  #served = new IssuerIndex();
+  #steps = 0;
+  #nameChecks = 0;
+
+  constructor(anchors: TrustAnchorIndex, options: PathValidationOptions) {
+    this.#anchors = anchors;
+    this.#budget = { ...DEFAULT_PATH_BUDGET, ...options.budget };
+    this.#partialChain = options.partialChain ?? false;
+    this.#level = Math.max(0, Math.min(5, options.securityLevel ?? 2));
+    this.#maxChainLength = options.maxChainLength ?? 100;
+    this.#now = Math.floor(options.now / 1000) * 1000;
+    this.#signatures = { fresh: 0, limit: this.#budget.maxSignatureChecks };
+  }
+
+  work(): PathWork {
+    return { steps: this.#steps, paths: this.paths.length, signatureChecks: this.#signatures.fresh };
+  }
+
+  refuse(f: Failure): PathValidation {
+    return { verified: false, ...f, work: this.work() };
+  }
+
+  run(leaf: CertificateFacts, candidates: readonly CertificateFacts[]): Failure | undefined {
+    if (leaf.invalid.length > 0) return { code: 'malformed', reason: `the leaf is invalid (${leaf.invalid[0]})`, certificate: leaf, depth: 0 };
+    if (candidates.length > this.#budget.maxCandidates) throw new WorkLimit(`more than ${this.#budget.maxCandidates} certificates served`);
+    for (const c of candidates) if (c.sha256 !== leaf.sha256) this.#served.add(c);
+    if (this.#level > 0 && leaf.key.securityBits < MIN_BITS[this.#level]!) {
+      return { code: 'weak-key', reason: `the leaf key is weaker than security level ${this.#level} allows`, certificate: leaf, depth: 0 };
+    }
+    return this.#extend([leaf], false);
+  }
+
+  #step(count = 1): void {
+    this.#steps += count;
+    if (this.#steps > this.#budget.maxSteps) throw new WorkLimit(`more than ${this.#budget.maxSteps} search steps`);
+  }
+
+  #timeValid(c: CertificateFacts): boolean {
+    return c.notBefore <= this.#now && this.#now < c.notAfter;
+  }
+
+  #timeFailure(c: CertificateFacts, depth: number): Failure | undefined {
+    if (c.notBefore > this.#now) return { code: 'not-yet-valid', reason: 'a certificate is not yet valid', certificate: c, depth };
+    if (this.#now >= c.notAfter) return { code: 'expired', reason: 'a certificate has expired', certificate: c, depth };
     return undefined;
-  };
-  const timeValid = (c: CertificateFacts): boolean => c.notBefore <= nowSecond && nowSecond < c.notAfter;
+  }
 
-  const checkChain = (chain: CertificatePath): Failure | undefined => {
+  /** Extends `chain` as OpenSSL's build_chain would, along every choice it could make; the first failure ends it. */
+  #extend(chain: CertificateFacts[], trusted: boolean): Failure | undefined {
+    this.#step();
+    const top = chain[chain.length - 1]!;
+    const depth = chain.length - 1;
+    if (chain.length > this.#maxChainLength) return { code: 'chain-too-long', reason: `a chain longer than ${this.#maxChainLength} certificates`, certificate: top, depth };
+    // Trusted first: an issuer from the store is taken whenever the store has one.
+    this.#step(this.#anchors.named(top).length);
+    const fromStore = this.#anchors.issuersOf(top);
+    if (fromStore.length > 0) {
+      const current = fromStore.filter((c) => this.#timeValid(c));
+      if (current.length === 0) return this.#timeFailure(fromStore[0]!, depth + 1);
+      for (const anchor of current) {
+        let failure: Failure | undefined;
+        if (top.selfSigned) {
+          // A self-signed certificate is trusted only as the very certificate of the store (no look-alike).
+          if (anchor.sha256 !== top.sha256) return { code: 'no-path', reason: 'a self-signed certificate that is not the trust anchor of that name', certificate: top, depth };
+          failure = this.#complete([...chain.slice(0, -1), anchor]);
+        } else {
+          const next = [...chain, anchor];
+          failure = anchor.selfSigned || this.#partialChain ? this.#complete(next) : this.#extend(next, true);
+        }
+        if (failure) return failure;
+      }
+      return undefined;
+    }
+    if (trusted) return { code: 'no-path', reason: 'a certificate of the trust store whose issuer is not in the store', certificate: top, depth };
+    if (!top.selfSigned) {
+      this.#step(this.#served.named(top).length);
+      const unused = this.#served.issuersOf(top).filter((c) => !chain.some((onChain) => onChain.sha256 === c.sha256));
+      if (unused.length > 0) {
+        const current = unused.filter((c) => this.#timeValid(c));
+        if (current.length === 0) return this.#timeFailure(unused[0]!, depth + 1);
+        for (const issuer of current) {
+          const failure = this.#extend([...chain, issuer], false);
+          if (failure) return failure;
+        }
+        return undefined;
+      }
+    }
+    // Last chance: with partial chains, the leaf itself may be in the store.
+    if (this.#partialChain && this.#anchors.has(chain[0]!)) return this.#complete(chain);
+    return {
+      code: 'no-path',
+      reason: top.selfSigned ? 'the chain ends at a self-signed certificate that is not a trust anchor' : 'no issuer found for a certificate: the chain does not reach a trust anchor',
+      certificate: top,
+      depth,
+    };
+  }
+
+  #complete(chain: CertificatePath): Failure | undefined {
+    if (chain.length > this.#maxChainLength) {
+      return { code: 'chain-too-long', reason: `a chain longer than ${this.#maxChainLength} certificates`, certificate: chain[chain.length - 1], depth: chain.length - 1 };
+    }
+    if (this.paths.length >= this.#budget.maxPaths) throw new WorkLimit(`more than ${this.#budget.maxPaths} alternative chains`);
+    const failure = this.#check(chain);
+    if (!failure) this.paths.push(Object.freeze([...chain]));
+    return failure;
+  }
+
+  /** The checks OpenSSL runs on a built chain. */
+  #check(chain: CertificatePath): Failure | undefined {
     const n = chain.length;
     let counted = 0;
     for (let i = 0; i < n; i++) {
@@ -181,16 +288,16 @@ export function validatePath(leaf: CertificateFacts, candidates: readonly Certif
       if (i > 1 && pathLength !== undefined && counted > pathLength) return { code: 'path-length', reason: 'a path length constraint is exceeded', certificate: x, depth: i };
       if (i > 0 && !x.selfIssued) counted++;
     }
-    if (level > 0) {
-      const min = MIN_BITS[level]!;
+    if (this.#level > 0) {
+      const min = MIN_BITS[this.#level]!;
       for (let i = 0; i < n; i++) {
         const x = chain[i]!;
-        if (x.key.securityBits < min) return { code: 'weak-key', reason: `a key weaker than security level ${level} allows`, certificate: x, depth: i };
-        if (i < n - 1 && x.signatureScheme.securityBits < min) return { code: 'weak-signature', reason: `a signature digest weaker than security level ${level} allows`, certificate: x, depth: i };
+        if (x.key.securityBits < min) return { code: 'weak-key', reason: `a key weaker than security level ${this.#level} allows`, certificate: x, depth: i };
+        if (i < n - 1 && x.signatureScheme.securityBits < min) return { code: 'weak-signature', reason: `a signature digest weaker than security level ${this.#level} allows`, certificate: x, depth: i };
       }
     }
     for (let i = 0; i < n; i++) {
-      const failure = timeFailure(chain[i]!, i);
+      const failure = this.#timeFailure(chain[i]!, i);
       if (failure) return failure;
     }
     for (let i = n - 1; i >= 0; i--) {
@@ -199,9 +306,9 @@ export function validatePath(leaf: CertificateFacts, candidates: readonly Certif
       for (let j = n - 1; j > i; j--) {
         const constraints = chain[j]!.nameConstraints;
         if (!constraints) continue;
-        // Names of x (subject, its attributes, SANs; the common names counted in the attributes) × subtrees.
-        nameChecks += (1 + x.subject.attributes.length + (x.subjectAltNames?.length ?? 0)) * (constraints.permitted.length + constraints.excluded.length);
-        if (nameChecks > budget.maxNameChecks) throw new WorkLimit(`more than ${budget.maxNameChecks} name-constraint comparisons`);
+        // Names of x (its subject, each subject attribute, each SAN) × subtrees.
+        this.#nameChecks += (1 + x.subject.attributes.length + (x.subjectAltNames?.length ?? 0)) * (constraints.permitted.length + constraints.excluded.length);
+        if (this.#nameChecks > this.#budget.maxNameChecks) throw new WorkLimit(`more than ${this.#budget.maxNameChecks} name-constraint comparisons`);
         const failure = checkNameConstraints(x, constraints, i === 0);
         if (failure) return { code: 'name-constraints', reason: `a name constraint fails (${failure})`, certificate: x, depth: i };
       }
@@ -213,85 +320,8 @@ export function validatePath(leaf: CertificateFacts, candidates: readonly Certif
         return { code: 'key-usage', reason: 'an issuer whose key usage does not allow certificate signing', certificate: issuer, depth: i + 1 };
       }
       if (!subject.signatureScheme.supported) return { code: 'unsupported-algorithm', reason: 'a signature algorithm certpin does not verify', certificate: subject, depth: i };
-      if (!signatureVerifies(subject, issuer, signatureWork)) return { code: 'signature', reason: 'a signature does not verify', certificate: subject, depth: i };
+      if (!signatureVerifies(subject, issuer, this.#signatures)) return { code: 'signature', reason: 'a signature does not verify', certificate: subject, depth: i };
     }
     return undefined;
-  };
-
-  const complete = (chain: CertificatePath): Failure | undefined => {
-    if (chain.length > maxChainLength) {
-      return { code: 'chain-too-long', reason: `a chain longer than ${maxChainLength} certificates`, certificate: chain[chain.length - 1], depth: chain.length - 1 };
-    }
-    if (paths.length >= budget.maxPaths) throw new WorkLimit(`more than ${budget.maxPaths} alternative chains`);
-    const failure = checkChain(chain);
-    if (!failure) paths.push(Object.freeze([...chain]));
-    return failure;
-  };
-
-  let served: IssuerIndex;
-  const extend = (chain: CertificateFacts[], trusted: boolean): Failure | undefined => {
-    step();
-    const top = chain[chain.length - 1]!;
-    const depth = chain.length - 1;
-    if (chain.length > maxChainLength) return { code: 'chain-too-long', reason: `a chain longer than ${maxChainLength} certificates`, certificate: top, depth };
-    // Trusted first: an issuer from the store is taken whenever the store has one.
-    step(anchors.named(top).length);
-    const fromStore = anchors.issuersOf(top);
-    if (fromStore.length > 0) {
-      const current = fromStore.filter(timeValid);
-      if (current.length === 0) return timeFailure(fromStore[0]!, depth + 1);
-      for (const anchor of current) {
-        let failure: Failure | undefined;
-        if (top.selfSigned) {
-          // A self-signed certificate is trusted only as the very certificate of the store (no look-alike).
-          if (anchor.sha256 !== top.sha256) return { code: 'no-path', reason: 'a self-signed certificate that is not the trust anchor of that name', certificate: top, depth };
-          failure = complete([...chain.slice(0, -1), anchor]);
-        } else {
-          const next = [...chain, anchor];
-          failure = anchor.selfSigned || partialChain ? complete(next) : extend(next, true);
-        }
-        if (failure) return failure;
-      }
-      return undefined;
-    }
-    if (trusted) return { code: 'no-path', reason: 'a certificate of the trust store whose issuer is not in the store', certificate: top, depth };
-    if (!top.selfSigned) {
-      step(served.named(top).length);
-      const named = served.issuersOf(top);
-      const unused = named.filter((c) => !chain.some((onChain) => onChain.sha256 === c.sha256));
-      if (unused.length > 0) {
-        const current = unused.filter(timeValid);
-        if (current.length === 0) return timeFailure(unused[0]!, depth + 1);
-        for (const issuer of current) {
-          const failure = extend([...chain, issuer], false);
-          if (failure) return failure;
-        }
-        return undefined;
-      }
-    }
-    // Last chance: with partial chains, the leaf itself may be in the store.
-    if (partialChain && anchors.has(chain[0]!)) return complete(chain);
-    return {
-      code: 'no-path',
-      reason: top.selfSigned ? 'the chain ends at a self-signed certificate that is not a trust anchor' : 'no issuer found for a certificate: the chain does not reach a trust anchor',
-      certificate: top,
-      depth,
-    };
-  };
-
-  try {
-    if (leaf.invalid.length > 0) return refuse({ code: 'malformed', reason: `the leaf is invalid (${leaf.invalid[0]})`, certificate: leaf, depth: 0 });
-    if (candidates.length > budget.maxCandidates) throw new WorkLimit(`more than ${budget.maxCandidates} certificates served`);
-    served = new IssuerIndex(candidates.filter((c) => c.sha256 !== leaf.sha256));
-    if (level > 0 && leaf.key.securityBits < MIN_BITS[level]!) {
-      return refuse({ code: 'weak-key', reason: `the leaf key is weaker than security level ${level} allows`, certificate: leaf, depth: 0 });
-    }
-    const failure = extend([leaf], false);
-    if (failure) return refuse(failure);
-    if (paths.length === 0) return refuse({ code: 'no-path', reason: 'no chain reaches a trust anchor' });
-    return { verified: true, paths, work: work() };
-  } catch (error) {
-    if (error instanceof WorkLimit || error instanceof SignatureBudgetExceeded) return refuse({ code: 'work-limit', reason: error.message });
-    throw error;
   }
 }
