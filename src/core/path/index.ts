@@ -4,6 +4,7 @@
  * @module
  */
 export { validatePath, DEFAULT_PATH_BUDGET } from './validate.js';
+export { validateServedChain } from './served-chain.js';
 export type { CertificatePath, PathBudget, PathFailureCode, PathValidation, PathValidationOptions, PathWork } from './validate.js';
 export { TrustAnchorIndex, IssuerIndex, likelyIssued } from './issuer-index.js';
 export { checkNameConstraints } from './name-constraints.js';

@@ -94,6 +94,9 @@ export interface BasicConstraints {
 /** One GeneralSubtree of nameConstraints. */
 export interface GeneralSubtree {
   readonly base: GeneralName;
+  /** `minimum` (default 0) and `maximum`, as encoded (two's complement contents); RFC 5280 allows only 0 and none. */
+  readonly minimum: Uint8Array | undefined;
+  readonly maximum: Uint8Array | undefined;
   /** OpenSSL refuses a subtree with a minimum other than 0 or any maximum, when it is used. */
   readonly minMaxValid: boolean;
 }
@@ -213,16 +216,18 @@ function decodeSubtrees(buf: Uint8Array, el: DerElement): GeneralSubtree[] {
     const fields = readDerChildren(buf, subtree, 3);
     if (fields.length === 0) throw new DerError('a GeneralSubtree needs a base');
     const base = parseGeneralName(buf, fields[0]!);
-    let minMaxValid = true;
+    let minimum: Uint8Array | undefined;
+    let maximum: Uint8Array | undefined;
     let last = 0;
     for (const field of fields.slice(1)) {
       const order = field.tag === 0x80 ? 1 : field.tag === 0x81 ? 2 : -1;
       if (order <= last) throw new DerError('unexpected field in a GeneralSubtree');
       last = order;
-      const bytes = integerBytes(buf, field);
-      if (order === 2 || bytes.some((b) => b !== 0)) minMaxValid = false;
+      if (order === 1) minimum = integerBytes(buf, field);
+      else maximum = integerBytes(buf, field);
     }
-    return { base, minMaxValid };
+    const minMaxValid = maximum === undefined && (minimum === undefined || minimum.every((b) => b === 0));
+    return { base, minimum, maximum, minMaxValid };
   });
   // RFC 5280 requires at least one subtree. An empty list could be read as "nothing permitted" or as "no
   // constraint" (OpenSSL's reading): refusing the certificate is the reading that never widens what is trusted.
