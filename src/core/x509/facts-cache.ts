@@ -8,7 +8,8 @@ import { createHash } from 'node:crypto';
 import { readCertificate } from './certificate.js';
 import type { CertificateReadResult } from './certificate.js';
 
-const LIMIT = 4096;
+// A few thousand certificates: every chain a busy client meets, at some kilobytes each.
+const LIMIT = 2048;
 const cache = new Map<string, CertificateReadResult>();
 
 /**
