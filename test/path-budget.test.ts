@@ -28,16 +28,24 @@ interface Run {
   readonly cpuMs: number;
 }
 
-/** Validates with a cold signature memo (facts are parsed beforehand: parsing is not what is measured). */
+/**
+ * Validates with a cold signature memo (facts are parsed beforehand: parsing is not what is measured), three times,
+ * and keeps the least CPU time: the machine is shared, and a garbage collection or a neighbour can only add time.
+ */
 function run(input: AdversarialInput, options: Partial<PathValidationOptions> = {}, warm = false): Run {
   const leaf = factsOf(input.leaf);
   const served = input.served.map(factsOf);
   const anchors = new TrustAnchorIndex(input.anchors.map(factsOf));
-  if (!warm) clearSignatureMemo();
-  const start = process.cpuUsage();
-  const result = validatePath(leaf, served, anchors, { now: Date.now(), ...options });
-  const used = process.cpuUsage(start);
-  return { result, cpuMs: (used.user + used.system) / 1000 };
+  let best: Run | undefined;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    if (!warm) clearSignatureMemo();
+    const start = process.cpuUsage();
+    const result = validatePath(leaf, served, anchors, { now: Date.now(), ...options });
+    const used = process.cpuUsage(start);
+    const cpuMs = (used.user + used.system) / 1000;
+    if (!best || cpuMs < best.cpuMs) best = { result, cpuMs };
+  }
+  return best!;
 }
 
 const code = (r: PathValidation): string => (r.verified ? 'verified' : r.code);
@@ -117,9 +125,7 @@ describe('path validation work budget', () => {
 
   it('more served certificates than the cap are refused before any work', () => {
     const input = junkFlood(2000);
-    run(input);
     const capped = run(input);
-    run(input, { budget: { maxCandidates: Infinity } });
     const uncapped = run(input, { budget: { maxCandidates: Infinity } });
     console.log(`junk flood: capped ${code(capped.result)} ${capped.cpuMs.toFixed(2)} ms, uncapped ${code(uncapped.result)} ${uncapped.cpuMs.toFixed(2)} ms, ${uncapped.result.work.steps} steps`);
     assert.equal(code(capped.result), 'work-limit');
@@ -132,8 +138,18 @@ describe('path validation work budget', () => {
 
   it('signature results are memoised across calls: a second call verifies nothing and costs less', () => {
     const input = lattice('ec-p384', 1, 2);
-    const cold = run(input);
-    const warm = run(input, {}, true);
+    clearSignatureMemo();
+    const leaf = factsOf(input.leaf);
+    const served = input.served.map(factsOf);
+    const anchors = new TrustAnchorIndex(input.anchors.map(factsOf));
+    const timed = (): Run => {
+      const start = process.cpuUsage();
+      const result = validatePath(leaf, served, anchors, { now: Date.now() });
+      const used = process.cpuUsage(start);
+      return { result, cpuMs: (used.user + used.system) / 1000 };
+    };
+    const cold = timed();
+    const warm = timed();
     console.log(`memo: cold ${cold.cpuMs.toFixed(2)} ms (${cold.result.work.signatureChecks} verifications), warm ${warm.cpuMs.toFixed(2)} ms (${warm.result.work.signatureChecks})`);
     assert.equal(code(cold.result), 'verified');
     assert.equal(code(warm.result), 'verified');

@@ -163,6 +163,17 @@ describe('validatePath: one refusal per defence', () => {
       const c = chain('forged.test', { leaf: { signWith: pooledKey('ec-p256', 9) } });
       refused(c, 'signature');
     });
+    it('a served self-signed copy of the trust anchor (same name and key, other bytes) does not end a path', () => {
+      // The served copy is the only possible issuer of the intermediate (its AKID names the copy's serial). OpenSSL
+      // then finds the anchor as the copy's issuer and refuses the look-alike; so does certpin, although every
+      // signature on the chain would verify with the anchor's key.
+      const key = pooledKey('ec-p256', 16);
+      const anchor = root('Copied Root', { key });
+      const copy = root('Copied Root', { key, akid: { keyId: anchor.skid! } });
+      const i = intermediate('Copied Issuing', copy, { akid: { keyId: copy.skid!, serial: copy.serial } });
+      refused({ anchors: [anchor], chain: [leaf('copied.test', i), i, copy], host: 'copied.test' }, 'no-path');
+    });
+
     it('a self-signed look-alike of the trust anchor (same name, another key) is not trusted', () => {
       const c = chain('lookalike.test');
       const fake = root(`Checks Root lookalike.test`, { key: pooledKey('ec-p256', 10) });

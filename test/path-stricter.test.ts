@@ -84,6 +84,18 @@ describe('stricter than OpenSSL, where Node would accept an excluded name', () =
     assert.equal(result.verified, false);
   });
 
+  it('an invalid leaf (a duplicated extension) trusted directly with partial chains', () => {
+    const r = root('Invalid Leaf Root');
+    const i = intermediate('Invalid Leaf Issuing', r);
+    const duplicate = { oid: '2.5.29.17', critical: false, value: der.sequence(der.implicit(2, Buffer.from('invalid.test'))) };
+    const l = leaf('invalid.test', i, { extensions: [duplicate] });
+    const [facts] = [l].map(factsOf);
+    assert.ok(facts!.invalid.length > 0);
+    assert.ok(opensslVerify({ trusted: [l.pem], untrusted: [], leaf: l.pem, hostname: 'invalid.test', partialChain: true }).ok, 'OpenSSL accepts it');
+    const result = validatePath(facts!, [], new TrustAnchorIndex([l.der]), { now: Date.now(), partialChain: true });
+    assert.equal(result.verified ? 'verified' : result.code, 'malformed');
+  });
+
   it('two same-name, same-key issuers, one constrained: refused whatever the order', () => {
     const r = root('Order Root');
     const key = pooledKey('ec-p256', 15);

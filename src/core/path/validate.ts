@@ -23,7 +23,6 @@
  * across calls); past a cap the answer is `work-limit`, a refusal.
  * @module
  */
-import { KEY_USAGE } from '../x509/index.js';
 import type { CertificateFacts } from '../x509/index.js';
 import { IssuerIndex } from './issuer-index.js';
 import type { TrustAnchorIndex } from './issuer-index.js';
@@ -84,7 +83,6 @@ export type PathFailureCode =
   | 'not-a-ca'
   | 'purpose'
   | 'path-length'
-  | 'key-usage'
   | 'name-constraints'
   | 'weak-key'
   | 'weak-signature'
@@ -267,13 +265,16 @@ class PathSearch {
     return failure;
   }
 
-  /** The checks OpenSSL runs on a built chain. */
+  /**
+   * The checks OpenSSL runs on a built chain. Two of OpenSSL's are implied here and not repeated: no certificate on a
+   * chain is invalid (an invalid one is never a possible issuer, and an invalid leaf is refused first), and keyUsage
+   * keyCertSign on every issuer (internal_verify's check is check_ca's, in caKind).
+   */
   #check(chain: CertificatePath): Failure | undefined {
     const n = chain.length;
     let counted = 0;
     for (let i = 0; i < n; i++) {
       const x = chain[i]!;
-      if (x.invalid.length > 0) return { code: 'malformed', reason: `an invalid certificate (${x.invalid[0]})`, certificate: x, depth: i };
       if (x.unhandledCritical.length > 0) return { code: 'critical-extension', reason: `an unhandled critical extension ${x.unhandledCritical[0]}`, certificate: x, depth: i };
       if (x.proxy) return { code: 'purpose', reason: 'a proxy certificate', certificate: x, depth: i };
       if (i > 0) {
@@ -316,9 +317,6 @@ class PathSearch {
     for (let i = n - 2; i >= 0; i--) {
       const subject = chain[i]!;
       const issuer = chain[i + 1]!;
-      if (issuer.keyUsage !== undefined && (issuer.keyUsage & KEY_USAGE.keyCertSign) === 0) {
-        return { code: 'key-usage', reason: 'an issuer whose key usage does not allow certificate signing', certificate: issuer, depth: i + 1 };
-      }
       if (!subject.signatureScheme.supported) return { code: 'unsupported-algorithm', reason: 'a signature algorithm certpin does not verify', certificate: subject, depth: i };
       if (!signatureVerifies(subject, issuer, this.#signatures)) return { code: 'signature', reason: 'a signature does not verify', certificate: subject, depth: i };
     }
