@@ -49,7 +49,8 @@ export const KNOWN_DIFFERENCES: Readonly<Record<string, { readonly why: string; 
   'webpki::forbidden-weak-rsa-in-leaf': { why: 'an RSA-1024 leaf key: below TLS security level 2', tlsRefuses: true },
 };
 
-const suite = JSON.parse(readFileSync('/work/shared/x509-limbo/limbo-cases.json', 'utf8')) as { testcases: LimboCase[] };
+// The suite lives in the shared folder beside the repository (the C2SP x509-limbo cases, regenerated).
+const suite = JSON.parse(readFileSync(new URL('../../shared/x509-limbo/limbo-cases.json', import.meta.url), 'utf8')) as { testcases: LimboCase[] };
 const cases = suite.testcases.filter((c) => c.validation_kind === 'SERVER' && !c.skipped && c.peer_certificate && c.expected_peer_name);
 
 function der(pem: string): Uint8Array | undefined {
