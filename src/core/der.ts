@@ -133,3 +133,87 @@ export const der = {
   /** `[n] IMPLICIT` primitive context tag. */
   implicit: (n: number, contents: Uint8Array) => encode(0x80 | n, contents),
 };
+
+// ---- strict reader ----
+
+/**
+ * A DER decoding failure: truncated, non-canonical (non-minimal length, indefinite length) or malformed input.
+ * Thrown by the strict readers below; certificate parsing turns it into a typed "malformed" result.
+ */
+export class DerError extends Error {
+  override readonly name = 'DerError';
+  readonly code = 'ERR_DER_MALFORMED';
+}
+
+/**
+ * Reads the element at `offset` as strict DER: single-byte tag, definite length in its shortest form, contents inside
+ * `limit`. Use it where two encodings of one value must not both be accepted (certificate fields compared by bytes).
+ * @throws {DerError}
+ */
+export function readDerElement(buf: Uint8Array, offset = 0, limit = buf.length): DerElement {
+  if (offset + 2 > limit) throw new DerError('truncated element');
+  const tag = buf[offset]!;
+  if ((tag & 0x1f) === 0x1f) throw new DerError('multi-byte tags are not supported');
+  let length = buf[offset + 1]!;
+  let start = offset + 2;
+  if (length & 0x80) {
+    const count = length & 0x7f;
+    if (count === 0) throw new DerError('indefinite length');
+    if (count > 4) throw new DerError('length too large');
+    if (start + count > limit) throw new DerError('truncated length');
+    if (buf[start] === 0) throw new DerError('non-minimal length');
+    length = 0;
+    for (let i = 0; i < count; i++) length = length * 256 + buf[start + i]!;
+    if (length < 0x80) throw new DerError('non-minimal length');
+    start += count;
+  }
+  const end = start + length;
+  if (end > limit) throw new DerError('element overruns its container');
+  return { tag, start, end, next: end };
+}
+
+/**
+ * The elements directly inside `parent`, read strictly; at most `max` of them (a bound on work for hostile input).
+ * @throws {DerError}
+ */
+export function readDerChildren(buf: Uint8Array, parent: DerElement, max = 4096): DerElement[] {
+  const children: DerElement[] = [];
+  for (let offset = parent.start; offset < parent.end; ) {
+    if (children.length >= max) throw new DerError('too many elements');
+    const child = readDerElement(buf, offset, parent.end);
+    children.push(child);
+    offset = child.next;
+  }
+  return children;
+}
+
+/**
+ * Decodes an OBJECT IDENTIFIER's contents to dotted form, strictly: no empty or padded sub-identifiers, none larger
+ * than 2^53.
+ * @throws {DerError}
+ */
+export function decodeOidStrict(buf: Uint8Array, el: DerElement): string {
+  if (el.tag !== 0x06) throw new DerError('expected an OBJECT IDENTIFIER');
+  if (el.end <= el.start || el.end - el.start > 64) throw new DerError('bad OBJECT IDENTIFIER length');
+  if (buf[el.end - 1]! & 0x80) throw new DerError('truncated OBJECT IDENTIFIER');
+  let text = '';
+  let value = 0;
+  let first = true;
+  let fresh = true;
+  for (let i = el.start; i < el.end; i++) {
+    const byte = buf[i]!;
+    if (fresh && byte === 0x80) throw new DerError('padded OBJECT IDENTIFIER arc');
+    fresh = false;
+    value = value * 128 + (byte & 0x7f);
+    if (value > Number.MAX_SAFE_INTEGER / 128) throw new DerError('OBJECT IDENTIFIER arc too large');
+    if (!(byte & 0x80)) {
+      if (first) {
+        text = value < 80 ? `${Math.floor(value / 40)}.${value % 40}` : `2.${value - 80}`;
+        first = false;
+      } else text += `.${value}`;
+      value = 0;
+      fresh = true;
+    }
+  }
+  return text;
+}

@@ -1,0 +1,54 @@
+/**
+ * A bounded, process-wide cache of certificate facts keyed by the certificate's SHA-256, so that a server's chain is
+ * parsed once per process rather than once per handshake. The handshake path can key it with Node's
+ * `fingerprint256` (colon hex), which Node has already computed, and skip hashing the DER again.
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import { readCertificate } from './certificate.js';
+import type { CertificateReadResult } from './certificate.js';
+
+// A few thousand certificates: every chain a busy client meets, at some kilobytes each.
+const LIMIT = 2048;
+const cache = new Map<string, CertificateReadResult>();
+
+/**
+ * Normalises a certificate digest to lower-case hex: accepts 32 bytes, 64 hex digits, or `AB:CD:…` as Node's
+ * `X509Certificate.fingerprint256` and `PeerCertificate.fingerprint256` print it.
+ * @returns `undefined` when the input is none of these.
+ */
+export function normaliseDigest(digest: string | Uint8Array): string | undefined {
+  if (typeof digest !== 'string') return digest.length === 32 ? Buffer.from(digest).toString('hex') : undefined;
+  const hex = digest.length === 95 ? digest.replaceAll(':', '') : digest;
+  return /^[0-9a-fA-F]{64}$/.test(hex) ? hex.toLowerCase() : undefined;
+}
+
+/**
+ * The facts of a certificate, from the cache or parsed now. Never throws.
+ * @param digest the DER's SHA-256 if the caller has it (bytes, hex or Node's `fingerprint256`); it is trusted to be
+ *   the digest of `der`.
+ * @example
+ * ```ts
+ * const peer = socket.getPeerCertificate(true);
+ * const read = certificateFacts(peer.raw, peer.fingerprint256);
+ * ```
+ */
+export function certificateFacts(der: Uint8Array, digest?: string | Uint8Array): CertificateReadResult {
+  const key = (digest === undefined ? undefined : normaliseDigest(digest)) ?? createHash('sha256').update(der).digest('hex');
+  const hit = cache.get(key);
+  if (hit) {
+    // Refresh the entry's place so that the oldest unused one is dropped first.
+    cache.delete(key);
+    cache.set(key, hit);
+    return hit;
+  }
+  const read = readCertificate(der, key);
+  if (cache.size >= LIMIT) cache.delete(cache.keys().next().value!);
+  cache.set(key, read);
+  return read;
+}
+
+/** Empties the cache (tests and benchmarks measure cold paths with it). */
+export function clearCertificateFactsCache(): void {
+  cache.clear();
+}

@@ -1,0 +1,199 @@
+/**
+ * Distinguished names as OpenSSL compares them. `X509_NAME_cmp` compares a canonical encoding, not the DER: every
+ * string attribute is converted to UTF-8, leading and trailing white space removed, inner runs of white space
+ * collapsed to one space and ASCII letters lower-cased; each RDN is re-encoded as a DER SET (members sorted) and the
+ * RDNs are concatenated without the outer SEQUENCE. Two names are equal for path building exactly when these bytes
+ * are equal, and a directoryName constraint matches when its canonical bytes are a prefix of the subject's.
+ * @module
+ */
+import { DerError, decodeOidStrict, readDerChildren } from '../der.js';
+
+/** One attribute of a name, with its value converted to a string where it is a string type. */
+export interface NameAttribute {
+  readonly oid: string;
+  /** The ASN.1 tag of the value (0x0c UTF8String, 0x13 PrintableString, …). */
+  readonly tag: number;
+  /** The value as Unicode text, for string types; `undefined` for other types. */
+  readonly text: string | undefined;
+}
+
+/** A parsed distinguished name. */
+export interface DistinguishedName {
+  /** The name's DER (the whole SEQUENCE), as the certificate encodes it. */
+  readonly der: Uint8Array;
+  /** OpenSSL's canonical encoding (empty for an empty name). */
+  readonly canonical: Uint8Array;
+  /**
+   * The canonical encoding as a string (one character per byte), usable as a `Map` key: two names have the same key
+   * exactly when OpenSSL's `X509_NAME_cmp` says they are equal.
+   */
+  readonly key: string;
+  /** Attributes in order, RDN by RDN. */
+  readonly attributes: readonly NameAttribute[];
+}
+
+const MAX_ATTRIBUTES = 64;
+
+// Tags whose values OpenSSL canonicalises (ASN1_MASK_CANON): UTF8, BMP, Universal, Printable, T61, IA5, Visible.
+const CANON_TAGS = new Set([0x0c, 0x1e, 0x1c, 0x13, 0x14, 0x16, 0x1a]);
+// Other string types whose text is still useful to read (NumericString).
+const OTHER_STRING_TAGS = new Set([0x12]);
+
+/**
+ * Parses the Name at `element` of `buf`.
+ * @throws {DerError} when the name is malformed, including a string that does not decode (OpenSSL refuses such a
+ *   certificate outright).
+ */
+export function parseName(buf: Uint8Array, element: { start: number; end: number; tag: number; next: number }, wholeStart: number): DistinguishedName {
+  if (element.tag !== 0x30) throw new DerError('a Name must be a SEQUENCE');
+  const attributes: NameAttribute[] = [];
+  const parts: Uint8Array[] = [];
+  for (const rdn of readDerChildren(buf, element, MAX_ATTRIBUTES)) {
+    if (rdn.tag !== 0x31) throw new DerError('an RDN must be a SET');
+    const members = readDerChildren(buf, rdn, MAX_ATTRIBUTES);
+    if (members.length === 0) throw new DerError('an empty RDN');
+    const encoded: Uint8Array[] = [];
+    for (const atv of members) {
+      if (atv.tag !== 0x30) throw new DerError('an attribute must be a SEQUENCE');
+      const fields = readDerChildren(buf, atv, 3);
+      if (fields.length !== 2) throw new DerError('an attribute must have a type and a value');
+      const oid = decodeOidStrict(buf, fields[0]!);
+      const value = fields[1]!;
+      if (attributes.length >= MAX_ATTRIBUTES) throw new DerError('too many name attributes');
+      const raw = buf.subarray(value.start, value.end);
+      let text: string | undefined;
+      let canonicalValue: Uint8Array;
+      if (CANON_TAGS.has(value.tag)) {
+        text = decodeString(value.tag, raw);
+        canonicalValue = tlv(0x0c, canonicalText(Buffer.from(text, 'utf8')));
+      } else {
+        if (OTHER_STRING_TAGS.has(value.tag)) text = decodeString(0x13, raw);
+        // Other types are compared as they are encoded.
+        canonicalValue = buf.subarray(fields[0]!.next, value.end);
+      }
+      attributes.push({ oid, tag: value.tag, text });
+      const oidTlv = buf.subarray(atv.start, fields[0]!.next);
+      encoded.push(tlv(0x30, concat([oidTlv, canonicalValue])));
+    }
+    encoded.sort(compareDer);
+    parts.push(tlv(0x31, concat(encoded)));
+  }
+  const canonical = concat(parts);
+  return {
+    der: buf.subarray(wholeStart, element.end),
+    canonical,
+    key: Buffer.from(canonical.buffer, canonical.byteOffset, canonical.byteLength).toString('latin1'),
+    attributes,
+  };
+}
+
+/** The attributes of a name with one OID (commonName 2.5.4.3, emailAddress 1.2.840.113549.1.9.1, …). */
+export function attributesOf(name: DistinguishedName, oid: string): readonly NameAttribute[] {
+  return name.attributes.filter((a) => a.oid === oid);
+}
+
+/**
+ * Converts a string value to Unicode the way ASN1_STRING_to_UTF8 does: one-byte types are Latin-1, BMPString is
+ * UCS-2, UniversalString UCS-4, UTF8String must be valid UTF-8 (no overlong forms, no surrogates).
+ * @throws {DerError}
+ */
+export function decodeString(tag: number, raw: Uint8Array): string {
+  switch (tag) {
+    case 0x0c: {
+      const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw);
+      return text;
+    }
+    case 0x1e: {
+      if (raw.length % 2) throw new DerError('odd BMPString length');
+      let out = '';
+      for (let i = 0; i < raw.length; i += 2) {
+        const unit = (raw[i]! << 8) | raw[i + 1]!;
+        if (unit >= 0xd800 && unit <= 0xdfff) throw new DerError('surrogate in BMPString');
+        out += String.fromCharCode(unit);
+      }
+      return out;
+    }
+    case 0x1c: {
+      if (raw.length % 4) throw new DerError('bad UniversalString length');
+      let out = '';
+      for (let i = 0; i < raw.length; i += 4) {
+        const point = ((raw[i]! << 24) | (raw[i + 1]! << 16) | (raw[i + 2]! << 8) | raw[i + 3]!) >>> 0;
+        if (point > 0x10ffff || (point >= 0xd800 && point <= 0xdfff)) throw new DerError('invalid code point in UniversalString');
+        out += String.fromCodePoint(point);
+      }
+      return out;
+    }
+    default:
+      return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1');
+  }
+}
+
+const isSpace = (b: number): boolean => b === 0x20 || (b >= 0x09 && b <= 0x0d);
+
+/** asn1_string_canon: trim, collapse white space, lower-case ASCII; bytes with the high bit set are kept. */
+function canonicalText(utf8: Uint8Array): Uint8Array {
+  let from = 0;
+  let to = utf8.length;
+  while (from < to && isSpace(utf8[from]!)) from++;
+  while (to > from && isSpace(utf8[to - 1]!)) to--;
+  const out = new Uint8Array(to - from);
+  let n = 0;
+  for (let i = from; i < to; ) {
+    const b = utf8[i]!;
+    if (b & 0x80) {
+      out[n++] = b;
+      i++;
+    } else if (isSpace(b)) {
+      out[n++] = 0x20;
+      while (i < to && isSpace(utf8[i]!)) i++;
+    } else {
+      out[n++] = b >= 0x41 && b <= 0x5a ? b + 0x20 : b;
+      i++;
+    }
+  }
+  return out.subarray(0, n);
+}
+
+/** Encodes one element (tag, minimal length, contents). */
+function tlv(tag: number, contents: Uint8Array): Uint8Array {
+  const length = contents.length;
+  let header: number[];
+  if (length < 0x80) header = [tag, length];
+  else {
+    const bytes: number[] = [];
+    for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
+    header = [tag, 0x80 | bytes.length, ...bytes];
+  }
+  const out = new Uint8Array(header.length + length);
+  out.set(header);
+  out.set(contents, header.length);
+  return out;
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** DER SET OF order: bytewise, a prefix first. */
+function compareDer(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
+  return a.length - b.length;
+}
+
+/** Whether `prefix`'s canonical bytes start `name`'s (OpenSSL's directoryName constraint match, nc_dn). */
+export function canonicalPrefix(prefix: DistinguishedName, name: DistinguishedName): boolean {
+  const p = prefix.canonical;
+  const n = name.canonical;
+  if (p.length > n.length) return false;
+  for (let i = 0; i < p.length; i++) if (p[i] !== n[i]) return false;
+  return true;
+}

@@ -1,0 +1,78 @@
+/**
+ * The certificate reader on real certificates: Node's root store, the facts cache keyed by Node's fingerprint256,
+ * and the served-chain entry point.
+ */
+import assert from 'node:assert/strict';
+import { X509Certificate } from 'node:crypto';
+import { describe, it } from 'node:test';
+import tls from 'node:tls';
+import { TrustAnchorIndex, validateServedChain } from '../src/core/path/index.js';
+import { certificateFacts, normaliseDigest, readCertificate } from '../src/core/x509/index.js';
+import { OID, intermediate, leaf, root } from './support/x509-builder.js';
+
+describe('certificate reader', () => {
+  it("reads every root of Node's store: self-signed CAs, nothing invalid", () => {
+    for (const pem of tls.rootCertificates) {
+      const x509 = new X509Certificate(pem);
+      const read = readCertificate(x509.raw);
+      assert.ok(read.ok, `${x509.subject}: ${read.ok ? '' : read.reason}`);
+      assert.deepEqual(read.facts.invalid, [], x509.subject);
+      assert.ok(read.facts.selfIssued, x509.subject);
+      assert.equal(read.facts.notAfter, Date.parse(x509.validTo), x509.subject);
+      assert.equal(Buffer.from(read.facts.spki).toString('base64'), x509.publicKey.export({ type: 'spki', format: 'der' }).toString('base64'));
+    }
+  });
+
+  it('reads the facts a path needs', () => {
+    const r = root('Reader Root', { nameConstraints: { permitted: [{ dns: 'reader.test' }], excluded: [{ ip: '10.0.0.0/8' }] } });
+    const i = intermediate('Reader Issuing', r, { pathLength: 0, eku: [OID.serverAuth] });
+    const read = readCertificate(i.der);
+    assert.ok(read.ok);
+    const f = read.facts;
+    assert.equal(f.version, 3);
+    assert.deepEqual(f.basicConstraints, { ca: true, pathLength: 0 });
+    assert.deepEqual(f.extKeyUsage, [OID.serverAuth]);
+    assert.equal(f.keyUsage, 0x0006);
+    assert.deepEqual(Buffer.from(f.authorityKeyId!.keyIdentifier!), r.skid);
+    assert.deepEqual(Buffer.from(f.subjectKeyId!), i.skid);
+    const rootFacts = readCertificate(r.der);
+    assert.ok(rootFacts.ok);
+    assert.equal(f.issuer.key, rootFacts.facts.subject.key);
+    assert.equal(rootFacts.facts.nameConstraints?.permitted.length, 1);
+    assert.equal(rootFacts.facts.nameConstraints?.excluded[0]?.base.type, 'iPAddress');
+    assert.ok(rootFacts.facts.selfSigned);
+  });
+
+  it("caches facts by SHA-256, keyed by Node's fingerprint256 without hashing again", () => {
+    const l = leaf('cache.test', intermediate('Cache Issuing', root('Cache Root')));
+    const byFingerprint = certificateFacts(l.der, l.cert.fingerprint256);
+    const byHash = certificateFacts(Buffer.from(l.der));
+    assert.ok(byFingerprint.ok && byHash.ok);
+    assert.equal(byFingerprint.facts, byHash.facts);
+    assert.equal(normaliseDigest(l.cert.fingerprint256), byHash.facts.sha256);
+    assert.equal(normaliseDigest(Buffer.from(byHash.facts.sha256, 'hex')), byHash.facts.sha256);
+    assert.equal(normaliseDigest('not a digest'), undefined);
+  });
+
+  it('a trust anchor index of the system store costs nothing until it is used', () => {
+    const ders = tls.rootCertificates.map((pem) => new X509Certificate(pem).raw);
+    const start = performance.now();
+    const index = new TrustAnchorIndex(ders);
+    assert.ok(performance.now() - start < 5);
+    assert.equal(index.size, ders.length);
+    assert.equal(index.unreadable, 0);
+  });
+
+  it('validateServedChain: an unreadable leaf is refused, unreadable others are left out', () => {
+    const r = root('Served Root');
+    const i = intermediate('Served Issuing', r);
+    const l = leaf('served.test', i);
+    const anchors = new TrustAnchorIndex([r.der]);
+    const now = Date.now();
+    assert.equal(validateServedChain([], anchors, { now }).verified, false);
+    const garbage = validateServedChain([Buffer.from('garbage')], anchors, { now });
+    assert.equal(garbage.verified ? '' : garbage.code, 'malformed');
+    const ok = validateServedChain([l.der, Buffer.from('junk'), i.der], anchors, { now }, [l.cert.fingerprint256, '', i.cert.fingerprint256]);
+    assert.ok(ok.verified);
+  });
+});
