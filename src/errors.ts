@@ -135,9 +135,15 @@ export class UnpinnedHostError extends CertpinError {
  */
 export class ChainVerificationError extends CertpinError {
   readonly host: string;
-  constructor(host: string, reason: string) {
-    super(ErrorCodes.CHAIN_UNVERIFIED, `Connection to ${host} refused: certpin could not verify the served chain (${reason}).`);
+  /**
+   * What failed, as the path validator names it: `no-path`, `expired`, `purpose`, `name-constraints`,
+   * `critical-extension`, `work-limit` (the chain needs more work than certpin spends on one decision), …
+   */
+  readonly reason: string | undefined;
+  constructor(host: string, message: string, reason?: string) {
+    super(ErrorCodes.CHAIN_UNVERIFIED, `Connection to ${host} refused: certpin could not verify the served chain (${message}).`);
     this.host = host;
+    this.reason = reason;
   }
 }
 

@@ -2,12 +2,11 @@
  * Verified chains and the pin decision, with certificates alone: the pure core, no sockets.
  */
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { verifyChain } from '../src/core/chain.js';
 import { decide as decideWith } from '../src/core/decision.js';
 import type { Handshake } from '../src/core/decision.js';
-import { TrustAnchors } from '../src/core/trust.js';
+import { TrustAnchorIndex, validateServedChain } from '../src/core/path/index.js';
+import { verifiedPath } from '../src/core/path-certificate.js';
 import { PinPolicy } from '../src/index.js';
 import { backupPin, createCertificate, createPki, generateKey, issueLeaf, pinOf } from './support/pki.js';
 import type { Issued } from './support/pki.js';
@@ -15,7 +14,12 @@ import type { Issued } from './support/pki.js';
 const now = Date.now();
 const DAY = 86_400_000;
 const ders = (...certs: Issued[]) => certs.map((c) => c.der);
-const anchorsOf = (...certs: Issued[]) => new TrustAnchors(certs.map((c) => c.cert));
+const anchorsOf = (...certs: Issued[]) => new TrustAnchorIndex(certs.map((c) => c.der));
+/** The chain module's old shape, on the validator: leaf and candidates as DER. */
+const verifyChain = (leaf: Uint8Array, presented: readonly Uint8Array[], anchors: TrustAnchorIndex, at: number, partialChain = false) => {
+  const result = validateServedChain([leaf, ...presented], anchors, { now: at, partialChain });
+  return result.verified ? { verified: true as const, paths: result.paths.map(verifiedPath) } : result;
+};
 
 describe('verifyChain', () => {
   const pki = createPki();
@@ -34,7 +38,7 @@ describe('verifyChain', () => {
   });
 
   it('ends at an intermediate that is itself the anchor (partial chain)', () => {
-    const result = verifyChain(pki.leaf.der, ders(pki.intermediate), anchorsOf(pki.intermediate), now);
+    const result = verifyChain(pki.leaf.der, ders(pki.intermediate), anchorsOf(pki.intermediate), now, true);
     assert.ok(result.verified);
     assert.equal(result.paths[0]!.length, 2);
   });
@@ -94,15 +98,16 @@ describe('verifyChain', () => {
     assert.equal(verifyChain(leaf.der, ders(intermediate, impostor), anchorsOf(pki.root), now).verified, false);
   });
 
-  it('fails, rather than throws, for garbage among the presented certificates', () => {
-    assert.throws(() => verifyChain(pki.leaf.der, [Buffer.from('garbage')], anchorsOf(pki.root), now));
+  it('leaves out, rather than throws for, garbage among the presented certificates', () => {
+    assert.ok(verifyChain(pki.leaf.der, [Buffer.from('garbage'), pki.intermediate.der], anchorsOf(pki.root), now).verified);
+    assert.equal(verifyChain(Buffer.from('garbage'), [], anchorsOf(pki.root), now).verified, false);
   });
 });
 
 /** The decision with the policy's own `ca` as the anchors (what the TLS layer hands over when system roots are off). */
 const decide = (policy: PinPolicy, handshake: { host: string; connectHost?: string; port: number; chain: readonly Uint8Array[] } | Handshake) => {
   const input: Handshake = 'names' in handshake ? handshake : { names: [handshake.host, ...(handshake.connectHost ? [handshake.connectHost] : [])], port: handshake.port, chain: handshake.chain };
-  return decideWith(policy, input, new TrustAnchors(policy.trust.extraAnchors.map((der) => new X509Certificate(der))));
+  return decideWith(policy, input, { index: new TrustAnchorIndex(policy.trust.extraAnchors), partialChain: !policy.trust.trustSystemRoots });
 };
 
 describe('decide', () => {

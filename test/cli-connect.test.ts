@@ -232,11 +232,14 @@ describe('certpin CLI against live servers', () => {
     assert.match(withIntermediate.stdout, /▲ Incomplete chain: the server sent 1 certificate, and the verified path also needs "O = Bank, CN = Bank Issuing CA", which it did not send; it verified here only because this machine's local trust store \(--ca\) has it\./);
     assert.match(withIntermediate.stdout, /Node, curl, Java and mobile apps do not/);
     assert.match(withIntermediate.stdout, /O = Bank, CN = localhost {2}\[leaf · served 1\/1 · on verified path\]/);
-    assert.match(withIntermediate.stdout, /└─ O = Bank, CN = Bank Issuing CA {2}\[intermediate · not served: from the local trust store \(--ca\) · on verified path · trust anchor\]/);
+    // With the root in the store too, the path goes on to the root, as OpenSSL builds it (a trusted intermediate ends
+    // a path only in partial-chain mode).
+    assert.match(withIntermediate.stdout, /└─ O = Bank, CN = Bank Issuing CA {2}\[intermediate · not served: from the local trust store \(--ca\) · on verified path\]/);
+    assert.match(withIntermediate.stdout, /└─ O = Bank, CN = Bank Root CA {2}\[root · not served: from the local trust store \(--ca\) · on verified path · trust anchor\]/);
     assert.deepEqual(pemFingerprints(served), [pki.leaf.cert.fingerprint256], '--pem holds exactly what the server sent');
-    assert.deepEqual(pemFingerprints(full), [pki.leaf.cert.fingerprint256, pki.intermediate.cert.fingerprint256], '--pem-path holds the verified path');
+    assert.deepEqual(pemFingerprints(full), [pki.leaf.cert.fingerprint256, pki.intermediate.cert.fingerprint256, pki.root.cert.fingerprint256], '--pem-path holds the verified path');
     assert.match(withIntermediate.stderr, /Saved the 1 certificate the server sent to .*leaf-only-served\.pem\./);
-    assert.match(withIntermediate.stderr, /Saved the verified path \(2 certificates, 1 of them from the trust store\) to .*leaf-only-path\.pem\./);
+    assert.match(withIntermediate.stderr, /Saved the verified path \(3 certificates, 2 of them from the trust store\) to .*leaf-only-path\.pem\./);
 
     // Only the root in the store (what Node, curl and apps have): not trusted, and the reason names the missing issuer.
     assert.equal(rootOnly.code, 0, rootOnly.stderr);
@@ -248,7 +251,7 @@ describe('certpin CLI against live servers', () => {
     assert.equal(parsed.complete, false);
     assert.equal(parsed.trusted, true);
     assert.deepEqual(parsed.warnings.map((w: { code: string }) => w.code), ['MISSING_INTERMEDIATE']);
-    assert.deepEqual(parsed.chain.map((c: { source: string; store?: string }) => [c.source, c.store]), [['served', undefined], ['trust-store', 'local trust store (--ca)']]);
+    assert.deepEqual(parsed.chain.map((c: { source: string; store?: string }) => [c.source, c.store]), [['served', undefined], ['trust-store', 'local trust store (--ca)'], ['trust-store', 'local trust store (--ca)']]);
   });
 
   it('a server that speaks another ALPN protocol is a protocol failure, not a certificate one; --alpn offers its protocol', async () => {

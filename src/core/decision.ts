@@ -6,15 +6,17 @@
 import { ChainVerificationError, PinningError, UnpinnedHostError } from '../errors.js';
 import type { ChainEntry } from '../errors.js';
 import { formatDigest, formatName } from './certificate.js';
-import { chainCertificate, verifyChain } from './chain.js';
-import type { ChainCertificate, VerifiedPath } from './chain.js';
 import { normalizeHost } from './hostname.js';
+import { validateServedChain } from './path/index.js';
+import type { TrustAnchorIndex } from './path/index.js';
+import { pathCertificate, verifiedPath } from './path-certificate.js';
+import type { PathCertificate, VerifiedPath } from './path-certificate.js';
 import { pinMatches } from './pin.js';
 import type { Pin } from './pin.js';
 import type { HostRule, PinPolicy } from './policy.js';
 import { buildReport } from './report.js';
 import type { PinReport, PinReportReason } from './report.js';
-import type { TrustAnchors } from './trust.js';
+import { certificateFacts } from './x509/index.js';
 
 /** What the handshake handed over. */
 export interface Handshake {
@@ -27,6 +29,18 @@ export interface Handshake {
   readonly port: number | undefined;
   /** DER of the leaf, then of every other certificate available from the handshake, in any order. */
   readonly chain: readonly Uint8Array[];
+  /**
+   * The SHA-256 of each certificate of `chain`, in the same order, when the caller has it (Node's `fingerprint256`):
+   * the parsed certificates are then found in cache without hashing their DER again.
+   */
+  readonly fingerprints?: readonly string[];
+}
+
+/** The trust anchors a decision verifies paths against, as the TLS layer gave them to OpenSSL. */
+export interface DecisionAnchors {
+  readonly index: TrustAnchorIndex;
+  /** OpenSSL's partial-chain mode (Node's `allowPartialTrustChain`): any anchor ends a path, not only a root. */
+  readonly partialChain: boolean;
 }
 
 /** Fields every decision has. */
@@ -49,7 +63,7 @@ export type PinDecision =
       readonly allowed: true;
       readonly rule: HostRule;
       readonly matchedPin: Pin;
-      readonly matchedCertificate: ChainCertificate;
+      readonly matchedCertificate: PathCertificate;
       readonly path: VerifiedPath;
     })
   | (DecisionBase & {
@@ -70,11 +84,12 @@ export type PinDecision =
 
 /**
  * Decides whether a handshake satisfies the policy. Never consults anything the server could forge: pins are matched
- * only on certificates of a path verified against the policy's trust anchors.
+ * only on certificates of paths that OpenSSL would accept (see `validatePath`), verified against the policy's trust
+ * anchors; a chain whose verification would exceed its work budget is refused.
  * @param anchors the trust anchors the TLS layer gave OpenSSL (system roots and `ca`, development CAs included).
- * @throws only for a programming error or an unparseable certificate; callers must treat a throw as a refusal.
+ * @throws only for a programming error; callers must treat a throw as a refusal.
  */
-export function decide(policy: PinPolicy, handshake: Handshake, anchors: TrustAnchors): PinDecision {
+export function decide(policy: PinPolicy, handshake: Handshake, anchors: DecisionAnchors): PinDecision {
   const now = policy.now();
   const applicable: { host: string; rule: HostRule }[] = [];
   let expired: { host: string; rule: HostRule } | undefined;
@@ -97,13 +112,13 @@ export function decide(policy: PinPolicy, handshake: Handshake, anchors: TrustAn
     return { outcome: 'not-pinned', allowed: true, host: firstHost ?? '', reports: [] };
   }
 
-  const served = handshake.chain.map(chainCertificate);
-  const [leaf, ...others] = served;
-  if (!leaf) throw new Error('the handshake produced no certificate');
-  const verification = verifyChain(leaf, others, anchors, now);
+  if (handshake.chain.length === 0) throw new Error('the handshake produced no certificate');
+  const validation = validateServedChain(handshake.chain, anchors.index, { now, partialChain: anchors.partialChain }, handshake.fingerprints);
+  const verification = validation.verified ? { verified: true as const, paths: validation.paths.map(verifiedPath) } : validation;
   const reports: PinReport[] = [];
-  const report = (host: string, rule: HostRule, validated: readonly ChainCertificate[], reason: PinReportReason, enforce: boolean) => {
-    reports.push(buildReport({ policy, host, port: handshake.port, rule, served: served.map(pemOf), validated: validated.map(pemOf), reason, enforce, now }));
+  const report = (host: string, rule: HostRule, validated: readonly PathCertificate[], reason: PinReportReason, enforce: boolean) => {
+    const served = handshake.chain.map((der) => pemOfDer(der));
+    reports.push(buildReport({ policy, host, port: handshake.port, rule, served, validated: validated.map((c) => c.certificate.toString()), reason, enforce, now }));
   };
 
   let refusal: PinDecision | undefined;
@@ -112,7 +127,7 @@ export function decide(policy: PinPolicy, handshake: Handshake, anchors: TrustAn
   for (const { host, rule } of applicable) {
     if (!verification.verified) {
       report(host, rule, [], 'chain-unverified', !rule.reportOnly);
-      const decision = { outcome: 'chain-unverified', allowed: rule.reportOnly, host, rule, path: undefined, reports, error: new ChainVerificationError(host, verification.reason) } as const;
+      const decision = { outcome: 'chain-unverified', allowed: rule.reportOnly, host, rule, path: undefined, reports, error: new ChainVerificationError(host, verification.reason, verification.code) } as const;
       if (rule.reportOnly) softFailure ??= decision;
       else refusal ??= decision;
       continue;
@@ -146,7 +161,7 @@ export function decide(policy: PinPolicy, handshake: Handshake, anchors: TrustAn
   return refusal ?? softFailure ?? accepted!;
 }
 
-function matchOnPaths(rule: HostRule, paths: readonly VerifiedPath[]): { pin: Pin; certificate: ChainCertificate; path: VerifiedPath } | undefined {
+function matchOnPaths(rule: HostRule, paths: readonly VerifiedPath[]): { pin: Pin; certificate: PathCertificate; path: VerifiedPath } | undefined {
   for (const path of paths) {
     for (const certificate of path) {
       const pin = rule.pins.find((p) => pinMatches(p, certificate.digests));
@@ -161,19 +176,26 @@ const developmentDigests = new WeakMap<object, Set<string>>();
 function endsAtDevelopmentAnchor(policy: PinPolicy, path: VerifiedPath): boolean {
   let digests = developmentDigests.get(policy.trust);
   if (!digests) {
-    digests = new Set(policy.trust.developmentAnchors.map((der) => chainCertificate(der).digests.spkiSha256));
+    digests = new Set(
+      policy.trust.developmentAnchors.flatMap((der) => {
+        const read = certificateFacts(der);
+        return read.ok ? [pathCertificate(read.facts).digests.spkiSha256] : [];
+      }),
+    );
     developmentDigests.set(policy.trust, digests);
   }
   const anchor = path[path.length - 1];
   return anchor !== undefined && digests.has(anchor.digests.spkiSha256);
 }
 
-function pemOf(c: ChainCertificate): string {
-  return c.certificate.toString();
+/** A served certificate as PEM, for reports (a certificate that does not parse is still reported as it came). */
+function pemOfDer(der: Uint8Array): string {
+  const base64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
+  return `-----BEGIN CERTIFICATE-----\n${base64}${base64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`;
 }
 
 /** The certificates of a path as error messages and reports list them. */
-export function chainEntries(path: readonly ChainCertificate[]): ChainEntry[] {
+export function chainEntries(path: readonly PathCertificate[]): ChainEntry[] {
   return path.map((c) => ({
     spkiPin: `sha256/${c.digests.spkiSha256}`,
     sha256: formatDigest(Buffer.from(c.digests.certSha256, 'base64'), 'colon'),

@@ -58,11 +58,11 @@ export function createPinCheck(policy: PinPolicy, options: PinCheckOptions): Pin
       const started = performance.now();
       const names = [hostname, ...options.names.filter((n): n is string => typeof n === 'string' && n !== '')];
       const anchors = tlsTrustFor(policy).anchors;
-      const linked = peerChainDer(certificate as tls.DetailedPeerCertificate);
-      let decision = decide(policy, { names, port: options.port, chain: linked }, anchors);
+      const linked = peerChain(certificate as tls.DetailedPeerCertificate);
+      let decision = decide(policy, { names, port: options.port, chain: linked.der, fingerprints: linked.fingerprints }, anchors);
       if ((!decision.allowed || decision.reports.length > 0) && options.readServed) {
-        const extra = options.readServed().filter((der) => !linked.some((known) => known.equals(der)));
-        if (extra.length > 0) decision = decide(policy, { names, port: options.port, chain: [...linked, ...extra] }, anchors);
+        const extra = options.readServed().filter((der) => !linked.der.some((known) => known.equals(der)));
+        if (extra.length > 0) decision = decide(policy, { names, port: options.port, chain: [...linked.der, ...extra] }, anchors);
       }
       publishDecision(decision, options.port, performance.now() - started);
       options.observe?.(decision);
@@ -89,16 +89,18 @@ function sessionLimit(decision: PinDecision, leaf: tls.PeerCertificate, now: num
 }
 
 /**
- * The DER of every certificate Node linked from the leaf (`getPeerCertificate(true)`): candidates for path
- * building only, since Node links them by name, not by signature.
+ * The DER of every certificate Node linked from the leaf (`getPeerCertificate(true)`), with the SHA-256 fingerprints
+ * Node computed for them: candidates for path building only, since Node links them by name, not by signature.
  */
-export function peerChainDer(leaf: tls.DetailedPeerCertificate): Buffer[] {
-  const chain: Buffer[] = [];
+export function peerChain(leaf: tls.DetailedPeerCertificate): { der: Buffer[]; fingerprints: string[] } {
+  const der: Buffer[] = [];
+  const fingerprints: string[] = [];
   const seen = new Set<object>();
   for (let current: tls.DetailedPeerCertificate | undefined = leaf; current && !seen.has(current); current = current.issuerCertificate) {
     seen.add(current);
     if (!Buffer.isBuffer(current.raw)) throw new Error('a certificate of the handshake has no DER');
-    chain.push(current.raw);
+    der.push(current.raw);
+    fingerprints.push(current.fingerprint256);
   }
-  return chain;
+  return { der, fingerprints };
 }

@@ -9,9 +9,10 @@
 import type { X509Certificate } from 'node:crypto';
 import type tls from 'node:tls';
 import { certificateFromDer } from '../core/certificate.js';
-import { chainCertificate, verifyChain } from '../core/chain.js';
-import type { VerifiedPath } from '../core/chain.js';
 import type { PinDecision } from '../core/decision.js';
+import { validateServedChain } from '../core/path/index.js';
+import { verifiedPath as viewOf } from '../core/path-certificate.js';
+import type { VerifiedPath } from '../core/path-certificate.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { pinnedConnect } from './connect.js';
 import { readServedChain } from './served-chain.js';
@@ -84,13 +85,9 @@ export function probeServer(policy: PinPolicy | PolicyHolder, target: ProbeTarge
       if (decision && 'path' in decision && decision.path) verifiedPath = decision.path;
       else if (servedDer.length > 0) {
         // Shown by the CLI (a refused name may still have a valid chain): verified here, bounded like every verification.
-        try {
-          const [leaf, ...others] = servedDer.map(chainCertificate);
-          const verification = verifyChain(leaf!, others, tlsTrustFor(current).anchors, current.now());
-          if (verification.verified) verifiedPath = verification.paths[0];
-        } catch {
-          verifiedPath = undefined;
-        }
+        const { index, partialChain } = tlsTrustFor(current).anchors;
+        const validation = validateServedChain(servedDer, index, { now: current.now(), partialChain });
+        if (validation.verified) verifiedPath = viewOf(validation.paths[0]!);
       }
       resolve({ host: target.host, port: target.port, servername, accepted: !error, served, verifiedPath, decision, error, protocol, cipher, alpnProtocol });
     };

@@ -8,14 +8,17 @@ import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import tls from 'node:tls';
 import { certificateFromDer, parseCertificates } from '../core/certificate.js';
+import type { DecisionAnchors } from '../core/decision.js';
+import { TrustAnchorIndex } from '../core/path/index.js';
 import { supportsPartialChains } from '../core/policy.js';
 import type { PinPolicy, TrustSettings } from '../core/policy.js';
-import { TrustAnchors } from '../core/trust.js';
 
 /** What the TLS layer holds for one policy's trust settings. */
 export interface TlsTrust {
-  /** The anchors certpin verifies paths against: the same certificates OpenSSL trusts. */
-  readonly anchors: TrustAnchors;
+  /** The anchors certpin verifies paths against (the same certificates OpenSSL trusts), and OpenSSL's chain mode. */
+  readonly anchors: DecisionAnchors;
+  /** The anchor certificates themselves. */
+  readonly certificates: readonly X509Certificate[];
   /** The one secure context every connection of the policy shares (CA store parsed once, not per handshake). */
   readonly secureContext: tls.SecureContext;
 }
@@ -37,19 +40,17 @@ function buildTrust(settings: TrustSettings): TlsTrust {
   const own = [...settings.extraAnchors, ...settings.developmentAnchors].map((der) => certificateFromDer(der, 'A trust anchor of the policy'));
   const certificates = settings.trustSystemRoots ? [...systemTrustAnchors(), ...own] : own;
   const options: tls.SecureContextOptions & { allowPartialTrustChain?: boolean } = { minVersion: settings.minVersion };
+  const partialChain = own.length > 0 && !settings.trustSystemRoots && supportsPartialChains();
   // Without extra anchors, Node's default store is exactly the system anchors: no need to hand it over again.
   if (own.length > 0) {
     options.ca = certificates.map((c) => c.toString());
-    if (!settings.trustSystemRoots && supportsPartialChains()) options.allowPartialTrustChain = true;
+    if (partialChain) options.allowPartialTrustChain = true;
   }
   if (settings.clientCertificate) Object.assign(options, settings.clientCertificate);
-  let anchors: TrustAnchors | undefined;
   return {
-    // The anchor index is needed only when a pin set applies: a process that pins nothing never indexes 150 roots.
-    get anchors() {
-      anchors ??= new TrustAnchors(certificates);
-      return anchors;
-    },
+    // The index parses the anchors on first use: a process that pins nothing never reads 150 roots.
+    anchors: { index: new TrustAnchorIndex(certificates.map((c) => c.raw)), partialChain },
+    certificates,
     secureContext: tls.createSecureContext(options),
   };
 }
