@@ -395,6 +395,38 @@ describe('DynamicPinPolicy: refresh and the process', () => {
     assert.match(online.out, /updated 10\nready 10/);
   });
 
+  it('gives a refresh asked for during a fetch a fetch of its own, started after it (one for all such requests)', async () => {
+    let served = await signDocument(keyA, spec(10));
+    const gates: (() => void)[] = [];
+    let calls = 0;
+    const release = async () => {
+      while (gates.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      gates.shift()!();
+    };
+    const policy = make({
+      document: () => {
+        calls++;
+        const text = served;
+        return new Promise<string>((resolve) => gates.push(() => resolve(text)));
+      },
+    });
+    await release();
+    assert.equal((await policy.ready()).pinSetSequence, 10);
+    const first = policy.refresh();
+    await new Promise((resolve) => setImmediate(resolve));
+    served = await signDocument(keyA, spec(11));
+    const second = policy.refresh();
+    const third = policy.refresh();
+    await release();
+    assert.equal((await first).event, 'unchanged', 'the fetch under way still saw seq 10');
+    await release();
+    const [a, b] = await Promise.all([second, third]);
+    assert.equal(a, b);
+    assert.equal(a.event, 'updated');
+    assert.equal(policy.current().pinSetSequence, 11);
+    assert.equal(calls, 3);
+  });
+
   it('does not load jose when certpin is imported (it is loaded by the first verification)', async () => {
     const script = `
       import { register } from 'node:module';
@@ -429,12 +461,16 @@ describe('DynamicPinPolicy: refresh and the process', () => {
       const fetches = () => server.requests.filter((r) => r.url === '/pins/bank.jws').length;
       const before = fetches();
       const fetchPinned = pinnedFetch(policy);
-      const unchanged = new Promise<PolicyUpdateMessage>((resolve) => {
-        const original = policy.events.length;
+      const original = policy.events.length;
+      const unchanged = new Promise<PolicyUpdateMessage>((resolve, reject) => {
+        const started = Date.now();
         const timer = setInterval(() => {
           if (policy.events.length > original) {
             clearInterval(timer);
             resolve(policy.events.at(-1)!);
+          } else if (Date.now() - started > 5_000) {
+            clearInterval(timer);
+            reject(new Error('no refresh within 5 s of the pin failures'));
           }
         }, 10);
       });

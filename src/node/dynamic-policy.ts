@@ -158,6 +158,7 @@ export class DynamicPinPolicy implements PolicyHolder {
   #floor: SequenceFloor | undefined;
   #queue: Promise<unknown> = Promise.resolve();
   #refreshing: Promise<PolicyUpdateMessage> | undefined;
+  #queuedRefresh: Promise<PolicyUpdateMessage> | undefined;
   #cacheWrite: Promise<void> = Promise.resolve();
   #refreshTimer: NodeJS.Timeout | undefined;
   #expiryTimer: NodeJS.Timeout | undefined;
@@ -232,7 +233,10 @@ export class DynamicPinPolicy implements PolicyHolder {
     return this.#ready;
   }
 
-  /** Fetches the document now (joining a fetch already under way) and resolves to what became of it. Never rejects. */
+  /**
+   * Fetches the document now (or right after a fetch already under way) and resolves to what became of it. Never
+   * rejects.
+   */
   refresh(): Promise<PolicyUpdateMessage> {
     return this.#refresh(false);
   }
@@ -265,8 +269,20 @@ export class DynamicPinPolicy implements PolicyHolder {
     diagnostics.unsubscribe(channels.decision, this.#onDecision);
   }
 
+  /**
+   * Every refresh asked for gets a fetch that starts after it was asked for: one asked during a fetch is queued behind
+   * it (all such requests share one queued fetch), since the running fetch may predate what prompted the request (a
+   * new document published, a server that just moved to new pins).
+   */
   #refresh(background: boolean): Promise<PolicyUpdateMessage> {
-    this.#refreshing ??= this.#fetchAndConsider(background).finally(() => {
+    if (this.#refreshing) {
+      this.#queuedRefresh ??= this.#refreshing.then(() => {
+        this.#queuedRefresh = undefined;
+        return this.#refresh(background);
+      });
+      return this.#queuedRefresh;
+    }
+    this.#refreshing = this.#fetchAndConsider(background).finally(() => {
       this.#refreshing = undefined;
       this.#schedule();
     });
