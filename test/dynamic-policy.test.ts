@@ -400,7 +400,11 @@ describe('DynamicPinPolicy: refresh and the process', () => {
     const gates: (() => void)[] = [];
     let calls = 0;
     const release = async () => {
-      while (gates.length === 0) await new Promise((resolve) => setImmediate(resolve));
+      const deadline = Date.now() + 2_000;
+      while (gates.length === 0) {
+        if (Date.now() > deadline) throw new Error('no fetch is waiting');
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
       gates.shift()!();
     };
     const policy = make({
