@@ -23,6 +23,7 @@ export const ErrorCodes = {
   INSECURE_OPTION: 'ERR_CERTPIN_INSECURE_OPTION',
   INSECURE_REDIRECT: 'ERR_CERTPIN_INSECURE_REDIRECT',
   PROXY_CONNECT: 'ERR_CERTPIN_PROXY_CONNECT',
+  PINSET_INVALID: 'ERR_CERTPIN_PINSET_INVALID',
 } as const;
 
 /** One of {@link ErrorCodes}' values. */
@@ -220,6 +221,51 @@ export class ProxyConnectError extends CertpinError {
   constructor(message: string, statusCode?: number) {
     super(ErrorCodes.PROXY_CONNECT, message);
     this.statusCode = statusCode;
+  }
+}
+
+/**
+ * Why a signed pin-set document was refused: a stable word to switch on, next to the `ERR_CERTPIN_PINSET_INVALID`
+ * code. Every refusal leaves the pin sets in force unchanged.
+ * - `malformed`: not a compact JWS, not base64url, not UTF-8 JSON; `too-large`: over the size limit;
+ * - `header`: a protected header certpin does not accept (no `kid`, `crit`, an embedded key); `type`: `typ` is not
+ *   `certpin-pinset+jws`; `algorithm`: `alg` is not EdDSA or ES256, or not the algorithm of the key named by `kid`;
+ * - `unknown-key`: no key of the application's JWKS has that `kid`; `signature`: the signature does not verify;
+ * - `claims`: a claim is missing, of the wrong type, or unknown; `audience`, `issuer`: not the application's;
+ * - `expired`, `not-yet-valid`: outside `nbf`..`exp`; `lifetime`: `exp` more than 30 days after `iat`;
+ * - `pin-sets`: the pin sets are not a valid policy, or carry settings that stay in the application (trust anchors);
+ * - `rollback`: `seq` lower than the highest seen; `equivocation`: the highest `seq` seen, with another payload;
+ * - `weakening`: it would unpin, or make report-only, a host the built-in policy enforces.
+ */
+export type PinSetRefusal =
+  | 'malformed'
+  | 'too-large'
+  | 'header'
+  | 'type'
+  | 'algorithm'
+  | 'unknown-key'
+  | 'signature'
+  | 'claims'
+  | 'audience'
+  | 'issuer'
+  | 'expired'
+  | 'not-yet-valid'
+  | 'lifetime'
+  | 'pin-sets'
+  | 'rollback'
+  | 'equivocation'
+  | 'weakening';
+
+/**
+ * A signed pin-set document (dynamic pins) that certpin refuses to apply. The policy in force does not change: the
+ * last good document stays until its own `exp`, then the built-in (bootstrap) policy applies.
+ */
+export class PinSetDocumentError extends CertpinError {
+  /** Why, as a stable word: see {@link PinSetRefusal}. */
+  readonly reason: PinSetRefusal;
+  constructor(reason: PinSetRefusal, message: string, options?: { cause?: unknown }) {
+    super(ErrorCodes.PINSET_INVALID, `Pin-set document refused (${reason}): ${message}`, options);
+    this.reason = reason;
   }
 }
 

@@ -23,6 +23,9 @@ export type {
   PolicyHolder,
   PolicyWarning,
 } from './core/policy.js';
+export { DynamicPinPolicy } from './node/dynamic-policy.js';
+export type { DynamicPinPolicyOptions, PinSetDocumentLoader } from './node/dynamic-policy.js';
+export type { PinSetKeySet } from './core/pinset-keys.js';
 export { loadPolicy, loadPolicyFromEnv, policyFromJson } from './node/policy-file.js';
 export type { LoadPolicyOptions, PolicyFromJsonOptions } from './node/policy-file.js';
 
@@ -49,4 +52,4 @@ export type { DecisionObserver } from './node/pin-check.js';
 
 export * as errors from './errors.js';
 export { classifyError } from './errors.js';
-export type { CertpinErrorCode, ChainEntry, ErrorKind, PinningErrorDetails } from './errors.js';
+export type { CertpinErrorCode, ChainEntry, ErrorKind, PinningErrorDetails, PinSetRefusal } from './errors.js';

@@ -25,6 +25,8 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   init: { summary: 'write a policy file for hosts: intermediate, leaf and backup pins', load: () => import('./commands/init.js') },
   'backup-key': { summary: 'generate a spare key pair and CSR, and print the pin to add now', load: () => import('./commands/backup-key.js') },
   verify: { summary: 'check every host of a policy against its live chain (for CI)', load: () => import('./commands/verify.js') },
+  sign: { summary: 'sign a policy\'s pin sets into a document for DynamicPinPolicy', load: () => import('./commands/sign.js') },
+  'signing-key': { summary: 'generate a key pair that signs pin-set documents (JWKS for the app)', load: () => import('./commands/signing-key.js') },
 };
 
 const MAIN_HELP = `certpin: certificate and public-key pinning, from the command line

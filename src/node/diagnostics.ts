@@ -49,13 +49,24 @@ export interface ReportMessage {
   readonly delivery: ReportDelivery;
 }
 
-/** Published on `certpin:policy-update` by a dynamic policy. */
+/**
+ * Published on `certpin:policy-update` by a dynamic policy (and given to its `onEvent`):
+ * - `updated`: a new document's pin sets are in force; `unchanged`: the document fetched is the one in force;
+ * - `refused`: a document was refused (`code` says why, as a `PinSetRefusal` word); the pin sets in force stay;
+ * - `unavailable`: the document could not be fetched (network, HTTP status); the pin sets in force stay;
+ * - `fallback`: the document in force expired; the built-in (bootstrap) policy applies again.
+ */
 export interface PolicyUpdateMessage {
-  readonly event: 'updated' | 'refused' | 'fallback' | 'unchanged';
+  readonly event: 'updated' | 'refused' | 'fallback' | 'unchanged' | 'unavailable';
   /** The policy in force after the event. */
   readonly policy: PinPolicy;
-  /** Why a document was refused, or why the policy fell back. */
+  /** Why a document was refused or could not be fetched, or why the policy fell back. */
   readonly reason?: string;
+  /** For `refused`: the stable reason word (`rollback`, `signature`, `weakening`, …). */
+  readonly code?: string;
+  /** For `refused`: the `PinSetDocumentError` (code `ERR_CERTPIN_PINSET_INVALID`). */
+  readonly error?: Error;
+  /** The `seq` of the document concerned, when it is known. */
   readonly sequence?: number;
 }
 

@@ -32,3 +32,5 @@ export { probeServer } from '../node/probe.js';
 export type { ProbeTarget, ServerProbe } from '../node/probe.js';
 export { createCertificateRequest } from './csr.js';
 export type { CertificateRequest, CertificateRequestOptions } from './csr.js';
+export { pinSetPublicJwk, signPinSetDocument } from './pinset-signing.js';
+export type { PinSetKeyInput, SignPinSetOptions, SignedPinSet } from './pinset-signing.js';

@@ -1,0 +1,87 @@
+/**
+ * `certpin signing-key`: a key pair for signing pin-set documents. The private key stays with whoever publishes pins
+ * (a release pipeline, a vault); the public key, as a JWKS, is embedded in the application.
+ * @module
+ */
+import { generateKeyPairSync } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { pinSetPublicJwk } from '../../tools/index.js';
+import { writeOutputFile } from '../files.js';
+import { styleFor } from '../style.js';
+import { UsageError, parseCommandArgs } from '../usage.js';
+
+const TYPES = ['ed25519', 'es256'] as const;
+type KeyType = (typeof TYPES)[number];
+
+/** `certpin signing-key --help`. */
+export const help = `Usage: certpin signing-key [options]
+
+Generates a key pair that signs pin-set documents (certpin sign). The private key is written as
+PKCS#8 PEM with mode 0600; keep it where pins are published from, never in the application. The
+public key is printed as a JWKS on stdout (and written with --out-jwks): embed it in the application
+as DynamicPinPolicy's "keys".
+
+To rotate the signing key later: make a new one, add its JWK to the application's JWKS next to the
+old one and ship that; once the versions in use know both keys, sign with the new one.
+
+Options:
+  --type TYPE            ed25519 (default, EdDSA) or es256 (ECDSA P-256)
+  --kid ID               the key id (default: the key's RFC 7638 thumbprint)
+  --out-key FILE         private key file (default pinset-signing-key.pem)
+  --out-jwks FILE        also write the public JWKS to FILE
+  --passphrase-env VAR   encrypt the private key (AES-256) with the passphrase in environment variable VAR
+  --force                replace existing files (never done otherwise)
+
+Examples:
+  certpin signing-key --out-key pins-2026.key --out-jwks certpin-keys.json
+  certpin signing-key --type es256 --kid pins-2027 --out-key pins-2027.key`;
+
+/** Runs `certpin signing-key`. */
+export async function run(argv: readonly string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs('signing-key', argv, {
+    type: { type: 'string' },
+    kid: { type: 'string' },
+    'out-key': { type: 'string' },
+    'out-jwks': { type: 'string' },
+    'passphrase-env': { type: 'string' },
+    force: { type: 'boolean' },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"; signing-key takes only options.`, 'signing-key');
+  const type = (values.type ?? 'ed25519').toLowerCase() as KeyType;
+  if (!TYPES.includes(type)) throw new UsageError(`--type must be ed25519 or es256; got "${values.type}".`, 'signing-key');
+  if (values.kid !== undefined && values.kid.trim() === '') throw new UsageError('--kid may not be empty.', 'signing-key');
+  const keyFile = values['out-key'] ?? 'pinset-signing-key.pem';
+  const jwksFile = values['out-jwks'];
+  if (jwksFile === keyFile) throw new UsageError('--out-key and --out-jwks must be different files.', 'signing-key');
+  let passphrase: string | undefined;
+  if (values['passphrase-env'] !== undefined) {
+    passphrase = process.env[values['passphrase-env']];
+    if (!passphrase) throw new UsageError(`the environment variable ${values['passphrase-env']} (--passphrase-env) is not set or empty.`, 'signing-key');
+  }
+  if (!values.force) {
+    for (const file of [keyFile, ...(jwksFile ? [jwksFile] : [])]) {
+      if (existsSync(file)) throw new UsageError(`${file} already exists; a key is never overwritten without --force (choose another name with --out-key/--out-jwks).`, 'signing-key');
+    }
+  }
+
+  const { privateKey, publicKey } = type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const jwk = pinSetPublicJwk(publicKey, values.kid);
+  const jwks = `${JSON.stringify({ keys: [jwk] }, null, 2)}\n`;
+  const keyPem = privateKey.export(passphrase ? { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase } : { type: 'pkcs8', format: 'pem' }) as string;
+  writeOutputFile(keyFile, keyPem, { mode: 0o600, force: values.force === true, command: 'signing-key' });
+  if (jwksFile) writeOutputFile(jwksFile, jwks, { mode: 0o644, force: values.force === true, command: 'signing-key' });
+  process.stdout.write(jwks);
+
+  const style = styleFor(process.stderr);
+  process.stderr.write(
+    [
+      '',
+      `${style.bold('Signing key')} ${type === 'ed25519' ? 'Ed25519 (EdDSA)' : 'P-256 (ES256)'}, kid ${style.cyan(jwk.kid)}`,
+      `  private key  ${keyFile} (mode 0600${passphrase ? ', encrypted' : ', NOT encrypted'}): keep it with your release tooling, never in the app`,
+      `  public JWKS  ${jwksFile ?? 'stdout (above)'}: embed it as DynamicPinPolicy({ keys })`,
+      `  Next: certpin sign POLICY --key ${keyFile} --aud YOUR.APP.ID --out pins.jws`,
+      '',
+    ].join('\n'),
+  );
+  return 0;
+}
