@@ -214,7 +214,7 @@ describe('pin-set document: sequence (rollback and equivocation)', () => {
 describe('pin-set document: never weaker than the built-in policy', () => {
   const quiet = { onWarning: () => {} };
   const until = now + 7 * 86_400_000;
-  const check = (bootstrap: PinPolicy, sets: PinSetOptions) => findWeakening(bootstrap, bootstrap.withPinSets(sets, 'document', 1), until);
+  const check = (bootstrap: PinPolicy, sets: PinSetOptions) => findWeakening(bootstrap, bootstrap.withPinSets(sets, 'document', { sequence: 1, expires: new Date(until) }), until);
   const boot = new PinPolicy({ hosts: { 'api.example.com': [P[0], P[1]], '**.pay.example.com': [P[0], P[1]], '*.cdn.example.com': [P[0], P[1]] }, ...quiet });
 
   it('lets a document replace pins and add hosts', () => {

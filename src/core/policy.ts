@@ -115,6 +115,12 @@ export interface HostRule {
   readonly reportUris: readonly string[];
 }
 
+/** The signed pin-set document a derived policy's pin sets came from. */
+export interface PinSetDocumentInfo {
+  readonly sequence: number;
+  readonly expires: Date;
+}
+
 /** A warning about a policy that works today but may break clients or weaken pinning. */
 export interface PolicyWarning {
   readonly code:
@@ -201,6 +207,8 @@ export class PinPolicy implements PolicyHolder {
   readonly onReport: PinPolicyOptions['onReport'];
   /** The `seq` of the signed pin-set document these pin sets came from; `undefined` for a policy built in code or from a file. */
   readonly pinSetSequence: number | undefined;
+  /** When that document expires (its `exp`): then the built-in policy applies again. */
+  readonly pinSetExpires: Date | undefined;
 
   readonly #exact = new Map<string, HostRule>();
   readonly #oneLabel = new Map<string, HostRule>();
@@ -210,8 +218,8 @@ export class PinPolicy implements PolicyHolder {
 
   constructor(options: PinPolicyOptions);
   /** @internal a policy with other pin sets and the same trust (see {@link PinPolicy.withPinSets}). */
-  constructor(options: PinPolicyOptions, inherited: { trust: TrustSettings; pinSetSequence?: number });
-  constructor(input: PinPolicyOptions, inherited?: { trust: TrustSettings; pinSetSequence?: number }) {
+  constructor(options: PinPolicyOptions, inherited: { trust: TrustSettings; document?: PinSetDocumentInfo });
+  constructor(input: PinPolicyOptions, inherited?: { trust: TrustSettings; document?: PinSetDocumentInfo }) {
     if (input === null || typeof input !== 'object') throw new PolicyError('(root)', 'expected an object with a "hosts" map');
     // Own properties only: a polluted Object.prototype must not turn every policy report-only or expired.
     const options = ownOptions(input);
@@ -229,7 +237,8 @@ export class PinPolicy implements PolicyHolder {
 
     const warnings: PolicyWarning[] = [];
     this.trust = inherited?.trust ?? readTrust(options, warnings);
-    this.pinSetSequence = inherited?.pinSetSequence;
+    this.pinSetSequence = inherited?.document?.sequence;
+    this.pinSetExpires = inherited?.document ? new Date(inherited.document.expires.getTime()) : undefined;
     const rules = this.#buildRules(options.hosts, warnings);
     if (options.defaultPins !== undefined) {
       this.#defaultRule = this.#buildRule('defaultPins', { type: 'any-depth', base: '*', text: '*' }, options.defaultPins, warnings);
@@ -257,7 +266,7 @@ export class PinPolicy implements PolicyHolder {
    * callbacks. Dynamic pin sets use it: a new document replaces the pin sets, never the trust.
    * @throws {PolicyError} when the pin sets are not valid.
    */
-  withPinSets(pinSets: PinSetOptions, source: string, pinSetSequence?: number): PinPolicy {
+  withPinSets(pinSets: PinSetOptions, source: string, document?: PinSetDocumentInfo): PinPolicy {
     const sets = ownOptions(pinSets as PinPolicyOptions);
     const { hosts, defaultPins, onlyPinnedHosts, reportOnly, reportUri } = sets;
     return new PinPolicy(
@@ -273,7 +282,7 @@ export class PinPolicy implements PolicyHolder {
         ...(reportOnly === undefined ? {} : { reportOnly }),
         ...(reportUri === undefined ? {} : { reportUri }),
       },
-      { trust: this.trust, ...(pinSetSequence === undefined ? {} : { pinSetSequence }) },
+      { trust: this.trust, ...(document === undefined ? {} : { document }) },
     );
   }
 

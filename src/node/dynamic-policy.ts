@@ -345,7 +345,7 @@ export class DynamicPinPolicy implements PolicyHolder {
   #policyOf(document: VerifiedPinSetDocument): PinPolicy {
     let policy: PinPolicy;
     try {
-      policy = this.bootstrap.withPinSets(document.pinSets, `${this.#name} (seq ${document.sequence})`, document.sequence);
+      policy = this.bootstrap.withPinSets(document.pinSets, `${this.#name} (seq ${document.sequence})`, { sequence: document.sequence, expires: new Date(document.expires * 1000) });
     } catch (error) {
       throw new PinSetDocumentError('pin-sets', (error as Error).message, { cause: error });
     }

@@ -11,6 +11,7 @@ import { explainFailure } from '../explain.js';
 import { readCaFiles, writeOutputFile } from '../files.js';
 import { packageVersion } from '../version.js';
 import { styleFor } from '../style.js';
+import { createSigningKey } from '../signing-keys.js';
 import { UsageError, parseCommandArgs, parseCount, parseTarget } from '../usage.js';
 import type { ConnectTarget } from '../usage.js';
 
@@ -33,11 +34,15 @@ Options:
   --backup-pin PIN   the backup pin to use instead of the placeholder (all hosts); repeatable
   --ca FILE          also trust the CA certificate(s) in FILE (written into the policy's "ca"); repeatable
   --timeout MS       give up on a host after MS milliseconds (default 10000)
+  --signing-key FILE also make the signing setup for dynamic pin sets: an Ed25519 key pair, the private key
+                     to FILE (mode 0600), the public JWKS to --jwks FILE (default certpin-keys.json beside it)
+  --aud APP          the application's audience, for the commands printed next
 
 Examples:
   certpin init api.example.com --out certpin.json
   certpin init api.example.com pay.example.com --backup-pin "$(certpin backup-key)" --out certpin.json
-  certpin init localhost:8443 --ca dev-root.pem --out certpin.dev.json`;
+  certpin init localhost:8443 --ca dev-root.pem --out certpin.dev.json
+  certpin init api.example.com --out certpin.json --signing-key pins-signing.key --aud com.example.app`;
 
 interface HostEntry {
   readonly pattern: string;
@@ -53,8 +58,14 @@ export async function run(argv: readonly string[]): Promise<number> {
     'backup-pin': { type: 'string', multiple: true },
     ca: { type: 'string', multiple: true },
     timeout: { type: 'string' },
+    'signing-key': { type: 'string' },
+    jwks: { type: 'string' },
+    aud: { type: 'string' },
   });
   if (positionals.length === 0) throw new UsageError('which hosts? Give one or more HOST[:PORT] or https:// URLs.', 'init');
+  if ((values.jwks !== undefined || values.aud !== undefined) && values['signing-key'] === undefined) {
+    throw new UsageError('--jwks and --aud go with --signing-key FILE (the signing setup for dynamic pin sets).', 'init');
+  }
   const targets = positionals.map((p) => parseTarget(p, 'init'));
   const timeoutMs = parseCount(values.timeout, 'timeout', 10_000, 'init');
   const backupPins = (values['backup-pin'] ?? []).map((p) => parsePin(p).canonical);
@@ -98,6 +109,9 @@ export async function run(argv: readonly string[]): Promise<number> {
   const text = `${JSON.stringify(document, null, 2)}\n`;
   if (values.out) writeOutputFile(values.out, text, { force: values.force === true, command: 'init' });
   else process.stdout.write(text);
+  const signingKeyFile = values['signing-key'];
+  const jwksFile = values.jwks ?? (signingKeyFile ? path.join(path.dirname(signingKeyFile), 'certpin-keys.json') : undefined);
+  const signing = signingKeyFile ? createSigningKey({ type: 'ed25519', keyFile: signingKeyFile, jwksFile, force: values.force === true, command: 'init' }) : undefined;
 
   const s = errStyle;
   const lines = entries.flatMap((e) => ['', ...e.explanation]);
@@ -116,6 +130,18 @@ export async function run(argv: readonly string[]): Promise<number> {
       : `  1. certpin backup-key ${entries.map((e) => e.pattern).join(' ')}   2. put its pin in place of ${JSON.stringify(BACKUP_PLACEHOLDER.split(' ')[0])} (the file does not load until then)\n  3. ship the policy, then run "certpin verify ${file}" in CI.`,
     '',
   );
+  if (signing) {
+    const aud = values.aud ?? 'YOUR.APP.ID';
+    lines.push(
+      s.bold('Dynamic pin sets:'),
+      `  signing key  ${signingKeyFile} (Ed25519, kid ${signing.kid}, mode 0600): keep it with your release tooling, never in the app`,
+      `  public JWKS  ${jwksFile}: embed it in the app, with the policy above as the built-in one:`,
+      `               new DynamicPinPolicy({ bootstrap: loadPolicy('${file}'), keys, audience: '${aud}', document: 'https://…/pins.jws' })`,
+      `  publish      certpin sign ${file} --key ${signingKeyFile} --aud ${aud} --out pins.jws   (then serve pins.jws from any host)`,
+      `  check in CI  certpin verify ${file} --document pins.jws --keys ${jwksFile} --aud ${aud}`,
+      '',
+    );
+  }
   process.stderr.write(`${lines.join('\n')}\n`);
   if (values.out) process.stderr.write(`Wrote ${values.out}.\n`);
   return 0;

@@ -10,6 +10,7 @@ import { readInputFile, writeOutputFile } from '../files.js';
 import { certificateJson, renderCertificateList, roleOf } from '../render.js';
 import type { CertificateView } from '../render.js';
 import { styleFor } from '../style.js';
+import { decodeDocument, isSignedDocument, judgeDocument, readKeySet } from '../pinset.js';
 import { UsageError, parseCommandArgs } from '../usage.js';
 
 /** `certpin inspect --help`. */
@@ -26,10 +27,17 @@ Options:
   --force       replace --out FILE if it exists
   --json        print JSON on stdout
 
+A signed pin-set document (certpin sign writes one) is shown with its header, claims and pin sets:
+  --keys JWKS   the public keys the application embeds (certpin signing-key --out-jwks)
+  --aud APP     the application's audience; with --keys, says whether the application would apply the
+                document, exit 1 when it would refuse it
+  --iss NAME    the issuer the application expects, if it checks one
+
 Examples:
   certpin inspect server.crt
   certpin inspect chain.pem --json | jq -r '.[0].certificates[].spkiPin'
   certpin inspect server.cer --pem --out server.pem      # DER → PEM
+  certpin inspect pinset.jws --keys certpin-keys.json --aud com.example.app
   certpin inspect server.pem --der --out server.cer      # PEM → DER`;
 
 /** Runs `certpin inspect`. */
@@ -40,8 +48,16 @@ export async function run(argv: readonly string[]): Promise<number> {
     out: { type: 'string' },
     force: { type: 'boolean' },
     json: { type: 'boolean' },
+    keys: { type: 'string' },
+    aud: { type: 'string' },
+    iss: { type: 'string' },
   });
   if (positionals.length === 0) throw new UsageError('which file? Give one or more certificate files (PEM, DER, .cer, .crt).', 'inspect');
+  if (positionals.length === 1 && positionals[0] !== '-') {
+    const text = readInputFile(positionals[0]!, 'inspect').toString('utf8');
+    if (isSignedDocument(text)) return inspectDocument(positionals[0]!, text, { keys: values.keys, aud: values.aud, iss: values.iss, json: values.json === true });
+  }
+  if (values.keys || values.aud || values.iss) throw new UsageError('--keys, --aud and --iss check a signed pin-set document (certpin sign writes one).', 'inspect');
   if (values.pem && values.der) throw new UsageError('choose one of --pem and --der.', 'inspect');
   if (values.out && !values.pem && !values.der) throw new UsageError('--out goes with --pem or --der (the format to write).', 'inspect');
 
@@ -93,6 +109,64 @@ function convert(certificates: readonly X509Certificate[], format: 'pem' | 'der'
     process.stderr.write(`Wrote ${certificates.length} certificate${certificates.length === 1 ? '' : 's'} as ${format.toUpperCase()} to ${out}.\n`);
   } else process.stdout.write(data);
   return 0;
+}
+
+/**
+ * Shows a signed pin-set document: its header, claims and pin sets, and with `--keys` and `--aud` whether an
+ * application with those keys would apply it (exit 1 when it would refuse it).
+ */
+async function inspectDocument(file: string, text: string, options: { keys?: string | undefined; aud?: string | undefined; iss?: string | undefined; json: boolean }): Promise<number> {
+  const { header, claims } = decodeDocument(text, file, 'inspect');
+  if ((options.keys === undefined) !== (options.aud === undefined)) throw new UsageError('give both --keys JWKS and --aud APP to check the document as an application would.', 'inspect');
+  const judgement = options.keys !== undefined && options.aud !== undefined
+    ? await judgeDocument(text, { keys: readKeySet(options.keys, 'inspect'), audience: options.aud, ...(options.iss === undefined ? {} : { issuer: options.iss }) })
+    : undefined;
+  const accepted = judgement ? judgement.event.event === 'updated' || judgement.event.event === 'unchanged' : undefined;
+  if (options.json) {
+    process.stdout.write(`${JSON.stringify({
+      file,
+      type: 'signed pin-set document',
+      header,
+      claims,
+      ...(judgement ? { accepted, event: judgement.event.event, reason: judgement.event.reason ?? null, code: judgement.event.code ?? null } : {}),
+    }, null, 2)}\n`);
+    return accepted === false ? 1 : 0;
+  }
+  const style = styleFor(process.stdout);
+  const time = (value: unknown) => (typeof value === 'number' ? `${new Date(value * 1000).toISOString()}` : String(value));
+  const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
+  const days = exp === undefined ? '' : ` (${Math.floor((exp - Date.now()) / 86_400_000)} days left)`;
+  const pinset = (claims.pinset ?? {}) as { hosts?: Record<string, unknown> };
+  const hostLines = Object.entries(pinset.hosts ?? {}).map(([pattern, entry]) => {
+    const pins = Array.isArray(entry) ? entry : ((entry as { pins?: unknown[] } | null)?.pins ?? []);
+    return `  ${pattern.padEnd(28)} ${pins.length} pin${pins.length === 1 ? '' : 's'}`;
+  });
+  const row = (label: string, value: string) => `${style.dim(label.padEnd(10))} ${value}`;
+  const lines = [
+    style.bold(file) + style.dim(' (signed pin-set document, compact JWS)'),
+    '',
+    row('alg', String(header.alg)),
+    row('kid', String(header.kid)),
+    row('typ', String(header.typ)),
+    row('iss', String(claims.iss ?? '-')),
+    row('aud', Array.isArray(claims.aud) ? claims.aud.join(', ') : String(claims.aud)),
+    row('seq', String(claims.seq)),
+    row('issued', time(claims.iat)),
+    row('valid', `${time(claims.nbf)} → ${time(claims.exp)}${days}`),
+    '',
+    `${style.bold('Pin sets')} ${style.dim('(replace the application\'s while the document is in force)')}`,
+    ...(hostLines.length ? hostLines : ['  (none)']),
+  ];
+  if (judgement) {
+    lines.push('');
+    lines.push(accepted
+      ? style.green(`✔ An application with these keys, for ${options.aud}, applies it (${judgement.event.event}).`)
+      : style.red(`✘ An application with these keys, for ${options.aud}, refuses it: ${judgement.event.reason ?? judgement.event.event}`));
+  } else {
+    lines.push('', style.dim('Not verified: add --keys JWKS --aud APP to check it as the application would.'));
+  }
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return accepted === false ? 1 : 0;
 }
 
 function readStdin(): Buffer {

@@ -3,15 +3,13 @@
  * (a release pipeline, a vault); the public key, as a JWKS, is embedded in the application.
  * @module
  */
-import { generateKeyPairSync } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { pinSetPublicJwk } from '../../tools/index.js';
-import { writeOutputFile } from '../files.js';
+import { SIGNING_KEY_TYPES, createSigningKey } from '../signing-keys.js';
+import type { SigningKeyType } from '../signing-keys.js';
 import { styleFor } from '../style.js';
 import { UsageError, parseCommandArgs } from '../usage.js';
 
-const TYPES = ['ed25519', 'es256'] as const;
-type KeyType = (typeof TYPES)[number];
+const TYPES = SIGNING_KEY_TYPES;
+type KeyType = SigningKeyType;
 
 /** `certpin signing-key --help`. */
 export const help = `Usage: certpin signing-key [options]
@@ -58,25 +56,14 @@ export async function run(argv: readonly string[]): Promise<number> {
     passphrase = process.env[values['passphrase-env']];
     if (!passphrase) throw new UsageError(`the environment variable ${values['passphrase-env']} (--passphrase-env) is not set or empty.`, 'signing-key');
   }
-  if (!values.force) {
-    for (const file of [keyFile, ...(jwksFile ? [jwksFile] : [])]) {
-      if (existsSync(file)) throw new UsageError(`${file} already exists; a key is never overwritten without --force (choose another name with --out-key/--out-jwks).`, 'signing-key');
-    }
-  }
-
-  const { privateKey, publicKey } = type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  const jwk = pinSetPublicJwk(publicKey, values.kid);
-  const jwks = `${JSON.stringify({ keys: [jwk] }, null, 2)}\n`;
-  const keyPem = privateKey.export(passphrase ? { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase } : { type: 'pkcs8', format: 'pem' }) as string;
-  writeOutputFile(keyFile, keyPem, { mode: 0o600, force: values.force === true, command: 'signing-key' });
-  if (jwksFile) writeOutputFile(jwksFile, jwks, { mode: 0o644, force: values.force === true, command: 'signing-key' });
+  const { kid, jwks } = createSigningKey({ type, kid: values.kid, keyFile, jwksFile, passphrase, force: values.force === true, command: 'signing-key' });
   process.stdout.write(jwks);
 
   const style = styleFor(process.stderr);
   process.stderr.write(
     [
       '',
-      `${style.bold('Signing key')} ${type === 'ed25519' ? 'Ed25519 (EdDSA)' : 'P-256 (ES256)'}, kid ${style.cyan(jwk.kid)}`,
+      `${style.bold('Signing key')} ${type === 'ed25519' ? 'Ed25519 (EdDSA)' : 'P-256 (ES256)'}, kid ${style.cyan(kid)}`,
       `  private key  ${keyFile} (mode 0600${passphrase ? ', encrypted' : ', NOT encrypted'}): keep it with your release tooling, never in the app`,
       `  public JWKS  ${jwksFile ?? 'stdout (above)'}: embed it as DynamicPinPolicy({ keys })`,
       `  Next: certpin sign POLICY --key ${keyFile} --aud YOUR.APP.ID --out pins.jws`,

@@ -9,6 +9,8 @@ import { existsSync } from 'node:fs';
 import type { PolicyWarning } from '../../index.js';
 import { probeServer } from '../../tools/index.js';
 import type { ServerProbe } from '../../tools/index.js';
+import { readInputFile, writeOutputFile } from '../files.js';
+import { judgeDocument, readKeySet } from '../pinset.js';
 import { readPolicyFile } from '../policy-file.js';
 import { styleFor } from '../style.js';
 import { UsageError, parseCommandArgs, parseCount } from '../usage.js';
@@ -20,7 +22,6 @@ import { sortBreaksFirst, sortByHost } from '../verify/report.js';
 import type { HostReport, VerifyReport } from '../verify/report.js';
 import { parseConnectMappings, planTargets } from '../verify/targets.js';
 import { renderTable, renderText } from '../verify/text.js';
-import { writeOutputFile } from '../files.js';
 
 /** The policy file `verify` reads when none is given. */
 export const DEFAULT_POLICY_FILE = 'certpin.json';
@@ -64,6 +65,10 @@ Options:
   --no-progress          no progress on stderr (by default: a live line on a terminal; in a log, a line
                          every tenth of the hosts and every --progress-every seconds, naming what is pending)
   --progress-every S     in a log, a progress line at least every S seconds while hosts are pending (default 5)
+  --document FILE        a signed pin-set document (certpin sign): judged as the application judges it (with
+                         --keys JWKS and --aud APP, and --iss NAME if it checks one), then the hosts are checked
+                         against its pins; a document applications would refuse is a failure. The report shows
+                         its "exp".
 
 Exit codes: 0 ok (warnings allowed), 1 a host fails (or warns, with --fail-on warning), or --production
 finds development overrides, 2 the policy cannot be read or a usage error.
@@ -73,7 +78,8 @@ Examples:
   certpin verify certpin.json --warn-days 45 --fail-on warning --production     # in CI
   certpin verify certpin.json --format table --html verify-report.html
   certpin verify certpin.json --host www.example.com --json
-  certpin verify certpin.json --connect api.example.com=10.0.0.5:8443`;
+  certpin verify certpin.json --connect api.example.com=10.0.0.5:8443
+  certpin verify certpin.json --document pinset.jws --keys certpin-keys.json --aud com.example.app`;
 
 const FORMATS = ['text', 'table', 'json'] as const;
 const SORTS = ['breaks', 'policy', 'host'] as const;
@@ -97,7 +103,14 @@ export async function run(argv: readonly string[]): Promise<number> {
     svg: { type: 'string' },
     'no-progress': { type: 'boolean' },
     'progress-every': { type: 'string' },
+    document: { type: 'string' },
+    keys: { type: 'string' },
+    aud: { type: 'string' },
+    iss: { type: 'string' },
   });
+  if (values.document !== undefined && (values.keys === undefined || values.aud === undefined)) {
+    throw new UsageError('--document needs --keys JWKS and --aud APP: the document is judged as the application judges it.', 'verify');
+  }
   if (positionals.length > 1) throw new UsageError('give one policy file.', 'verify');
   const policyFile = positionals[0] ?? (existsSync(DEFAULT_POLICY_FILE) ? DEFAULT_POLICY_FILE : undefined);
   if (!policyFile) throw new UsageError(`which policy? Give the policy file (certpin init writes one); there is no ./${DEFAULT_POLICY_FILE} here.`, 'verify');
@@ -117,9 +130,21 @@ export async function run(argv: readonly string[]): Promise<number> {
   const connect = parseConnectMappings(values.connect ?? [], port);
 
   const policyWarnings: PolicyWarning[] = [];
-  const { policy, developmentOverrides } = readPolicyFile(policyFile, values.ca, 'verify', (w) => policyWarnings.push(w), { withoutDevelopmentOverrides: values.production === true });
-  const { targets, skipped } = planTargets(policy, values.host ?? [], connect, port);
+  const { policy: bootstrap, developmentOverrides } = readPolicyFile(policyFile, values.ca, 'verify', (w) => policyWarnings.push(w), { withoutDevelopmentOverrides: values.production === true });
   const policyFailures: string[] = [];
+  let policy = bootstrap;
+  if (values.document !== undefined) {
+    // The policy file is the application's built-in policy; the document's pin sets replace its pins, as they would.
+    const judgement = await judgeDocument(readInputFile(values.document, 'verify').toString('utf8'), {
+      bootstrap,
+      keys: readKeySet(values.keys!, 'verify'),
+      audience: values.aud!,
+      ...(values.iss === undefined ? {} : { issuer: values.iss }),
+    });
+    if (judgement.event.event === 'updated' || judgement.event.event === 'unchanged') policy = judgement.policy;
+    else policyFailures.push(`${values.document}: applications would refuse this signed pin-set document (${judgement.event.reason ?? judgement.event.event}); hosts were checked against the built-in pins of ${policyFile}.`);
+  }
+  const { targets, skipped } = planTargets(policy, values.host ?? [], connect, port);
   if (values.production && developmentOverrides) {
     policyFailures.push(
       `${policyFile} carries "developmentOverrides": a process with NODE_ENV=production refuses to load it. Ship a policy without them ` +

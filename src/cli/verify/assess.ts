@@ -30,13 +30,9 @@ export interface AssessOptions {
   readonly pinSetDocumentExpires?: Date;
 }
 
-/**
- * When the signed pin-set document behind a policy's pin sets expires. Policies read from a file have none; the
- * dynamic pin sets (signed documents) fill this in once they carry their `exp` on the policy.
- */
+/** When the signed pin-set document behind a policy's pin sets expires; policies read from a file have none. */
 export function pinSetDocumentExpiry(policy: PinPolicy): Date | undefined {
-  const exp = (policy as { readonly pinSetExpires?: unknown }).pinSetExpires;
-  return exp instanceof Date && !Number.isNaN(exp.getTime()) ? exp : undefined;
+  return policy.pinSetExpires;
 }
 
 /** Judges one host from its probe. */
