@@ -8,7 +8,9 @@
  *   2. the pinned client (fetch with `pinnedDispatcher`, axios with `pinAxios`) connects directly;
  *   3. the same pinned clients through the proxy are refused in the handshake; the proxy sees no request, and a
  *      pin-failure report reaches the security team's collector;
- *   4. the bank rotates to a new key that was pinned in advance as a backup; the pinned clients keep working.
+ *   4. the bank rotates to a new key that was pinned in advance as a backup; the pinned clients keep working;
+ *   5. (demo/dynamic-rotation.ts) a rotation driven by a signed pin-set document, with no client restart, and a
+ *      file host taken over that serves old, forged and weakening documents, all refused.
  * Every step checks what it claims; the process exits 0 only when all of them held (CI runs it as a test).
  */
 import { randomBytes } from 'node:crypto';
@@ -26,6 +28,7 @@ import { createCertificate, createPki, generateKey, issueLeaf, pinOf } from '../
 import { startBankApi } from './bank.js';
 import type { BankApi } from './bank.js';
 import { startReportCollector } from './collector.js';
+import { dynamicRotationDemo } from './dynamic-rotation.js';
 import { expect, failures, heading, quote, say, style } from './narrate.js';
 
 const started = performance.now();
@@ -200,6 +203,8 @@ async function main(): Promise<void> {
   const rotated = await checkConnection(bank.url, [currentPin, backupPin], { ca: trusted });
   expect(rotated.status === 'CONNECTION_SECURE' && rotated.matchedPin === backupPin, `the handshake now matches the backup pin (${rotated.matchedPin ?? rotated.reason})`);
   say(style.dim('Next: pin a new spare key (certpin backup-key) and ship it before the next rotation.'));
+
+  await dynamicRotationDemo();
 }
 
 let crashed: unknown;
