@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { PinPolicy, loadPolicy, loadPolicyFromEnv } from '../src/index.js';
+import { PinPolicy, loadPolicy, loadPolicyFromEnv, policyFromJson } from '../src/index.js';
 import { normalizeHost } from '../src/tools/index.js';
 import { PolicyError } from '../src/errors.js';
 import type { PolicyWarning } from '../src/index.js';
@@ -248,5 +248,29 @@ describe('policy files and environment', () => {
     assert.equal(loadPolicyFromEnv('CERTPIN_TEST_POLICY')?.ruleFor('api.example.com')?.pins.length, 2);
     delete process.env.CERTPIN_TEST_POLICY;
     assert.equal(loadPolicyFromEnv('CERTPIN_TEST_POLICY'), undefined);
+  });
+});
+
+describe('the published JSON schema', () => {
+  const schema = JSON.parse(readFileSync(new URL('../schema/certpin-policy.schema.json', import.meta.url), 'utf8')) as {
+    properties: Record<string, { properties?: Record<string, unknown> }>;
+    $defs: { pinSet: { oneOf: [unknown, { properties: Record<string, unknown> }] } };
+  };
+  const known = (document: unknown): string[] => {
+    try {
+      policyFromJson(document);
+    } catch (error) {
+      const listed = /known: ([^)]*)\)/.exec((error as Error).message);
+      if (listed) return listed[1]!.split(', ').sort();
+    }
+    assert.fail(`no unknown-field error for ${JSON.stringify(document)}`);
+  };
+  const described = (properties: Record<string, unknown>): string[] => Object.keys(properties).filter((key) => !key.startsWith('$')).sort();
+
+  it('describes exactly the fields a policy file may hold, at every level', () => {
+    assert.deepEqual(described(schema.properties), known({ hosts: {}, unknownField: 1 }));
+    assert.deepEqual(described(schema.$defs.pinSet.oneOf[1].properties), known({ hosts: { 'a.example': { pins: [], unknownField: 1 } } }));
+    assert.deepEqual(described(schema.properties.clientCertificate!.properties!), known({ hosts: {}, clientCertificate: { unknownField: 1 } }));
+    assert.deepEqual(described(schema.properties.developmentOverrides!.properties!), known({ hosts: {}, developmentOverrides: { unknownField: 1 } }));
   });
 });
