@@ -1,12 +1,12 @@
 /**
- * Measurement and verdicts. A comparison runs certpin's side (A) and the plain side (B) in interleaved rounds
- * (A B, B A, A B, …) so that drift hits both alike, and keeps, per round, the paired values A ÷ B for the client's
- * CPU time (`process.cpuUsage`: this process only, where certpin's work happens) and for wall time. A verdict is
- * read from the quartiles of those paired values, never from one median: a row passes only when the interquartile
- * range is inside the target.
+ * Measurement and verdicts. A comparison runs certpin's side (A) and the plain side (B) interleaved operation by
+ * operation (A B, B A, …) so that drift hits both alike, and keeps, per round, the paired values A ÷ B for the
+ * client's CPU time (`process.cpuUsage`: this process only, where certpin's work happens) and for wall time. A
+ * verdict is read from the quartiles of those paired values, never from one median: a row passes only when the
+ * interquartile range is inside the target.
  */
 
-/** One side of a comparison: the operation, and optional work before and after each batch (not timed). */
+/** One side of a comparison: the operation, and optional work before and after each operation (not timed). */
 export interface Side {
   readonly run: () => Promise<unknown> | unknown;
   readonly before?: () => Promise<unknown> | unknown;
@@ -62,18 +62,28 @@ export interface Batch {
   readonly cpu: number;
 }
 
-/** Runs `count` operations of `side` here and times them. */
+/** Runs `count` operations of `side` here and times them as one batch. */
 export async function timeBatch(side: Side, count: number): Promise<Batch> {
+  let wall = 0;
+  let cpu = 0;
+  for (let i = 0; i < count; i++) {
+    const t = await timeOne(side);
+    wall += t.wall;
+    cpu += t.cpu;
+  }
+  return { wall: wall / count, cpu: cpu / count };
+}
+
+/** One operation: wall and CPU microseconds (its `before` and `after` hooks are not timed). */
+async function timeOne(side: Side): Promise<Batch> {
   await side.before?.();
-  // Each batch starts without the other side's garbage (run with --expose-gc; npm run bench does).
-  collectGarbage?.();
   const cpuStart = process.cpuUsage();
   const start = performance.now();
-  for (let i = 0; i < count; i++) await side.run();
-  const wall = ((performance.now() - start) * 1000) / count;
+  await side.run();
+  const wall = (performance.now() - start) * 1000;
   const cpu = process.cpuUsage(cpuStart);
   await side.after?.();
-  return { wall, cpu: (cpu.user + cpu.system) / count };
+  return { wall, cpu: cpu.user + cpu.system };
 }
 
 function asSide(side: Side | Side['run']): Side {
@@ -89,9 +99,24 @@ export interface RoundOptions {
   readonly between?: () => Promise<unknown>;
 }
 
+function summarizeRounds(rows: readonly { a: Batch; b: Batch }[], perRound: number): Comparison {
+  return {
+    wallA: median(rows.map((r) => r.a.wall)),
+    wallB: median(rows.map((r) => r.b.wall)),
+    cpuA: median(rows.map((r) => r.a.cpu)),
+    cpuB: median(rows.map((r) => r.b.cpu)),
+    wallRatio: quartiles(rows.map((r) => r.a.wall / r.b.wall)),
+    cpuRatio: quartiles(rows.map((r) => r.a.cpu / r.b.cpu)),
+    wallDelta: quartiles(rows.map((r) => r.a.wall - r.b.wall)),
+    cpuDelta: quartiles(rows.map((r) => r.a.cpu - r.b.cpu)),
+    rounds: rows.length,
+    operations: rows.length * perRound,
+  };
+}
+
 /**
  * Runs batches of `a` (certpin) and `b` (plain) in `rounds` interleaved rounds (A B, B A, …) and pairs them per
- * round. `a` and `b` time their own batches (here, or in another process).
+ * round. `a` and `b` time their own batches (for sides that run in other processes).
  */
 export async function compareBatches(a: (count: number) => Promise<Batch>, b: (count: number) => Promise<Batch>, options: RoundOptions): Promise<Comparison> {
   const warmup = options.warmup ?? options.perRound;
@@ -110,31 +135,46 @@ export async function compareBatches(a: (count: number) => Promise<Batch>, b: (c
     }
     await options.between?.();
   }
-  return {
-    wallA: median(rows.map((r) => r.a.wall)),
-    wallB: median(rows.map((r) => r.b.wall)),
-    cpuA: median(rows.map((r) => r.a.cpu)),
-    cpuB: median(rows.map((r) => r.b.cpu)),
-    wallRatio: quartiles(rows.map((r) => r.a.wall / r.b.wall)),
-    cpuRatio: quartiles(rows.map((r) => r.a.cpu / r.b.cpu)),
-    wallDelta: quartiles(rows.map((r) => r.a.wall - r.b.wall)),
-    cpuDelta: quartiles(rows.map((r) => r.a.cpu - r.b.cpu)),
-    rounds: options.rounds,
-    operations: options.rounds * options.perRound,
-  };
+  return summarizeRounds(rows, options.perRound);
 }
 
-/** {@link compareBatches} for operations run in this process. */
-export function compare(a: Side | Side['run'], b: Side | Side['run'], options: RoundOptions): Promise<Comparison> {
+/**
+ * Compares operations run in this process, interleaved one by one (A B, B A, A B, …) so that both sides meet the
+ * same load on a shared machine, millisecond by millisecond; a round sums `perRound` operations of each side, and
+ * the verdict reads the per-round pairs. Garbage is collected before each round (with --expose-gc), not within it,
+ * so each side pays within the round for the garbage it makes.
+ */
+export async function compare(a: Side | Side['run'], b: Side | Side['run'], options: RoundOptions): Promise<Comparison> {
   const sideA = asSide(a);
   const sideB = asSide(b);
-  return compareBatches((n) => timeBatch(sideA, n), (n) => timeBatch(sideB, n), options);
+  const warmup = options.warmup ?? options.perRound;
+  for (let i = 0; i < warmup; i++) {
+    await sideA.run();
+    await sideB.run();
+  }
+  const rows: { a: Batch; b: Batch }[] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    collectGarbage?.();
+    const sum = { a: { wall: 0, cpu: 0 }, b: { wall: 0, cpu: 0 } };
+    for (let i = 0; i < options.perRound; i++) {
+      const order = (i + round) % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const);
+      for (const side of order) {
+        const t = await timeOne(side === 'a' ? sideA : sideB);
+        sum[side].wall += t.wall;
+        sum[side].cpu += t.cpu;
+      }
+    }
+    const per = (x: { wall: number; cpu: number }) => ({ wall: x.wall / options.perRound, cpu: x.cpu / options.perRound });
+    rows.push({ a: per(sum.a), b: per(sum.b) });
+    await options.between?.();
+  }
+  return summarizeRounds(rows, options.perRound);
 }
 
-/** How many rounds, and how long a batch should take (the number of operations per batch follows from a warm-up). */
+/** How many rounds, and how long a round should take per side (the number of operations follows from a warm-up). */
 export interface SizedRounds {
   readonly rounds: number;
-  /** Target duration of one batch, milliseconds; 0 takes `minPerRound`. */
+  /** Target time of one side's operations in a round, milliseconds; 0 takes `minPerRound`. */
   readonly batchMs: number;
   readonly minPerRound: number;
   readonly maxPerRound: number;
@@ -143,9 +183,9 @@ export interface SizedRounds {
 }
 
 /**
- * {@link compare} with batches sized to take about `batchMs` each: a batch long enough to average out the
- * scheduling noise of a shared machine, whatever one operation costs. `afterWarmup` runs between the warm-up and the
- * measured rounds (e.g. to snapshot the server's counts).
+ * {@link compare} with rounds sized to take about `batchMs` per side: long enough to average out the scheduling
+ * noise of a shared machine, whatever one operation costs. `afterWarmup` runs between the warm-up and the measured
+ * rounds (e.g. to snapshot the server's counts).
  */
 export async function sizedCompare(a: Side | Side['run'], b: Side | Side['run'], sizing: SizedRounds, afterWarmup?: () => Promise<unknown>): Promise<Comparison & { perRound: number }> {
   const sideA = asSide(a);

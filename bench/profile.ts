@@ -99,14 +99,14 @@ function importOrder(from: string, order: string[] = [], seen = new Set<string>(
 
 /**
  * What `import('certpin')` spends its time on: in fresh processes, each module of the import graph imported on its
- * own, dependencies first (so that each import pays for that module alone), median over processes; and a V8 CPU
+ * own, dependencies first (so that each import pays for that module alone), its CPU time, median over processes; and a V8 CPU
  * profile of the whole import, by file.
  */
 function importBreakdown(): void {
   const note = ensureBuilt();
   if (note) throw new Error(note);
   const order = importOrder(distEntry);
-  const script = `const order = ${JSON.stringify(order)}; const out = []; for (const m of order) { const s = performance.now(); await import(m.startsWith('node:') ? m : 'file://' + m); out.push(performance.now() - s); } process.stdout.write(JSON.stringify(out));`;
+  const script = `const order = ${JSON.stringify(order)}; const out = []; for (const m of order) { const s = process.cpuUsage(); await import(m.startsWith('node:') ? m : 'file://' + m); const u = process.cpuUsage(s); out.push((u.user + u.system) / 1000); } process.stdout.write(JSON.stringify(out));`;
   const runs: number[][] = [];
   for (let i = 0; i < 9; i++) {
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
@@ -115,7 +115,7 @@ function importBreakdown(): void {
   }
   const rows = order.map((m, k) => [m.replace(/^.*\/dist\//, 'dist/'), quartiles(runs.map((r) => r[k]!)).median] as const);
   const total = rows.reduce((x, [, t]) => x + t, 0);
-  console.log(`import('certpin'): each module imported alone, dependencies first; median of ${runs.length} processes; sum ${total.toFixed(1)} ms\n`);
+  console.log(`import('certpin'): CPU time of each module imported alone, dependencies first; median of ${runs.length} processes; sum ${total.toFixed(1)} ms\n`);
   for (const [m, t] of [...rows].sort((a, b) => b[1] - a[1])) if (t >= 0.2) console.log(`  ${t.toFixed(1).padStart(6)} ms  ${m}`);
   const small = rows.filter(([, t]) => t < 0.2);
   console.log(`  ${small.reduce((x, [, t]) => x + t, 0).toFixed(1).padStart(6)} ms  ${small.length} other modules under 0.2 ms each`);
@@ -137,6 +137,7 @@ function importBreakdown(): void {
 async function breakdown(policy: PinPolicy, port: number): Promise<void> {
   const anchors = tlsTrustFor(policy).anchors;
   const host = 'localhost';
+  const prototypeCache = new Map<string, unknown>();
   const parts: [string, (cert: tls.DetailedPeerCertificate) => unknown][] = [
     ["Node's tls.checkServerIdentity (both sides pay it)", (cert) => tls.checkServerIdentity(host, cert)],
     ["certpin's whole checkServerIdentity (Node's included)", (cert) => createPinCheck(policy, { names: [host], port }).checkServerIdentity(host, cert)],
@@ -150,13 +151,26 @@ async function breakdown(policy: PinPolicy, port: number): Promise<void> {
     }],
     ['    normalizeHost + policy.ruleFor, two names', () => [normalizeHost(host), policy.ruleFor(host), normalizeHost(host), policy.ruleFor(host)]],
     ['  Date.parse(cert.valid_to) (session lifetime)', (cert) => Date.parse(cert.valid_to)],
+    ["prototype, not in certpin: decision cache keyed by Node's fingerprint256 of each linked certificate", (cert) => {
+      let key = `${host}|${port}`;
+      const seen = new Set<object>();
+      for (let c: tls.DetailedPeerCertificate | undefined = cert; c && !seen.has(c); c = c.issuerCertificate) {
+        seen.add(c);
+        key += `|${c.fingerprint256}`;
+      }
+      let decision = prototypeCache.get(key);
+      if (!decision) prototypeCache.set(key, (decision = decide(policy, { names: [host], port, chain: peerChainDer(cert) }, anchors)));
+      return decision;
+    }],
   ];
   const times = parts.map(() => [] as number[]);
   const secureContext = tlsTrustFor(policy).secureContext;
   let i = 0;
+  let measured = 0;
   const connectTimes = { pinned: [] as number[], plain: [] as number[] };
   const once = () => {
-    const part = i % parts.length;
+    const usePinned = i++ % 2 === 0;
+    const part = usePinned ? 0 : measured++ % parts.length;
     const check = createPinCheck(policy, { names: [host], port }).checkServerIdentity;
     const checkServerIdentity = (name: string, cert: tls.PeerCertificate) => {
       const start = performance.now();
@@ -164,8 +178,6 @@ async function breakdown(policy: PinPolicy, port: number): Promise<void> {
       times[part]!.push((performance.now() - start) * 1000);
       return check(name, cert);
     };
-    const usePinned = i % 2 === 0;
-    i++;
     return tlsOnce(() => {
       const start = performance.now();
       const socket = usePinned ? certpin.pinnedConnect(policy, { host, port }) : tls.connect({ host, port, servername: host, secureContext, checkServerIdentity });
@@ -175,12 +187,12 @@ async function breakdown(policy: PinPolicy, port: number): Promise<void> {
   };
   for (let w = 0; w < 40; w++) await once();
   for (const t of [...times, connectTimes.pinned, connectTimes.plain]) t.length = 0;
-  for (let n = 0; n < operations; n++) await once();
+  for (let n = 0; n < 2 * operations; n++) await once();
   const show = (name: string, values: number[]) => {
     const q = quartiles(values);
     console.log(`  ${name.padEnd(58)} ${q.median.toFixed(1).padStart(7)} µs  (IQR ${q.low.toFixed(1)} … ${q.high.toFixed(1)}, ${values.length} handshakes)`);
   };
-  console.log(`certpin's work on a full handshake (same chain each time), timed inside ${operations} real handshakes:\n`);
+  console.log(`certpin's work on a full handshake (same chain each time), timed inside real handshakes (${operations} with a part timed, each part in every ${parts.length}th; as many pinnedConnect handshakes in between):\n`);
   parts.forEach(([name], k) => show(name, times[k]!));
   console.log('\nthe synchronous call that starts a connection:\n');
   show('pinnedConnect(policy, { host, port })', connectTimes.pinned);

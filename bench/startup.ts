@@ -1,7 +1,7 @@
 /**
- * Start-up: child processes of the Node binary running the benchmark, interleaved in triples (`node -e 0`, then
- * `import()` of the built `dist/src/index.js`, then `certpin --help`, rotating the order), and the paired
- * differences per triple. dist/ is rebuilt first when it is missing or older than a file of src/.
+ * Start-up: child processes of the Node binary running the benchmark, interleaved in sets (`node -e 0`, `import()`
+ * of the built `dist/src/index.js`, `certpin --help`, `import('node:https')`, and that followed by certpin's import;
+ * the order rotates), and the paired differences per set, in wall-clock time and in the child's own CPU time. dist/ is rebuilt first when it is missing or older than a file of src/.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -15,20 +15,33 @@ export const distEntry = `${root}dist/src/index.js`;
 export const cliEntry = `${root}bin/certpin.js`;
 
 export interface StartupResults {
-  readonly baseline: Quartiles;
-  /** Quartiles of the paired differences (run − baseline of the same triple), milliseconds. */
-  readonly importDelta: Quartiles | undefined;
-  readonly helpDelta: Quartiles | undefined;
+  /** node -e 0, milliseconds: wall and CPU. */
+  readonly baseline: { readonly wall: Quartiles; readonly cpu: Quartiles };
+  /** Quartiles of the paired differences (run − baseline of the same triple), milliseconds, wall and CPU. */
+  readonly importDelta: { readonly wall: Quartiles; readonly cpu: Quartiles } | undefined;
+  readonly helpDelta: { readonly wall: Quartiles; readonly cpu: Quartiles } | undefined;
+  /** `import('node:https')` and `import('node:tls')` over node -e 0. */
+  readonly httpsDelta: { readonly wall: Quartiles; readonly cpu: Quartiles } | undefined;
+  /** `import('certpin')` in a process that has already imported node:https and node:tls, over that process. */
+  readonly importAfterHttpsDelta: { readonly wall: Quartiles; readonly cpu: Quartiles } | undefined;
   readonly runs: number;
   readonly note?: string;
 }
 
-function timeRun(args: readonly string[]): number {
+/**
+ * Every child reports its own CPU time (user + system, all threads) when it exits, through an `--import` that all
+ * three kinds load alike: the CPU clock is much less disturbed than the wall clock by other work on the machine.
+ */
+const REPORT_CPU = "data:text/javascript,process.on('exit',()=>{const u=process.cpuUsage();process.stderr.write('certpin-bench-cpu '+(u.user+u.system)+'\\n')})";
+
+function timeRun(args: readonly string[]): { wall: number; cpu: number } {
   const start = performance.now();
-  const result = spawnSync(process.execPath, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
-  const ms = performance.now() - start;
-  if (result.status !== 0) throw new Error(`node ${args.join(' ')} exited with ${String(result.status)}: ${result.stderr.toString().slice(0, 500)}`);
-  return ms;
+  const result = spawnSync(process.execPath, ['--import', REPORT_CPU, ...args], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, NO_COLOR: '1' } });
+  const wall = performance.now() - start;
+  const stderr = result.stderr.toString();
+  if (result.status !== 0) throw new Error(`node ${args.join(' ')} exited with ${String(result.status)}: ${stderr.slice(0, 500)}`);
+  const cpu = Number(/certpin-bench-cpu (\d+)/.exec(stderr)?.[1] ?? NaN) / 1000;
+  return { wall, cpu };
 }
 
 function newestIn(dir: string): number {
@@ -52,31 +65,30 @@ export function ensureBuilt(): string | undefined {
 export function benchmarkStartup(runs: number, options: { build: boolean }): StartupResults {
   const note = options.build ? ensureBuilt() : existsSync(distEntry) ? undefined : 'dist/ not built (npm run build)';
   const canImport = existsSync(distEntry);
+  const https = `Promise.all([import('node:https'), import('node:tls')])`;
   const kinds = [
-    { name: 'baseline', args: ['-e', '0'] },
-    ...(canImport ? [{ name: 'import', args: ['-e', `import(${JSON.stringify(distEntry)}).then(() => {})`] }] : []),
-    ...(canImport && existsSync(cliEntry) ? [{ name: 'help', args: [cliEntry, '--help'] }] : []),
+    { name: 'baseline', args: ['-e', '0'], base: 'baseline' },
+    ...(canImport ? [{ name: 'import', args: ['-e', `import(${JSON.stringify(distEntry)}).then(() => {})`], base: 'baseline' }] : []),
+    ...(canImport && existsSync(cliEntry) ? [{ name: 'help', args: [cliEntry, '--help'], base: 'baseline' }] : []),
+    // What certpin adds to an application that already uses node:https (which loads tls, net, http and crypto's core).
+    ...(canImport ? [{ name: 'https', args: ['-e', `${https}.then(() => {})`], base: 'baseline' }] : []),
+    ...(canImport ? [{ name: 'importAfterHttps', args: ['-e', `${https}.then(() => import(${JSON.stringify(distEntry)}))`], base: 'https' }] : []),
   ];
   for (const kind of kinds) timeRun(kind.args); // warm the file system cache
-  const baseline: number[] = [];
-  const importDelta: number[] = [];
-  const helpDelta: number[] = [];
+  const times: Record<string, { wall: number; cpu: number }[]> = Object.fromEntries(kinds.map((k) => [k.name, []]));
   for (let i = 0; i < runs; i++) {
-    const times: Record<string, number> = {};
+    const set: Record<string, { wall: number; cpu: number }> = {};
     // Rotate the order so that no kind always runs right after another.
     for (let k = 0; k < kinds.length; k++) {
       const kind = kinds[(i + k) % kinds.length]!;
-      times[kind.name] = timeRun(kind.args);
+      set[kind.name] = timeRun(kind.args);
     }
-    baseline.push(times.baseline!);
-    if (times.import !== undefined) importDelta.push(times.import - times.baseline!);
-    if (times.help !== undefined) helpDelta.push(times.help - times.baseline!);
+    for (const kind of kinds) {
+      const t = set[kind.name]!;
+      const b = set[kind.base]!;
+      times[kind.name]!.push(kind.name === 'baseline' ? t : { wall: t.wall - b.wall, cpu: t.cpu - b.cpu });
+    }
   }
-  return {
-    baseline: quartiles(baseline),
-    importDelta: importDelta.length ? quartiles(importDelta) : undefined,
-    helpDelta: helpDelta.length ? quartiles(helpDelta) : undefined,
-    runs,
-    note,
-  };
+  const summary = (list: { wall: number; cpu: number }[]) => (list.length ? { wall: quartiles(list.map((x) => x.wall)), cpu: quartiles(list.map((x) => x.cpu)) } : undefined);
+  return { baseline: summary(times.baseline!)!, importDelta: summary(times.import ?? []), helpDelta: summary(times.help ?? []), httpsDelta: summary(times.https ?? []), importAfterHttpsDelta: summary(times.importAfterHttps ?? []), runs, note };
 }
