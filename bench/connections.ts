@@ -20,14 +20,17 @@ export interface ConnectionSettings {
 
 export const CONNECTION_HEADER = ['client', 'certpin vs plain', 'plain, per op', 'certpin CPU (paired)', 'certpin wall (paired)', 'server saw: certpin ‖ plain', 'target'];
 
-/** `+65 µs = +4.0 % (IQR +2.1 % … +6.3 %)`: the paired difference and the paired ratio with its spread. */
-function delta(d: Quartiles, r: Quartiles): string {
-  return `${d.median >= 0 ? '+' : ''}${formatMicros(d.median)} = ${ratioWithSpread(r)}`;
+/**
+ * `+65 µs = +4.0 % (IQR +2.1 % … +6.3 %), 17/20 ↑`: the paired difference, the paired ratio with its spread, and in
+ * how many rounds certpin's side was the slower one (a sign test: about half of them when there is no difference).
+ */
+function delta(d: Quartiles, r: Quartiles, slower: number, rounds: number): string {
+  return `${d.median >= 0 ? '+' : ''}${formatMicros(d.median)} = ${ratioWithSpread(r)}, ${slower}/${rounds} ↑`;
 }
 
 export function comparisonRow(client: string, sides: string, c: Comparison, evidence: string, limit = 1.01): Row {
   return {
-    cells: [client, sides, `${c.rounds}×${c.operations / c.rounds}: CPU ${formatMicros(c.cpuB)}, wall ${formatMicros(c.wallB)}`, delta(c.cpuDelta, c.cpuRatio), delta(c.wallDelta, c.wallRatio), evidence, `≤ ${percent(limit, 0)} CPU and wall`],
+    cells: [client, sides, `${c.rounds}×${c.operations / c.rounds}: CPU ${formatMicros(c.cpuB)}, wall ${formatMicros(c.wallB)}`, delta(c.cpuDelta, c.cpuRatio, c.cpuSlower, c.rounds), delta(c.wallDelta, c.wallRatio, c.wallSlower, c.rounds), evidence, `≤ ${percent(limit, 0)} CPU and wall`],
     verdict: atMost(limit, c.cpuRatio, c.wallRatio),
   };
 }
@@ -62,7 +65,7 @@ export async function benchmarkConnections(env: ClientEnvironment, origin: Origi
       title: 'A new connection per operation, full handshakes (the server never resumes; neither side offers a session)',
       header: CONNECTION_HEADER,
       rows: [...full.rows, interceptor],
-      notes: [`"plain, per op" starts with rounds × operations per round per side (batches of about ${settings.newConnection.batchMs} ms, after ${settings.newConnection.warmup} warm-up operations per side). "server saw" counts the handshakes of the measured rounds: full, resumed, and ClientHellos that offered a session.`],
+      notes: [`"plain, per op" starts with rounds × operations per round per side; "n/N ↑" counts the rounds in which certpin's side was slower (about N/2 when there is no difference) (batches of about ${settings.newConnection.batchMs} ms, after ${settings.newConnection.warmup} warm-up operations per side). "server saw" counts the handshakes of the measured rounds: full, resumed, and ClientHellos that offered a session.`],
     },
     {
       title: 'A new connection per operation, resumed sessions (both sides resume)',

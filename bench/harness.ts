@@ -32,6 +32,9 @@ export interface Comparison {
   /** Quartiles over rounds of the paired differences A − B per operation, microseconds. */
   readonly wallDelta: Quartiles;
   readonly cpuDelta: Quartiles;
+  /** Rounds in which certpin's side took more CPU time, and more wall time, than the plain side. */
+  readonly cpuSlower: number;
+  readonly wallSlower: number;
   readonly rounds: number;
   /** Operations per side (rounds × operations per round). */
   readonly operations: number;
@@ -109,6 +112,8 @@ function summarizeRounds(rows: readonly { a: Batch; b: Batch }[], perRound: numb
     cpuRatio: quartiles(rows.map((r) => r.a.cpu / r.b.cpu)),
     wallDelta: quartiles(rows.map((r) => r.a.wall - r.b.wall)),
     cpuDelta: quartiles(rows.map((r) => r.a.cpu - r.b.cpu)),
+    cpuSlower: rows.filter((r) => r.a.cpu > r.b.cpu).length,
+    wallSlower: rows.filter((r) => r.a.wall > r.b.wall).length,
     rounds: rows.length,
     operations: rows.length * perRound,
   };

@@ -14,6 +14,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
+import { PerformanceObserver } from 'node:perf_hooks';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { PinPolicy } from '../src/index.js';
@@ -36,7 +37,22 @@ const saveDir = saveAt === -1 ? undefined : process.argv[saveAt + 1];
 
 const CLIENTS: Record<string, string> = { tls: 'node:tls', https: 'node:https', fetch: 'fetch', axios: 'axios', got: 'got', ws: 'ws', h2: 'node:http2' };
 
-async function profile(run: Operation, count: number): Promise<CpuProfile> {
+/** Garbage collections seen while profiling, per side: count and total pause by kind. */
+const gcSeen: Record<string, Record<string, { count: number; ms: number }>> = { certpin: {}, plain: {} };
+let gcSide: string | undefined;
+const gcKinds: Record<number, string> = { 1: 'scavenge (minor)', 2: 'mark-compact (major)', 4: 'incremental marking (incl. the forced GC before each profile)', 8: 'weak callbacks', 16: 'minor mark-sweep' };
+new PerformanceObserver((list) => {
+  if (!gcSide) return;
+  for (const entry of list.getEntries()) {
+    const kind = gcKinds[(entry as unknown as { detail?: { kind?: number } }).detail?.kind ?? 0] ?? 'other';
+    const slot = (gcSeen[gcSide]![kind] ??= { count: 0, ms: 0 });
+    slot.count++;
+    slot.ms += entry.duration;
+  }
+}).observe({ entryTypes: ['gc'] });
+
+async function profile(run: Operation, count: number, side?: 'certpin' | 'plain'): Promise<CpuProfile> {
+  gcSide = side;
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');
@@ -46,6 +62,8 @@ async function profile(run: Operation, count: number): Promise<CpuProfile> {
   for (let i = 0; i < count; i++) await run();
   const { profile: result } = await session.post('Profiler.stop');
   session.disconnect();
+  await new Promise((resolve) => setImmediate(resolve));
+  gcSide = undefined;
   return result as unknown as CpuProfile;
 }
 
@@ -55,6 +73,36 @@ function save(name: string, data: CpuProfile): void {
   writeFileSync(path.join(saveDir, `${scenario}-${name}.cpuprofile`), JSON.stringify(data));
 }
 
+/** Bytes allocated per operation by function (V8's sampling heap profiler, garbage included), top entries. */
+async function allocations(run: Operation, count: number): Promise<Map<string, number>> {
+  const session = new Session();
+  session.connect();
+  await session.post('HeapProfiler.enable');
+  await session.post('HeapProfiler.startSampling', { samplingInterval: 512, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true } as never);
+  for (let i = 0; i < count; i++) await run();
+  const { profile } = (await session.post('HeapProfiler.stopSampling')) as unknown as { profile: { head: AllocationNode; samples: { size: number; nodeId: number }[] } };
+  session.disconnect();
+  const byNode = new Map<number, string>();
+  const walk = (node: AllocationNode) => {
+    const f = node.callFrame;
+    byNode.set(node.id, `${f.functionName || '(anonymous)'} ${f.url.replace(/^file:\/\/.*?\/(src|bench|node_modules)\//, '$1/')}`.trim());
+    for (const child of node.children) walk(child);
+  };
+  walk(profile.head);
+  const bytes = new Map<string, number>();
+  for (const sample of profile.samples) {
+    const name = byNode.get(sample.nodeId) ?? '?';
+    bytes.set(name, (bytes.get(name) ?? 0) + sample.size / count);
+  }
+  return bytes;
+}
+
+interface AllocationNode {
+  readonly id: number;
+  readonly callFrame: { readonly functionName: string; readonly url: string };
+  readonly children: readonly AllocationNode[];
+}
+
 async function pairScenario(pair: ClientPair): Promise<void> {
   for (let i = 0; i < 50; i++) {
     await pair.certpin();
@@ -62,10 +110,10 @@ async function pairScenario(pair: ClientPair): Promise<void> {
   }
   // Two halves each, alternating, so that drift in the machine's load hits both sides.
   const half = Math.ceil(operations / 2);
-  const a1 = await profile(pair.certpin, half);
-  const b1 = await profile(pair.plain, half);
-  const b2 = await profile(pair.plain, half);
-  const a2 = await profile(pair.certpin, half);
+  const a1 = await profile(pair.certpin, half, 'certpin');
+  const b1 = await profile(pair.plain, half, 'plain');
+  const b2 = await profile(pair.plain, half, 'plain');
+  const a2 = await profile(pair.certpin, half, 'certpin');
   save('certpin', a1);
   save('plain', b1);
   const merge = (x: ReturnType<typeof summarize>, y: ReturnType<typeof summarize>) => {
@@ -78,6 +126,20 @@ async function pairScenario(pair: ClientPair): Promise<void> {
   };
   console.log(`${scenario}: ${pair.certpinSide} vs ${pair.plainSide}, ${half * 2} operations each\n`);
   console.log(compareProfiles(merge(summarize(a1), summarize(a2)), merge(summarize(b1), summarize(b2)), half * 2));
+  const allocA = await allocations(pair.certpin, half);
+  const allocB = await allocations(pair.plain, half);
+  const total = (m: Map<string, number>) => [...m.values()].reduce((x, y) => x + y, 0);
+  console.log(`\nbytes allocated per operation (sampling heap profiler): certpin ${(total(allocA) / 1024).toFixed(1)} KiB, plain ${(total(allocB) / 1024).toFixed(1)} KiB; certpin's own functions:`);
+  for (const [name, b] of [...allocA].filter(([n]) => n.includes('src/')).sort((x, y) => y[1] - x[1]).slice(0, 12)) console.log(`  ${(b / 1024).toFixed(2).padStart(7)} KiB  ${name}`);
+  console.log('largest differences by allocating function (certpin − plain):');
+  const names = new Set([...allocA.keys(), ...allocB.keys()]);
+  const diffs = [...names].map((n) => [n, (allocA.get(n) ?? 0) - (allocB.get(n) ?? 0)] as const).sort((x, y) => Math.abs(y[1]) - Math.abs(x[1])).slice(0, 10);
+  for (const [name, d] of diffs) console.log(`  ${(d / 1024).toFixed(2).padStart(7)} KiB  ${name}`);
+  console.log('\ngarbage collections during the profiles (PerformanceObserver "gc"), per 1000 operations:');
+  for (const side of ['certpin', 'plain']) {
+    const kinds = Object.entries(gcSeen[side]!).map(([kind, v]) => `${kind} ${((v.count * 1000) / (half * 2)).toFixed(1)} (${((v.ms * 1000) / (half * 2)).toFixed(1)} ms)`);
+    console.log(`  ${side.padEnd(8)} ${kinds.join(', ') || 'none'}`);
+  }
 }
 
 /** The modules `from` imports, in the order a post-order walk loads them (dependencies first): node: builtins and certpin's files. */
