@@ -2,8 +2,9 @@
  * The report-delivery row: a dead report collector must not change connection latency. Two processes run the same
  * pinned connections, each failing a report-only pin set: one with the policy's `reportUri` on a collector that
  * accepts TCP and never answers, one without a `reportUri`. Their batches are interleaved and paired like every
- * other comparison; the rounds are spread over more than the reporter's 10-second POST timeout, so that hung
- * requests time out and new ones start while connections are being measured.
+ * other comparison; the rounds are spread over more time than a POST to such a collector takes to fail (about 20 s
+ * measured, for a 10-second POST timeout), so that hung requests time out and new ones start while connections are
+ * being measured.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';

@@ -68,7 +68,7 @@ const FULL: Settings = {
     keepAlive: { rounds: 20, batchMs: 100, minPerRound: 30, maxPerRound: 2000, warmup: 100 },
   },
   decisions: { cachedConnections: 200, coldConnections: 50, diagnostics: { rounds: 20, batchMs: 100, minPerRound: 6, maxPerRound: 200, warmup: 12 } },
-  reports: { rounds: 20, perRound: 10, spanMs: 11_000 },
+  reports: { rounds: 20, perRound: 10, spanMs: 21_000 },
   startupRuns: 11,
   lookupRounds: 21,
 };
@@ -131,7 +131,7 @@ async function main(): Promise<void> {
         title: 'Report delivery to a dead collector, per new connection',
         header: CONNECTION_HEADER,
         rows: [row],
-        notes: [`${settings.reports.rounds} interleaved rounds of ${settings.reports.perRound} connections per side, spread over ${Math.round(settings.reports.spanMs / 1000)} s (the reporter gives up on a POST after 10 s and starts the next).`],
+        notes: [`${settings.reports.rounds} interleaved rounds of ${settings.reports.perRound} connections per side, spread over ${Math.round(settings.reports.spanMs / 1000)} s: long enough for the reporter to give up on its first POSTs to the dead collector (about 20 s after they start, although its POST timeout is 10 s) and start the next ones while connections are measured.`],
       });
     }
   } finally {
