@@ -1,224 +1,121 @@
 /**
- * Connection benchmarks against the origin in bench/server.ts: a new TLS connection per request (full handshakes,
- * and with session resumption), keep-alive requests, and the interceptor approach (a separate TLS connection that
- * reads the certificate before each request, as Flutter's http_certificate_pinning / dio interceptors do).
+ * The per-connection and per-request rows: a new connection per operation (full handshakes, then resumed ones), a
+ * new HTTP/2 session, requests on an open connection, and the "interceptor" approach (a separate TLS connection
+ * that reads the certificate before each request, as Flutter's http_certificate_pinning and dio interceptors do).
  */
-import { createHash } from 'node:crypto';
-import { fork } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import https from 'node:https';
 import tls from 'node:tls';
-import axios from 'axios';
-import type { AxiosInstance } from 'axios';
-import { Agent } from 'undici';
-import type { Dispatcher } from 'undici';
-import { pinAxios } from '../src/adapters/axios.js';
-import { pinnedAgent, pinnedDispatcher } from '../src/index.js';
-import type { PinPolicy } from '../src/index.js';
-import { compare } from './harness.js';
-import type { Comparison } from './harness.js';
+import { certpin } from './certpin.js';
+import { httpsGet, keepAlivePairs, newConnectionPairs } from './clients.js';
+import type { ClientEnvironment, ClientPair } from './clients.js';
+import { atMost, formatMicros, percent, ratioWithSpread, sizedCompare } from './harness.js';
+import type { Comparison, Quartiles, Row, SizedRounds, Table } from './harness.js';
+import { countsBetween, describeCounts } from './origin.js';
+import type { HandshakeCounts, Origin } from './origin.js';
 
-export interface Origin {
-  /** Port with TLS session tickets (clients can resume). */
-  readonly resume: number;
-  /** Port without session resumption: every handshake is a full one. */
-  readonly full: number;
-  counts(): Promise<{ resume: HandshakeCounts; full: HandshakeCounts }>;
-  close(): void;
+export interface ConnectionSettings {
+  readonly newConnection: SizedRounds;
+  readonly keepAlive: SizedRounds;
 }
 
-export interface HandshakeCounts {
-  full: number;
-  resumed: number;
+export const CONNECTION_HEADER = ['client', 'certpin vs plain', 'plain, per op', 'certpin CPU (paired)', 'certpin wall (paired)', 'server saw: certpin ‖ plain', 'target'];
+
+/**
+ * `+65 µs = +4.0 % (IQR +2.1 % … +6.3 %), 17/20 ↑`: the paired difference, the paired ratio with its spread, and in
+ * how many rounds certpin's side was the slower one (a sign test: about half of them when there is no difference).
+ */
+function delta(d: Quartiles, r: Quartiles, slower: number, rounds: number): string {
+  return `${d.median >= 0 ? '+' : ''}${formatMicros(d.median)} = ${ratioWithSpread(r)}, ${slower}/${rounds} ↑`;
 }
 
-/** Starts bench/server.ts in a child process (with tsx, like this process). */
-export async function startOrigin(key: string, cert: string): Promise<Origin> {
-  const child: ChildProcess = fork(new URL('./server.ts', import.meta.url), [], { execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ports = await new Promise<{ resume: number; full: number }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { resume: number; full: number }));
-    child.once('error', reject);
-    child.once('exit', (code) => reject(new Error(`the benchmark server exited (${String(code)})`)));
-    child.send({ key, cert });
-  });
+export function comparisonRow(client: string, sides: string, c: Comparison, evidence: string, limit = 1.01): Row {
   return {
-    ...ports,
-    counts: () =>
-      new Promise((resolve) => {
-        child.once('message', (m) => resolve((m as { counts: { resume: HandshakeCounts; full: HandshakeCounts } }).counts));
-        child.send('counts');
-      }),
-    close: () => child.disconnect(),
+    cells: [client, sides, `${c.rounds}×${c.operations / c.rounds}: CPU ${formatMicros(c.cpuB)}, wall ${formatMicros(c.wallB)}`, delta(c.cpuDelta, c.cpuRatio, c.cpuSlower, c.rounds), delta(c.wallDelta, c.wallRatio, c.wallSlower, c.rounds), evidence, `≤ ${percent(limit, 0)} CPU and wall`],
+    verdict: atMost(limit, c.cpuRatio, c.wallRatio),
   };
 }
 
-function httpsGet(url: string, agent: https.Agent): Promise<void> {
-  return new Promise((resolve, reject) => {
-    https
-      .get(url, { agent }, (response) => {
-        response.resume();
-        response.on('end', resolve);
-        response.on('error', reject);
-      })
-      .on('error', reject);
-  });
+async function runPairs(pairs: readonly ClientPair[], origin: Origin, options: SizedRounds, progress: (text: string) => void, label: string): Promise<{ rows: Row[]; counts: { certpin: HandshakeCounts; plain: HandshakeCounts }[] }> {
+  const rows: Row[] = [];
+  const counts: { certpin: HandshakeCounts; plain: HandshakeCounts }[] = [];
+  try {
+    for (const pair of pairs) {
+      progress(`${label}: ${pair.client}`);
+      // The warm-up stays outside the counts: certpin's side stops offering sessions to a server that declined two.
+      let before = (await origin.counts()).counts;
+      const c = await sizedCompare(pair.certpin, pair.plain, options, async () => (before = (await origin.counts()).counts));
+      const after = (await origin.counts()).counts;
+      const seen = { certpin: countsBetween(before, after, pair.listeners.certpin), plain: countsBetween(before, after, pair.listeners.plain) };
+      counts.push(seen);
+      rows.push(comparisonRow(pair.client, `${pair.certpinSide} vs ${pair.plainSide}`, c, `${describeCounts(seen.certpin)} ‖ ${describeCounts(seen.plain)}`));
+    }
+  } finally {
+    for (const pair of pairs) await pair.close();
+  }
+  return { rows, counts };
 }
 
-async function fetchGet(url: string, dispatcher: Dispatcher): Promise<void> {
-  // Node's RequestInit types `dispatcher` with its bundled undici; the dispatchers are undici 7's (same interface).
-  const response = await fetch(url, { dispatcher } as unknown as RequestInit);
-  await response.arrayBuffer();
-}
-
-async function axiosGet(url: string, instance: AxiosInstance): Promise<void> {
-  await instance.get(url, { responseType: 'arraybuffer' });
-}
-
-/** What an interceptor does before each request: a TLS connection of its own, to read and compare the leaf's fingerprint. */
-function interceptorCheck(port: number, context: tls.SecureContext, allowed: ReadonlySet<string>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const socket = tls.connect({ host: 'localhost', port, servername: 'localhost', secureContext: context }, () => {
-      const fingerprint = createHash('sha256').update(socket.getPeerCertificate().raw).digest('hex');
-      socket.destroy();
-      if (allowed.has(fingerprint)) resolve();
-      else reject(new Error('certificate fingerprint not allowed'));
-    });
-    socket.on('error', reject);
-  });
-}
-
-export interface ConnectionResults {
-  readonly httpsFull: Comparison;
-  readonly httpsResumed: Comparison;
-  readonly fetchFull: Comparison;
-  readonly fetchResumed: Comparison;
-  readonly axiosFull: Comparison;
-  readonly httpsKeepAlive: Comparison;
-  readonly fetchKeepAlive: Comparison;
-  readonly axiosKeepAlive: Comparison;
-  readonly interceptorNewConnection: Comparison;
-  readonly interceptorKeepAlive: Comparison;
-  /** Handshakes the server saw during the full and the resumption comparisons (resumed must be 0, resp. most). */
-  readonly fullHandshakes: HandshakeCounts;
-  readonly resumptionHandshakes: HandshakeCounts;
-  /** Share of connections each client resumed against the resumption origin, probed alone (20 connections each). */
-  readonly resumedShare: { readonly pinnedAgent: number; readonly httpsAgent: number; readonly pinnedDispatcher: number; readonly undiciAgent: number };
-}
-
-export interface ConnectionSettings {
-  readonly rounds: number;
-  readonly perRound: number;
-  readonly keepAliveRounds: number;
-  readonly keepAlivePerRound: number;
+export async function benchmarkConnections(env: ClientEnvironment, origin: Origin, settings: ConnectionSettings, progress: (text: string) => void): Promise<Table[]> {
+  const full = await runPairs(newConnectionPairs(env, 'full'), origin, settings.newConnection, progress, 'new connection, full handshakes');
+  const resumed = await runPairs(newConnectionPairs(env, 'resume'), origin, settings.newConnection, progress, 'new connection, resumed sessions');
+  const keep = await runPairs(await keepAlivePairs(env), origin, settings.keepAlive, progress, 'requests on an open connection');
+  const interceptor = await benchmarkInterceptor(env, settings.newConnection, progress);
+  return [
+    {
+      title: 'A new connection per operation, full handshakes (the server never resumes; neither side offers a session)',
+      header: CONNECTION_HEADER,
+      rows: [...full.rows, interceptor],
+      notes: [`"plain, per op" starts with rounds × operations per round per side; "n/N ↑" counts the rounds in which certpin's side was slower (about N/2 when there is no difference) (batches of about ${settings.newConnection.batchMs} ms, after ${settings.newConnection.warmup} warm-up operations per side). "server saw" counts the handshakes of the measured rounds: full, resumed, and ClientHellos that offered a session.`],
+    },
+    {
+      title: 'A new connection per operation, resumed sessions (both sides resume)',
+      header: CONNECTION_HEADER,
+      rows: resumed.rows,
+      notes: ['Both sides resume every connection (see "server saw"); certpin resumes only sessions whose full handshake passed its check.'],
+    },
+    {
+      title: 'Requests on an open connection (keep-alive, one connection per side)',
+      header: CONNECTION_HEADER,
+      rows: keep.rows,
+      notes: [`Batches of about ${settings.keepAlive.batchMs} ms; one connection per side, opened before timing.`],
+    },
+  ];
 }
 
 /**
- * Runs every connection comparison. `a` is always certpin, `b` the plain client with the same trust anchors (one
- * shared `SecureContext` on both sides, so that neither pays for parsing CA certificates per connection).
+ * What an interceptor does before each request: a TLS connection of its own, to read and compare the leaf's
+ * fingerprint, then the request through a normal client. certpin checks inside the request's own handshake.
  */
-export async function benchmarkConnections(policy: PinPolicy, origin: Origin, caPem: string, leafSha256Hex: string, settings: ConnectionSettings, progress: (text: string) => void): Promise<ConnectionResults> {
-  const context = tls.createSecureContext({ ca: caPem });
-  const { rounds, perRound } = settings;
-  const closeUrl = (port: number) => `https://localhost:${port}/close`;
-  const keepUrl = `https://localhost:${origin.resume}/keep`;
-  const destroyers: (() => unknown)[] = [];
-  const track = <T extends { destroy(): unknown }>(thing: T): T => {
-    destroyers.push(() => thing.destroy());
-    return thing;
-  };
-
+async function benchmarkInterceptor(env: ClientEnvironment, options: SizedRounds, progress: (text: string) => void): Promise<Row> {
+  progress('the interceptor approach vs the check in the handshake');
+  const { policy, secureContext, ports } = env;
+  const pinned = certpin.pinnedAgent(policy, { keepAlive: false });
+  const plain = new https.Agent({ keepAlive: false, maxCachedSessions: 0, secureContext });
+  const check = () =>
+    new Promise<void>((resolve, reject) => {
+      const socket = tls.connect({ host: 'localhost', port: ports['https.full.b'], servername: 'localhost', secureContext }, () => {
+        const leaf = socket.getPeerCertificate();
+        socket.destroy();
+        if (leaf.fingerprint256) resolve();
+        else reject(new Error('no certificate'));
+      });
+      socket.once('error', reject);
+    });
   try {
-    // New connection per request. The agents do not keep sockets; the server also answers Connection: close.
-    const pinnedOnce = track(pinnedAgent(policy, { keepAlive: false }));
-    const plainOnce = track(new https.Agent({ keepAlive: false, secureContext: context }));
-    const pinnedFetch = track(pinnedDispatcher(policy));
-    const plainFetch = track(new Agent({ connect: { secureContext: context } }));
-    // axios on Node is node:https underneath: pinAxios installs a pinnedAgent; the plain instance gets an https.Agent.
-    const pinnedAxios = pinAxios(axios.create({ proxy: false }), policy, { agentOptions: { keepAlive: false } });
-    track(pinnedAxios.defaults.httpsAgent as https.Agent);
-    const plainAxios = axios.create({ proxy: false, httpsAgent: track(new https.Agent({ keepAlive: false, secureContext: context })) });
-
-    // Which clients actually resume, each probed alone (the comparisons below interleave them).
-    const resumedShareOf = async (run: () => Promise<void>) => {
-      const start = (await origin.counts()).resume;
-      for (let i = 0; i < 20; i++) await run();
-      const end = (await origin.counts()).resume;
-      return (end.resumed - start.resumed) / Math.max(1, end.resumed - start.resumed + end.full - start.full);
-    };
-    progress('which clients resume TLS sessions');
-    const resumedShare = {
-      pinnedAgent: await resumedShareOf(() => httpsGet(closeUrl(origin.resume), pinnedOnce)),
-      httpsAgent: await resumedShareOf(() => httpsGet(closeUrl(origin.resume), plainOnce)),
-      pinnedDispatcher: await resumedShareOf(() => fetchGet(closeUrl(origin.resume), pinnedFetch)),
-      undiciAgent: await resumedShareOf(() => fetchGet(closeUrl(origin.resume), plainFetch)),
-    };
-
-    const before = await origin.counts();
-    progress('new connection per request, full handshakes: node:https');
-    const httpsFull = await compare(() => httpsGet(closeUrl(origin.full), pinnedOnce), () => httpsGet(closeUrl(origin.full), plainOnce), { rounds, perRound });
-    progress('new connection per request, full handshakes: fetch');
-    const fetchFull = await compare(() => fetchGet(closeUrl(origin.full), pinnedFetch), () => fetchGet(closeUrl(origin.full), plainFetch), { rounds, perRound });
-    progress('new connection per request, full handshakes: axios');
-    const axiosFull = await compare(() => axiosGet(closeUrl(origin.full), pinnedAxios), () => axiosGet(closeUrl(origin.full), plainAxios), { rounds, perRound });
-    progress('new connection per request, with TLS session resumption: node:https');
-    const httpsResumed = await compare(() => httpsGet(closeUrl(origin.resume), pinnedOnce), () => httpsGet(closeUrl(origin.resume), plainOnce), { rounds, perRound });
-    progress('new connection per request, with TLS session resumption: fetch');
-    const fetchResumed = await compare(() => fetchGet(closeUrl(origin.resume), pinnedFetch), () => fetchGet(closeUrl(origin.resume), plainFetch), { rounds, perRound });
-    const after = await origin.counts();
-
-    // Keep-alive: one connection each, many requests.
-    const pinnedKeep = track(pinnedAgent(policy, { keepAlive: true, maxSockets: 1 }));
-    const plainKeep = track(new https.Agent({ keepAlive: true, maxSockets: 1, secureContext: context }));
-    const pinnedFetchKeep = track(pinnedDispatcher(policy, { connections: 1 }));
-    const plainFetchKeep = track(new Agent({ connections: 1, connect: { secureContext: context } }));
-    const pinnedAxiosKeep = pinAxios(axios.create({ proxy: false }), policy, { agentOptions: { keepAlive: true, maxSockets: 1 } });
-    track(pinnedAxiosKeep.defaults.httpsAgent as https.Agent);
-    const plainAxiosKeep = axios.create({ proxy: false, httpsAgent: track(new https.Agent({ keepAlive: true, maxSockets: 1, secureContext: context })) });
-    const keepOptions = { rounds: settings.keepAliveRounds, perRound: settings.keepAlivePerRound };
-    progress('keep-alive requests: node:https');
-    const httpsKeepAlive = await compare(() => httpsGet(keepUrl, pinnedKeep), () => httpsGet(keepUrl, plainKeep), keepOptions);
-    progress('keep-alive requests: fetch');
-    const fetchKeepAlive = await compare(() => fetchGet(keepUrl, pinnedFetchKeep), () => fetchGet(keepUrl, plainFetchKeep), keepOptions);
-    progress('keep-alive requests: axios');
-    const axiosKeepAlive = await compare(() => axiosGet(keepUrl, pinnedAxiosKeep), () => axiosGet(keepUrl, plainAxiosKeep), keepOptions);
-
-    // The interceptor approach: check connection (full handshake, as a separate native client would make), then the request.
-    const allowed = new Set([leafSha256Hex]);
-    progress('interceptor approach vs in-handshake check: new connection per request');
-    const interceptorNewConnection = await compare(
+    const c = await sizedCompare(
+      () => httpsGet(`https://localhost:${ports['https.full.a']}/close`, pinned),
       async () => {
-        await interceptorCheck(origin.full, context, allowed);
-        await httpsGet(closeUrl(origin.full), plainOnce);
+        await check();
+        await httpsGet(`https://localhost:${ports['https.full.b']}/close`, plain);
       },
-      () => httpsGet(closeUrl(origin.full), pinnedOnce),
-      { rounds, perRound },
+      options,
     );
-    progress('interceptor approach vs in-handshake check: keep-alive');
-    const interceptorKeepAlive = await compare(
-      async () => {
-        await interceptorCheck(origin.full, context, allowed);
-        await httpsGet(keepUrl, plainKeep);
-      },
-      () => httpsGet(keepUrl, pinnedKeep),
-      { rounds, perRound },
-    );
-
     return {
-      httpsFull,
-      httpsResumed,
-      fetchFull,
-      fetchResumed,
-      axiosFull,
-      httpsKeepAlive,
-      fetchKeepAlive,
-      axiosKeepAlive,
-      interceptorNewConnection,
-      interceptorKeepAlive,
-      fullHandshakes: { full: after.full.full - before.full.full, resumed: after.full.resumed - before.full.resumed },
-      resumptionHandshakes: { full: after.resume.full - before.resume.full, resumed: after.resume.resumed - before.resume.resumed },
-      resumedShare,
+      cells: ['interceptor approach (new connection per request)', 'pinnedAgent vs a check connection + https.Agent', `${c.rounds}×${c.perRound}: CPU ${formatMicros(c.cpuB)}, wall ${formatMicros(c.wallB)}`, `${c.cpuRatio.median.toFixed(2)}× (IQR ${c.cpuRatio.low.toFixed(2)} … ${c.cpuRatio.high.toFixed(2)})`, `${c.wallRatio.median.toFixed(2)}× (IQR ${c.wallRatio.low.toFixed(2)} … ${c.wallRatio.high.toFixed(2)})`, 'full handshakes on both sides', 'certpin ≤ 0.55× the interceptor\'s wall time'],
+      verdict: atMost(0.55, c.wallRatio),
     };
   } finally {
-    for (const destroy of destroyers) await destroy();
+    pinned.destroy();
+    plain.destroy();
   }
 }

@@ -1,33 +1,43 @@
 /**
- * Measurement helpers: side-by-side comparisons interleaved in rounds (A then B, then B then A, …) so that drift
- * (CPU frequency, GC, other processes) hits both sides alike, and the numbers the table prints.
+ * Measurement and verdicts. A comparison runs certpin's side (A) and the plain side (B) interleaved operation by
+ * operation (A B, B A, …) so that drift hits both alike, and keeps, per round, the paired values A ÷ B for the
+ * client's CPU time (`process.cpuUsage`: this process only, where certpin's work happens) and for wall time. A
+ * verdict is read from the quartiles of those paired values, never from one median: a row passes only when the
+ * interquartile range is inside the target.
  */
-export type Operation = () => Promise<unknown> | unknown;
 
-export interface Comparison {
-  /** Median over rounds of the mean time per operation, in microseconds. */
-  readonly a: number;
-  readonly b: number;
-  /** Median of the per-round ratios a/b (paired, so drift between rounds cancels). */
-  readonly ratio: number;
-  /** Interquartile range of the per-round ratios: the noise of this measurement. */
-  readonly ratioLow: number;
-  readonly ratioHigh: number;
-  readonly operations: number;
-  /**
-   * Median over rounds of this process's CPU time (user + system) per operation, in microseconds: the client's own
-   * work, which is where certpin's cost lies, without the scheduling noise of a wall clock shared with the server.
-   */
-  readonly cpuA: number;
-  readonly cpuB: number;
-  /** Median and interquartile range over rounds of the paired CPU difference a − b per operation, in microseconds. */
-  readonly cpuDelta: number;
-  readonly cpuDeltaLow: number;
-  readonly cpuDeltaHigh: number;
+/** One side of a comparison: the operation, and optional work before and after each operation (not timed). */
+export interface Side {
+  readonly run: () => Promise<unknown> | unknown;
+  readonly before?: () => Promise<unknown> | unknown;
+  readonly after?: () => Promise<unknown> | unknown;
 }
 
-export function median(values: readonly number[]): number {
-  return quantile(values, 0.5);
+export interface Quartiles {
+  readonly low: number;
+  readonly median: number;
+  readonly high: number;
+}
+
+/** A paired comparison of A (certpin) and B (plain). */
+export interface Comparison {
+  /** Medians over rounds of the mean per operation, microseconds. */
+  readonly wallA: number;
+  readonly wallB: number;
+  readonly cpuA: number;
+  readonly cpuB: number;
+  /** Quartiles over rounds of the paired ratios A ÷ B. */
+  readonly wallRatio: Quartiles;
+  readonly cpuRatio: Quartiles;
+  /** Quartiles over rounds of the paired differences A − B per operation, microseconds. */
+  readonly wallDelta: Quartiles;
+  readonly cpuDelta: Quartiles;
+  /** Rounds in which certpin's side took more CPU time, and more wall time, than the plain side. */
+  readonly cpuSlower: number;
+  readonly wallSlower: number;
+  readonly rounds: number;
+  /** Operations per side (rounds × operations per round). */
+  readonly operations: number;
 }
 
 export function quantile(values: readonly number[], q: number): number {
@@ -39,68 +49,163 @@ export function quantile(values: readonly number[], q: number): number {
   return sorted[low]! + (sorted[high]! - sorted[low]!) * (position - low);
 }
 
-interface Batch {
-  /** Wall-clock microseconds per operation. */
+export function median(values: readonly number[]): number {
+  return quantile(values, 0.5);
+}
+
+export function quartiles(values: readonly number[]): Quartiles {
+  return { low: quantile(values, 0.25), median: quantile(values, 0.5), high: quantile(values, 0.75) };
+}
+
+const collectGarbage = (globalThis as { gc?: () => void }).gc;
+
+/** One batch of operations: microseconds per operation, wall clock and CPU time of the process that ran them. */
+export interface Batch {
   readonly wall: number;
-  /** Process CPU microseconds per operation. */
   readonly cpu: number;
 }
 
-async function timeBatch(operation: Operation, count: number): Promise<Batch> {
-  const cpuStart = process.cpuUsage();
-  const start = performance.now();
-  for (let i = 0; i < count; i++) await operation();
-  const wall = ((performance.now() - start) * 1000) / count;
-  const cpu = process.cpuUsage(cpuStart);
-  return { wall, cpu: (cpu.user + cpu.system) / count };
+/** Runs `count` operations of `side` here and times them as one batch. */
+export async function timeBatch(side: Side, count: number): Promise<Batch> {
+  let wall = 0;
+  let cpu = 0;
+  for (let i = 0; i < count; i++) {
+    const t = await timeOne(side);
+    wall += t.wall;
+    cpu += t.cpu;
+  }
+  return { wall: wall / count, cpu: cpu / count };
 }
 
-/**
- * Runs `a` and `b` in `rounds` interleaved rounds of `perRound` operations each (after `warmup` of each), and
- * returns microseconds per operation and their ratio.
- */
-export async function compare(a: Operation, b: Operation, options: { rounds: number; perRound: number; warmup?: number }): Promise<Comparison> {
-  const warmup = options.warmup ?? options.perRound;
-  await timeBatch(a, warmup);
-  await timeBatch(b, warmup);
-  const aTimes: number[] = [];
-  const bTimes: number[] = [];
-  const aCpu: number[] = [];
-  const bCpu: number[] = [];
-  const ratios: number[] = [];
-  for (let round = 0; round < options.rounds; round++) {
-    let ta: Batch;
-    let tb: Batch;
-    if (round % 2 === 0) {
-      ta = await timeBatch(a, options.perRound);
-      tb = await timeBatch(b, options.perRound);
-    } else {
-      tb = await timeBatch(b, options.perRound);
-      ta = await timeBatch(a, options.perRound);
-    }
-    aTimes.push(ta.wall);
-    bTimes.push(tb.wall);
-    aCpu.push(ta.cpu);
-    bCpu.push(tb.cpu);
-    ratios.push(ta.wall / tb.wall);
-  }
+/** One operation: wall and CPU microseconds (its `before` and `after` hooks are not timed). */
+async function timeOne(side: Side): Promise<Batch> {
+  await side.before?.();
+  const cpuStart = process.cpuUsage();
+  const start = performance.now();
+  await side.run();
+  const wall = (performance.now() - start) * 1000;
+  const cpu = process.cpuUsage(cpuStart);
+  await side.after?.();
+  return { wall, cpu: cpu.user + cpu.system };
+}
+
+function asSide(side: Side | Side['run']): Side {
+  return typeof side === 'function' ? { run: side } : side;
+}
+
+export interface RoundOptions {
+  readonly rounds: number;
+  readonly perRound: number;
+  /** Operations of each side before the measured rounds (default: one round's worth). */
+  readonly warmup?: number;
+  /** Called between rounds (not timed). */
+  readonly between?: () => Promise<unknown>;
+}
+
+function summarizeRounds(rows: readonly { a: Batch; b: Batch }[], perRound: number): Comparison {
   return {
-    a: median(aTimes),
-    b: median(bTimes),
-    ratio: median(ratios),
-    ratioLow: quantile(ratios, 0.25),
-    ratioHigh: quantile(ratios, 0.75),
-    operations: options.rounds * options.perRound,
-    cpuA: median(aCpu),
-    cpuB: median(bCpu),
-    cpuDelta: median(aCpu.map((x, i) => x - bCpu[i]!)),
-    cpuDeltaLow: quantile(aCpu.map((x, i) => x - bCpu[i]!), 0.25),
-    cpuDeltaHigh: quantile(aCpu.map((x, i) => x - bCpu[i]!), 0.75),
+    wallA: median(rows.map((r) => r.a.wall)),
+    wallB: median(rows.map((r) => r.b.wall)),
+    cpuA: median(rows.map((r) => r.a.cpu)),
+    cpuB: median(rows.map((r) => r.b.cpu)),
+    wallRatio: quartiles(rows.map((r) => r.a.wall / r.b.wall)),
+    cpuRatio: quartiles(rows.map((r) => r.a.cpu / r.b.cpu)),
+    wallDelta: quartiles(rows.map((r) => r.a.wall - r.b.wall)),
+    cpuDelta: quartiles(rows.map((r) => r.a.cpu - r.b.cpu)),
+    cpuSlower: rows.filter((r) => r.a.cpu > r.b.cpu).length,
+    wallSlower: rows.filter((r) => r.a.wall > r.b.wall).length,
+    rounds: rows.length,
+    operations: rows.length * perRound,
   };
 }
 
-/** Synchronous micro-benchmark: nanoseconds per call of `fn`, median of `rounds` batches of `perRound` calls. */
-export function nsPerCall(fn: (i: number) => unknown, options: { rounds: number; perRound: number }): number {
+/**
+ * Runs batches of `a` (certpin) and `b` (plain) in `rounds` interleaved rounds (A B, B A, …) and pairs them per
+ * round. `a` and `b` time their own batches (for sides that run in other processes).
+ */
+export async function compareBatches(a: (count: number) => Promise<Batch>, b: (count: number) => Promise<Batch>, options: RoundOptions): Promise<Comparison> {
+  const warmup = options.warmup ?? options.perRound;
+  if (warmup > 0) {
+    await a(warmup);
+    await b(warmup);
+  }
+  const rows: { a: Batch; b: Batch }[] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    if (round % 2 === 0) {
+      const ta = await a(options.perRound);
+      rows.push({ a: ta, b: await b(options.perRound) });
+    } else {
+      const tb = await b(options.perRound);
+      rows.push({ a: await a(options.perRound), b: tb });
+    }
+    await options.between?.();
+  }
+  return summarizeRounds(rows, options.perRound);
+}
+
+/**
+ * Compares operations run in this process, interleaved one by one (A B, B A, A B, …) so that both sides meet the
+ * same load on a shared machine, millisecond by millisecond; a round sums `perRound` operations of each side, and
+ * the verdict reads the per-round pairs. Garbage is collected before each round (with --expose-gc), not within it,
+ * so each side pays within the round for the garbage it makes.
+ */
+export async function compare(a: Side | Side['run'], b: Side | Side['run'], options: RoundOptions): Promise<Comparison> {
+  const sideA = asSide(a);
+  const sideB = asSide(b);
+  const warmup = options.warmup ?? options.perRound;
+  for (let i = 0; i < warmup; i++) {
+    await sideA.run();
+    await sideB.run();
+  }
+  const rows: { a: Batch; b: Batch }[] = [];
+  for (let round = 0; round < options.rounds; round++) {
+    collectGarbage?.();
+    const sum = { a: { wall: 0, cpu: 0 }, b: { wall: 0, cpu: 0 } };
+    for (let i = 0; i < options.perRound; i++) {
+      const order = (i + round) % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const);
+      for (const side of order) {
+        const t = await timeOne(side === 'a' ? sideA : sideB);
+        sum[side].wall += t.wall;
+        sum[side].cpu += t.cpu;
+      }
+    }
+    const per = (x: { wall: number; cpu: number }) => ({ wall: x.wall / options.perRound, cpu: x.cpu / options.perRound });
+    rows.push({ a: per(sum.a), b: per(sum.b) });
+    await options.between?.();
+  }
+  return summarizeRounds(rows, options.perRound);
+}
+
+/** How many rounds, and how long a round should take per side (the number of operations follows from a warm-up). */
+export interface SizedRounds {
+  readonly rounds: number;
+  /** Target time of one side's operations in a round, milliseconds; 0 takes `minPerRound`. */
+  readonly batchMs: number;
+  readonly minPerRound: number;
+  readonly maxPerRound: number;
+  /** Operations of each side before anything is measured (also times one operation). */
+  readonly warmup: number;
+}
+
+/**
+ * {@link compare} with rounds sized to take about `batchMs` per side: long enough to average out the scheduling
+ * noise of a shared machine, whatever one operation costs. `afterWarmup` runs between the warm-up and the measured
+ * rounds (e.g. to snapshot the server's counts).
+ */
+export async function sizedCompare(a: Side | Side['run'], b: Side | Side['run'], sizing: SizedRounds, afterWarmup?: () => Promise<unknown>): Promise<Comparison & { perRound: number }> {
+  const sideA = asSide(a);
+  const sideB = asSide(b);
+  const wa = await timeBatch(sideA, sizing.warmup);
+  const wb = await timeBatch(sideB, sizing.warmup);
+  const opMs = Math.max(wa.wall, wb.wall) / 1000;
+  const perRound = sizing.batchMs > 0 ? Math.min(sizing.maxPerRound, Math.max(sizing.minPerRound, Math.round(sizing.batchMs / opMs))) : sizing.minPerRound;
+  await afterWarmup?.();
+  const result = await compare(sideA, sideB, { rounds: sizing.rounds, perRound, warmup: 0 });
+  return { ...result, perRound };
+}
+
+/** Synchronous micro-benchmark: quartiles over `rounds` batches of the nanoseconds per call of `fn`. */
+export function nsPerCall(fn: (i: number) => unknown, options: { rounds: number; perRound: number }): Quartiles {
   let sink = 0;
   for (let i = 0; i < options.perRound; i++) if (fn(i)) sink++;
   const times: number[] = [];
@@ -110,38 +215,75 @@ export function nsPerCall(fn: (i: number) => unknown, options: { rounds: number;
     times.push(Number(process.hrtime.bigint() - start) / options.perRound);
   }
   if (sink < 0) console.log(sink); // keeps the calls from being optimised away
-  return median(times);
+  return quartiles(times);
+}
+
+export type Verdict = '' | 'PASS' | 'MISS' | 'NOISE';
+
+/**
+ * The verdict for "at most `limit`": PASS when the upper quartile of every measure is within it (the whole
+ * interquartile range is inside the target), MISS when the median of any measure is outside it, NOISE otherwise
+ * (the median is inside, but the spread of this run reaches past the target).
+ */
+export function atMost(limit: number, ...measures: readonly Quartiles[]): Verdict {
+  if (measures.some((m) => !Number.isFinite(m.median))) return '';
+  if (measures.some((m) => m.median > limit)) return 'MISS';
+  if (measures.every((m) => m.high <= limit)) return 'PASS';
+  return 'NOISE';
 }
 
 export function formatMicros(us: number): string {
   if (!Number.isFinite(us)) return 'n/a';
-  if (Math.abs(us) >= 1000) return `${(us / 1000).toFixed(2)} ms`;
-  if (Math.abs(us) >= 10) return `${us.toFixed(0)} µs`;
-  return `${us.toFixed(1)} µs`;
+  const sign = us < 0 ? '−' : '';
+  const v = Math.abs(us);
+  if (v >= 1000) return `${sign}${(v / 1000).toFixed(2)} ms`;
+  if (v >= 100) return `${sign}${v.toFixed(0)} µs`;
+  if (v >= 10) return `${sign}${v.toFixed(1)} µs`;
+  return `${sign}${v.toFixed(2)} µs`;
 }
 
 export function formatNanos(ns: number): string {
-  return ns >= 1000 ? formatMicros(ns / 1000) : `${ns.toFixed(0)} ns`;
+  return Math.abs(ns) >= 1000 ? formatMicros(ns / 1000) : `${ns.toFixed(0)} ns`;
 }
 
+/** `+4.2 %` for a ratio of 1.042. */
+export function percent(ratio: number, digits = 1): string {
+  if (!Number.isFinite(ratio)) return 'n/a';
+  const p = (ratio - 1) * 100;
+  return `${p >= 0 ? '+' : '−'}${Math.abs(p).toFixed(digits)} %`;
+}
+
+/** `+4.2 % (IQR +1.0 … +6.3)`. */
+export function ratioWithSpread(q: Quartiles): string {
+  return `${percent(q.median)} (IQR ${percent(q.low)} … ${percent(q.high)})`;
+}
+
+/** A row: its cells (as the table's header names them) and its verdict ('' for information only). */
 export interface Row {
-  readonly measurement: string;
-  readonly certpin: string;
-  readonly baseline: string;
-  readonly result: string;
-  readonly target: string;
-  /**
-   * 'PASS' (the median meets the target), 'MISS' (even the favourable quartile misses it), 'NOISE' (the median
-   * misses but the interquartile range straddles the target: not resolved at this sample size), or '' (info).
-   */
-  readonly verdict: '' | 'PASS' | 'MISS' | 'NOISE';
+  readonly cells: readonly string[];
+  readonly verdict: Verdict;
 }
 
-/** A Markdown table (readable as is in a terminal, pasteable into BENCHMARKS.md). */
-export function renderTable(rows: readonly Row[]): string {
-  const header = ['measurement', 'certpin', 'baseline', 'ratio / cost', 'target', ''];
-  const cells = rows.map((r) => [r.measurement, r.certpin, r.baseline, r.result, r.target, r.verdict]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: readonly string[]) => `| ${c.map((v, i) => v.padEnd(widths[i]!)).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line)].join('\n');
+/** One table of the report. */
+export interface Table {
+  readonly title: string;
+  readonly header: readonly string[];
+  readonly rows: readonly Row[];
+  /** Lines printed under the table. */
+  readonly notes?: readonly string[];
+}
+
+/** Markdown tables (readable as is in a terminal, pasteable into BENCHMARKS.md). */
+export function renderTables(tables: readonly Table[]): string {
+  const out: string[] = [];
+  for (const table of tables) {
+    const header = [...table.header, 'verdict'];
+    const cells = table.rows.map((r) => [...r.cells, r.verdict]);
+    const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+    const line = (c: readonly string[]) => `| ${header.map((_, i) => (c[i] ?? '').padEnd(widths[i]!)).join(' | ')} |`;
+    out.push(`#### ${table.title}`, '', line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...cells.map(line), '');
+    for (const note of table.notes ?? []) out.push(note);
+    if (table.notes?.length) out.push('');
+  }
+  return out.join('\n');
 }

