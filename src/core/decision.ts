@@ -51,6 +51,12 @@ interface DecisionBase {
   readonly host: string;
   /** Reports to deliver: every failure (enforced or report-only) and every development override. */
   readonly reports: readonly PinReport[];
+  /**
+   * Until when (ms since the epoch, on the policy's clock) the same handshake would get the same decision: the first
+   * validity boundary of a certificate the decision looked at, or the expiry of a pin set it applied. Infinity when
+   * nothing it depends on changes with time.
+   */
+  readonly validUntil: number;
 }
 
 /** The outcome of a pin check. */
@@ -100,7 +106,7 @@ export function decide(policy: PinPolicy, handshake: Handshake, anchors: Decisio
     const rule = policy.ruleFor(name);
     if (!rule) {
       if (policy.onlyPinnedHosts || policy.refusesUnreadable(name)) {
-        return { outcome: 'refused-not-pinned', allowed: false, host, reports: [], error: new UnpinnedHostError(host, policy.source, normalizeHost(name) === undefined) };
+        return { outcome: 'refused-not-pinned', allowed: false, host, reports: [], validUntil: Infinity, error: new UnpinnedHostError(host, policy.source, normalizeHost(name) === undefined) };
       }
       continue;
     }
@@ -108,13 +114,15 @@ export function decide(policy: PinPolicy, handshake: Handshake, anchors: Decisio
     else if (!applicable.some((a) => a.rule === rule)) applicable.push({ host, rule });
   }
   if (applicable.length === 0) {
-    if (expired) return { outcome: 'pin-set-expired', allowed: true, host: expired.host, rule: expired.rule, reports: [] };
-    return { outcome: 'not-pinned', allowed: true, host: firstHost ?? '', reports: [] };
+    if (expired) return { outcome: 'pin-set-expired', allowed: true, host: expired.host, rule: expired.rule, reports: [], validUntil: Infinity };
+    return { outcome: 'not-pinned', allowed: true, host: firstHost ?? '', reports: [], validUntil: Infinity };
   }
 
   if (handshake.chain.length === 0) throw new Error('the handshake produced no certificate');
   const validation = validateServedChain(handshake.chain, anchors.index, { now, partialChain: anchors.partialChain }, handshake.fingerprints);
   const verification = validation.verified ? { verified: true as const, paths: validation.paths.map(verifiedPath) } : validation;
+  let validUntil = validation.verified ? validation.stableUntil : now;
+  for (const { rule } of applicable) if (rule.expires && rule.expires.getTime() < validUntil) validUntil = rule.expires.getTime();
   const reports: PinReport[] = [];
   const report = (host: string, rule: HostRule, validated: readonly PathCertificate[], reason: PinReportReason, enforce: boolean) => {
     const served = handshake.chain.map((der) => pemOfDer(der));
@@ -127,20 +135,20 @@ export function decide(policy: PinPolicy, handshake: Handshake, anchors: Decisio
   for (const { host, rule } of applicable) {
     if (!verification.verified) {
       report(host, rule, [], 'chain-unverified', !rule.reportOnly);
-      const decision = { outcome: 'chain-unverified', allowed: rule.reportOnly, host, rule, path: undefined, reports, error: new ChainVerificationError(host, verification.reason, verification.code) } as const;
+      const decision = { outcome: 'chain-unverified', allowed: rule.reportOnly, host, rule, path: undefined, reports, validUntil, error: new ChainVerificationError(host, verification.reason, verification.code) } as const;
       if (rule.reportOnly) softFailure ??= decision;
       else refusal ??= decision;
       continue;
     }
     const match = matchOnPaths(rule, verification.paths);
     if (match) {
-      accepted ??= { outcome: 'matched', allowed: true, host, rule, matchedPin: match.pin, matchedCertificate: match.certificate, path: match.path, reports };
+      accepted ??= { outcome: 'matched', allowed: true, host, rule, matchedPin: match.pin, matchedCertificate: match.certificate, path: match.path, reports, validUntil };
       continue;
     }
     const overridden = policy.trust.developmentOverridesPins ? verification.paths.find((path) => endsAtDevelopmentAnchor(policy, path)) : undefined;
     if (overridden) {
       report(host, rule, overridden, 'development-override', false);
-      accepted ??= { outcome: 'development-override', allowed: true, host, rule, path: overridden, reports };
+      accepted ??= { outcome: 'development-override', allowed: true, host, rule, path: overridden, reports, validUntil };
       continue;
     }
     const path = verification.paths[0]!;
@@ -154,7 +162,7 @@ export function decide(policy: PinPolicy, handshake: Handshake, anchors: Decisio
       policySource: policy.source,
       expires: rule.expires,
     });
-    const decision = { outcome: 'mismatch', allowed: rule.reportOnly, host, rule, path, reports, error } as const;
+    const decision = { outcome: 'mismatch', allowed: rule.reportOnly, host, rule, path, reports, validUntil, error } as const;
     if (rule.reportOnly) softFailure ??= decision;
     else refusal ??= decision;
   }
@@ -163,7 +171,9 @@ export function decide(policy: PinPolicy, handshake: Handshake, anchors: Decisio
 
 function matchOnPaths(rule: HostRule, paths: readonly VerifiedPath[]): { pin: Pin; certificate: PathCertificate; path: VerifiedPath } | undefined {
   for (const path of paths) {
-    for (const certificate of path) {
+    // From the top down: a CA's digests are computed once and kept, a new leaf's only when no CA of its path matches.
+    for (let i = path.length - 1; i >= 0; i--) {
+      const certificate = path[i]!;
       const pin = rule.pins.find((p) => pinMatches(p, certificate.digests));
       if (pin) return { pin, certificate, path };
     }

@@ -9,6 +9,7 @@ import { decide } from '../core/decision.js';
 import type { PinDecision } from '../core/decision.js';
 import type { PinPolicy } from '../core/policy.js';
 import { PinCheckFailedError } from '../errors.js';
+import { cachedDecision, rememberDecision } from './decision-cache.js';
 import { publishDecision } from './diagnostics.js';
 import { deliverReports } from './reporter.js';
 import { SESSION_LIFETIME_MS } from './session-cache.js';
@@ -56,20 +57,31 @@ export function createPinCheck(policy: PinPolicy, options: PinCheckOptions): Pin
       const callerError = options.callerCheck?.(hostname, certificate);
       if (callerError) return callerError;
       const started = performance.now();
-      const names = [hostname, ...options.names.filter((n): n is string => typeof n === 'string' && n !== '')];
-      const anchors = tlsTrustFor(policy).anchors;
-      const linked = peerChain(certificate as tls.DetailedPeerCertificate);
-      let decision = decide(policy, { names, port: options.port, chain: linked.der, fingerprints: linked.fingerprints }, anchors);
-      if ((!decision.allowed || decision.reports.length > 0) && options.readServed) {
-        const extra = options.readServed().filter((der) => !linked.der.some((known) => known.equals(der)));
-        if (extra.length > 0) decision = decide(policy, { names, port: options.port, chain: [...linked.der, ...extra] }, anchors);
+      const leaf = certificate as tls.DetailedPeerCertificate;
+      let made = cachedDecision(policy, options.port, hostname, options.names, leaf);
+      if (!made) {
+        const names = [hostname, ...options.names.filter((n): n is string => typeof n === 'string' && n !== '')];
+        const anchors = tlsTrustFor(policy).anchors;
+        const linked = peerChain(leaf);
+        let decision = decide(policy, { names, port: options.port, chain: linked.der, fingerprints: linked.fingerprints }, anchors);
+        if (decision.allowed && decision.reports.length === 0) {
+          made = { decision, sessionCap: sessionCapOf(decision, leaf) };
+          rememberDecision(policy, options.port, hostname, options.names, leaf, made);
+        } else {
+          // A valid path may use a certificate Node's linking dropped. Such a decision is not kept: the cache knows
+          // only the linked certificates.
+          const extra = options.readServed?.().filter((der) => !linked.der.some((known) => known.equals(der))) ?? [];
+          if (extra.length > 0) decision = decide(policy, { names, port: options.port, chain: [...linked.der, ...extra] }, anchors);
+          made = { decision, sessionCap: sessionCapOf(decision, leaf) };
+        }
       }
+      const { decision, sessionCap } = made;
       publishDecision(decision, options.port, performance.now() - started);
       options.observe?.(decision);
       if (decision.reports.length) deliverReports(policy, decision.reports);
       if (!decision.allowed) return decision.error;
       passedAt = Date.now();
-      until = sessionLimit(decision, certificate, passedAt);
+      until = Math.min(passedAt + SESSION_LIFETIME_MS, sessionCap);
       return undefined;
     } catch (error) {
       return new PinCheckFailedError(hostname, error);
@@ -78,13 +90,14 @@ export function createPinCheck(policy: PinPolicy, options: PinCheckOptions): Pin
   return { checkServerIdentity, passed: () => passedAt !== undefined, checkedUntil: () => until };
 }
 
-/** A session may be resumed for a few minutes, and never past the certificates' or the pin set's end. */
-function sessionLimit(decision: PinDecision, leaf: tls.PeerCertificate, now: number): number {
-  let limit = now + SESSION_LIFETIME_MS;
+/** A session may never be resumed past the certificates' end or the pin set's expiry. */
+function sessionCapOf(decision: PinDecision, leaf: tls.PeerCertificate): number {
+  let limit = Infinity;
   const leafEnd = Date.parse(leaf.valid_to);
   if (Number.isFinite(leafEnd)) limit = Math.min(limit, leafEnd);
   if ('path' in decision && decision.path) for (const c of decision.path) limit = Math.min(limit, c.notAfter);
-  if ('rule' in decision && decision.rule.expires && decision.rule.expires.getTime() > now) limit = Math.min(limit, decision.rule.expires.getTime());
+  // An expired pin set no longer applies: it does not end the session either.
+  if ('rule' in decision && decision.rule.expires && decision.rule.expires.getTime() > Date.now()) limit = Math.min(limit, decision.rule.expires.getTime());
   return limit;
 }
 

@@ -102,7 +102,16 @@ export type CertificatePath = readonly CertificateFacts[];
 
 /** The outcome of {@link validatePath}. */
 export type PathValidation =
-  | { readonly verified: true; readonly paths: readonly CertificatePath[]; readonly work: PathWork }
+  | {
+      readonly verified: true;
+      readonly paths: readonly CertificatePath[];
+      readonly work: PathWork;
+      /**
+       * The first moment (ms since the epoch, at a whole second) at which a certificate this validation looked at
+       * becomes valid or expires; until then the same input gets the same answer. Infinity if none ever does.
+       */
+      readonly stableUntil: number;
+    }
   | {
       readonly verified: false;
       readonly code: PathFailureCode;
@@ -141,7 +150,7 @@ export function validatePath(leaf: CertificateFacts, candidates: readonly Certif
     const failure = search.run(leaf, candidates);
     if (failure) return search.refuse(failure);
     if (search.paths.length === 0) return search.refuse({ code: 'no-path', reason: 'no chain reaches a trust anchor' });
-    return { verified: true, paths: search.paths, work: search.work() };
+    return { verified: true, paths: search.paths, work: search.work(), stableUntil: search.stableUntil };
   } catch (error) {
     if (error instanceof WorkLimit || error instanceof SignatureBudgetExceeded) return search.refuse({ code: 'work-limit', reason: error.message });
     throw error;
@@ -161,6 +170,8 @@ class PathSearch {
   #served = new IssuerIndex();
   #steps = 0;
   #nameChecks = 0;
+  /** The next validity boundary of any certificate looked at: a choice or a check can change there. */
+  stableUntil = Infinity;
 
   constructor(anchors: TrustAnchorIndex, options: PathValidationOptions) {
     this.#anchors = anchors;
@@ -196,10 +207,17 @@ class PathSearch {
   }
 
   #timeValid(c: CertificateFacts): boolean {
+    this.#observe(c);
     return c.notBefore <= this.#now && this.#now < c.notAfter;
   }
 
+  #observe(c: CertificateFacts): void {
+    const boundary = c.notBefore > this.#now ? c.notBefore : this.#now < c.notAfter ? c.notAfter : Infinity;
+    if (boundary < this.stableUntil) this.stableUntil = boundary;
+  }
+
   #timeFailure(c: CertificateFacts, depth: number): Failure | undefined {
+    this.#observe(c);
     if (c.notBefore > this.#now) return { code: 'not-yet-valid', reason: 'a certificate is not yet valid', certificate: c, depth };
     if (this.#now >= c.notAfter) return { code: 'expired', reason: 'a certificate has expired', certificate: c, depth };
     return undefined;
