@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { PinPolicy, channels, flushReports, pinnedAgent, reportStatistics } from '../src/index.js';
 import type { DecisionMessage, PinPolicyOptions, PinReport, ReportDelivery, ReportMessage } from '../src/index.js';
+import { POST_TIMEOUT_MS } from '../src/node/reporter.js';
 import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
 import { httpsGet, startHttpsServer, startMitm } from './support/servers.js';
 import type { RunningMitm, RunningServer } from './support/servers.js';
@@ -204,6 +205,48 @@ describe('report delivery', () => {
     await settled();
     assert.ok(deliveries.includes('failed'));
   });
+});
+
+describe('report delivery deadline', { concurrency: true }, () => {
+  const kinds = [
+    {
+      what: 'accepts TCP and never starts TLS',
+      start: async () => {
+        const dead = await startDeadCollector();
+        return { uri: dead.uri, close: () => dead.close(), received: () => 1 };
+      },
+    },
+    {
+      what: 'completes TLS, reads the POST and never answers',
+      start: async () => {
+        const stalled = await startHttpsServer({ key: collectorPki.leaf.key.keyPem, cert: collectorPki.chainPem, handler: () => {} });
+        return { uri: `https://127.0.0.1:${stalled.port}/reports`, close: () => stalled.close(), received: () => stalled.requests.length };
+      },
+    },
+  ];
+  for (const kind of kinds) {
+    it(`a collector that ${kind.what} fails the POST at the deadline, not later`, { timeout: 40_000 }, async () => {
+      const collector = await kind.start();
+      cleanups.push(() => collector.close());
+      const deliveries: { delivery: ReportDelivery; at: number }[] = [];
+      const policy = new PinPolicy({
+        hosts: { localhost: [pinOf(pki.intermediate), backupPin()] },
+        ca: [pki.root.pem, attacker.pem, collectorPki.root.pem],
+        trustSystemRoots: false,
+        onWarning: () => {},
+        reportUri: collector.uri,
+        onReport: (_report, delivery) => deliveries.push({ delivery, at: performance.now() }),
+      });
+      const started = performance.now();
+      await throughMitm(policy);
+      while (!deliveries.some((d) => d.delivery === 'failed') && performance.now() - started < 30_000) await new Promise((resolve) => setTimeout(resolve, 100));
+      const failed = deliveries.find((d) => d.delivery === 'failed');
+      assert.ok(failed, `no failure after ${(performance.now() - started).toFixed(0)} ms: ${JSON.stringify(deliveries)}`);
+      assert.equal(collector.received(), 1, 'the collector received the POST');
+      const took = failed.at - started;
+      assert.ok(took >= POST_TIMEOUT_MS - 500 && took < POST_TIMEOUT_MS + 2_000, `the POST failed after ${took.toFixed(0)} ms`);
+    });
+  }
 });
 
 describe('diagnostics channels', () => {

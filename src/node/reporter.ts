@@ -22,7 +22,8 @@ const WINDOW_MS = 24 * 60 * 60_000;
 const DISTINCT_PER_WINDOW = 50;
 const QUEUE_LIMIT = 16;
 const CONCURRENCY = 2;
-const POST_TIMEOUT_MS = 10_000;
+/** The longest one POST may take, connection and answer included. */
+export const POST_TIMEOUT_MS = 10_000;
 
 /** Counters of every report this process handled. */
 export interface ReportStatistics {
@@ -83,8 +84,17 @@ export function deliverReports(policy: PinPolicy, reports: readonly PinReport[])
     if (uris.length === 0) settle(policy, report, 'skipped');
     else queue.push({ policy, report, uris });
   }
-  pump();
+  // Not now: this runs inside the failing handshake's certificate check, which a POST's set-up would slow.
+  if (queue.length > 0 && !pumpScheduled) {
+    pumpScheduled = true;
+    setImmediate(() => {
+      pumpScheduled = false;
+      pump();
+    });
+  }
 }
+
+let pumpScheduled = false;
 
 /**
  * Waits until every queued report has been sent or has failed, for at most `timeoutMs`; for a clean shutdown
@@ -152,13 +162,21 @@ function post(policy: PinPolicy, uri: string, body: string): Promise<boolean> {
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     };
     const request = httpsModule.request(uri, options);
+    // A deadline for the whole POST, answer included: the socket's idle timeout alone lets a collector that trickles
+    // bytes, or accepts and stalls, hold a delivery slot for longer.
+    const deadline = setTimeout(() => request.destroy(new Error(`no answer within ${POST_TIMEOUT_MS} ms`)), POST_TIMEOUT_MS);
+    deadline.unref();
+    const finish = (delivered: boolean) => {
+      clearTimeout(deadline);
+      resolve(delivered);
+    };
     request.on('socket', (socket) => socket.unref());
     request.on('response', (response) => {
       response.resume();
-      resolve((response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 300);
+      finish((response.statusCode ?? 0) >= 200 && (response.statusCode ?? 0) < 300);
     });
     request.on('timeout', () => request.destroy());
-    request.on('error', () => resolve(false));
+    request.on('error', () => finish(false));
     request.end(body);
   });
 }
