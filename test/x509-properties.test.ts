@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { DerError, readDerChildren, readDerElement } from '../src/core/der.js';
 import { TrustAnchorIndex, validatePath } from '../src/core/path/index.js';
 import { readCertificate } from '../src/core/x509/index.js';
+import { normaliseDigest } from '../src/core/x509/facts-cache.js';
 import type { CertificateFacts } from '../src/core/x509/index.js';
 import { OID, intermediate, leaf, pooledKey, root } from './support/x509-builder.js';
 import type { Built } from './support/x509-builder.js';
@@ -151,6 +152,29 @@ describe('DER and certificate reader properties', () => {
         assert.ok(new X509Certificate(leaves[0]!.der).verify(new X509Certificate(mutated).publicKey));
       }),
       { numRuns: 800 },
+    );
+  });
+});
+
+describe('property: the facts cache key from Node fingerprints', () => {
+  it("reads Node's fingerprint256 (either case) as the DER's SHA-256 hex, and nothing else of that length", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.boolean(), (bytes, upper) => {
+        const hex = Buffer.from(bytes).toString('hex');
+        const colon = hex.match(/../g)!.join(':');
+        assert.equal(normaliseDigest(upper ? colon.toUpperCase() : colon), hex);
+        assert.equal(normaliseDigest(bytes), hex);
+        assert.equal(normaliseDigest(hex.toUpperCase()), hex);
+      }),
+    );
+    const wellFormed = /^([0-9a-fA-F]{2}:){31}[0-9a-fA-F]{2}$/;
+    fc.assert(
+      fc.property(fc.string({ minLength: 95, maxLength: 95, unit: fc.constantFrom('0', 'a', 'F', 'g', ':', ' ', '\u0130', '\uff10') }), (text) => {
+        const read = normaliseDigest(text);
+        if (wellFormed.test(text)) assert.equal(read, text.replaceAll(':', '').toLowerCase());
+        else assert.equal(read, undefined);
+      }),
+      { numRuns: 5000 },
     );
   });
 });

@@ -49,8 +49,17 @@ export class PinnedAgent extends httpsModule.Agent {
    */
   override getName(options?: http.ClientRequestArgs): string {
     const extra = options as (http.ClientRequestArgs & { checkServerIdentity?: unknown }) | undefined;
-    return `${super.getName(options)}:certpin:${this.policy.current().id}:${requestHostOf(options) ?? ''}:${callerCheckId(extra?.checkServerIdentity)}`;
+    const policy = this.policy.current();
+    // Node asks for the name several times per request; the policy's part changes only with the policy.
+    if (policy !== this.#namedPolicy) {
+      this.#namedPolicy = policy;
+      this.#policyTag = `:certpin:${policy.id}:`;
+    }
+    return `${super.getName(options)}${this.#policyTag}${requestHostOf(options) ?? ''}:${callerCheckId(extra?.checkServerIdentity)}`;
   }
+
+  #namedPolicy: PinPolicy | undefined;
+  #policyTag = '';
 
   override createConnection(options: https.RequestOptions, callback?: (error: Error | null, socket: Duplex) => void): Duplex | undefined {
     try {

@@ -52,14 +52,14 @@ export interface PinnedConnectOptions extends tls.ConnectionOptions {
  */
 export function pinnedConnect(policy: PinPolicy | PolicyHolder, options: PinnedConnectOptions, onSecureConnect?: () => void): tls.TLSSocket {
   const current = policy.current();
-  const { onPinDecision, checkServerIdentity, resume = true, requestHost, ...rest } = options;
-  assertSafeTlsOptions(rest as Record<string, unknown>, 'options', current.trust.minVersion);
+  const { onPinDecision, checkServerIdentity, resume = true, requestHost } = options;
+  assertSafeTlsOptions(options as Record<string, unknown>, 'options', current.trust.minVersion);
   if (checkServerIdentity !== undefined && typeof checkServerIdentity !== 'function') {
     throw new TypeError('pinnedConnect: options.checkServerIdentity must be a function');
   }
-  const servername = serverNameFor(rest.servername, rest.host);
-  const host = rest.host ?? 'localhost';
-  const port = rest.port === undefined ? undefined : Number(rest.port) || undefined;
+  const servername = serverNameFor(options.servername, options.host);
+  const host = options.host ?? 'localhost';
+  const port = options.port === undefined ? undefined : Number(options.port) || undefined;
   // Node's own host-name check runs anyway: got passes it as "the caller's".
   const callerCheck = checkServerIdentity === tls.checkServerIdentity ? undefined : (checkServerIdentity as CheckServerIdentity | undefined);
   // The check may ask the socket for every served certificate; the socket exists by the time the check runs.
@@ -76,8 +76,9 @@ export function pinnedConnect(policy: PinPolicy | PolicyHolder, options: PinnedC
     `${servername ?? ''}|${host}|${port ?? ''}|${requestHost ?? ''}|${callerCheckId(callerCheck)}`,
     resume,
   );
+  // One copy of the caller's options; certpin's own (onPinDecision, resume, requestHost) mean nothing to Node.
   const connectOptions: tls.ConnectionOptions = {
-    ...rest,
+    ...options,
     servername,
     secureContext: tlsTrustFor(current).secureContext,
     rejectUnauthorized: true,
@@ -102,7 +103,7 @@ export function pinnedConnect(policy: PinPolicy | PolicyHolder, options: PinnedC
  */
 export function refuseUncheckedHandshake(socket: tls.TLSSocket, passed: () => boolean, offeredOwnSession: boolean, name: string): void {
   const emit = socket.emit;
-  socket.emit = function guardedEmit(this: tls.TLSSocket, event: string | symbol, ...args: unknown[]): boolean {
+  socket.emit = function guardedEmit(this: tls.TLSSocket, event: string | symbol): boolean {
     if (event === 'secureConnect') {
       // Once: the event is emitted once per handshake, and the socket goes back to Node's own emit.
       socket.emit = emit;
@@ -111,7 +112,9 @@ export function refuseUncheckedHandshake(socket: tls.TLSSocket, passed: () => bo
         return false;
       }
     }
-    return Reflect.apply(emit, this, [event, ...args]) as boolean;
+    // `arguments` as is: every event before the handshake's end passes here, and a copy per event adds up.
+    // eslint-disable-next-line prefer-rest-params
+    return Reflect.apply(emit, this, arguments) as boolean;
   } as typeof socket.emit;
 }
 

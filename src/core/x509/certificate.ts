@@ -103,7 +103,8 @@ export function readCertificate(der: Uint8Array, sha256?: string): CertificateRe
 }
 
 function parse(input: Uint8Array, sha256: string | undefined): CertificateFacts {
-  const der = Uint8Array.from(input);
+  // A copy, so that the caller reusing its buffer cannot change facts already read (a plain copy, not from()'s iteration).
+  const der = new Uint8Array(input);
   const outer = readDerElement(der);
   if (outer.tag !== 0x30 || outer.next !== der.length) throw new DerError('not a single DER SEQUENCE');
   const parts = readDerChildren(der, outer, 4);

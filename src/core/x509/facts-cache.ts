@@ -11,6 +11,12 @@ import type { CertificateReadResult } from './certificate.js';
 // A few thousand certificates: every chain a busy client meets, at some kilobytes each.
 const LIMIT = 2048;
 const cache = new Map<string, CertificateReadResult>();
+const HEX_DIGITS = '0123456789abcdef';
+/** The value of each ASCII hex digit, -1 for every other code unit below 128. */
+const HEX_VALUE = Int8Array.from({ length: 128 }, (_, code) => {
+  const c = String.fromCharCode(code).toLowerCase();
+  return HEX_DIGITS.includes(c) && c !== '' ? HEX_DIGITS.indexOf(c) : -1;
+});
 
 /**
  * Normalises a certificate digest to lower-case hex: accepts 32 bytes, 64 hex digits, or `AB:CD:…` as Node's
@@ -19,8 +25,21 @@ const cache = new Map<string, CertificateReadResult>();
  */
 export function normaliseDigest(digest: string | Uint8Array): string | undefined {
   if (typeof digest !== 'string') return digest.length === 32 ? Buffer.from(digest).toString('hex') : undefined;
-  const hex = digest.length === 95 ? digest.replaceAll(':', '') : digest;
-  return /^[0-9a-fA-F]{64}$/.test(hex) ? hex.toLowerCase() : undefined;
+  if (digest.length === 95) return colonHex(digest);
+  return digest.length === 64 && /^[0-9a-fA-F]{64}$/.test(digest) ? digest.toLowerCase() : undefined;
+}
+
+/** `AB:CD:…` (Node's fingerprint256) to `abcd…`, or undefined; a plain loop, since it runs in every new handshake. */
+function colonHex(digest: string): string | undefined {
+  let hex = '';
+  for (let i = 0; i < 95; i += 3) {
+    if (i > 0 && digest.charCodeAt(i - 1) !== 0x3a) return undefined;
+    const high = HEX_VALUE[digest.charCodeAt(i)];
+    const low = HEX_VALUE[digest.charCodeAt(i + 1)];
+    if (high === undefined || low === undefined || high < 0 || low < 0) return undefined;
+    hex += HEX_DIGITS[high]! + HEX_DIGITS[low]!;
+  }
+  return hex;
 }
 
 /**

@@ -47,12 +47,14 @@ const OTHER_STRING_TAGS = new Set([0x12]);
 export function parseName(buf: Uint8Array, element: { start: number; end: number; tag: number; next: number }, wholeStart: number): DistinguishedName {
   if (element.tag !== 0x30) throw new DerError('a Name must be a SEQUENCE');
   const attributes: NameAttribute[] = [];
-  const parts: Uint8Array[] = [];
+  // The canonical encoding is built in plain arrays and copied once: names are read for every new certificate of
+  // every handshake, and a typed array per attribute and per header costs more than the bytes themselves.
+  const canonical: number[] = [];
   for (const rdn of readDerChildren(buf, element, MAX_ATTRIBUTES)) {
     if (rdn.tag !== 0x31) throw new DerError('an RDN must be a SET');
     const members = readDerChildren(buf, rdn, MAX_ATTRIBUTES);
     if (members.length === 0) throw new DerError('an empty RDN');
-    const encoded: Uint8Array[] = [];
+    const encoded: number[][] = [];
     for (const atv of members) {
       if (atv.tag !== 0x30) throw new DerError('an attribute must be a SEQUENCE');
       const fields = readDerChildren(buf, atv, 3);
@@ -62,29 +64,64 @@ export function parseName(buf: Uint8Array, element: { start: number; end: number
       if (attributes.length >= MAX_ATTRIBUTES) throw new DerError('too many name attributes');
       const raw = buf.subarray(value.start, value.end);
       let text: string | undefined;
-      let canonicalValue: Uint8Array;
+      const contents: number[] = [];
+      pushBytes(contents, buf, atv.start, fields[0]!.next);
       if (CANON_TAGS.has(value.tag)) {
         text = decodeString(value.tag, raw);
-        canonicalValue = tlv(0x0c, canonicalText(Buffer.from(text, 'utf8')));
+        const canonicalValue = canonicalText(utf8Of(value.tag, raw, text));
+        pushHeader(contents, 0x0c, canonicalValue.length);
+        for (const b of canonicalValue) contents.push(b);
       } else {
         if (OTHER_STRING_TAGS.has(value.tag)) text = decodeString(0x13, raw);
         // Other types are compared as they are encoded.
-        canonicalValue = buf.subarray(fields[0]!.next, value.end);
+        pushBytes(contents, buf, fields[0]!.next, value.end);
       }
       attributes.push({ oid, tag: value.tag, text });
-      const oidTlv = buf.subarray(atv.start, fields[0]!.next);
-      encoded.push(tlv(0x30, concat([oidTlv, canonicalValue])));
+      const member: number[] = [];
+      pushHeader(member, 0x30, contents.length);
+      for (const b of contents) member.push(b);
+      encoded.push(member);
     }
-    encoded.sort(compareDer);
-    parts.push(tlv(0x31, concat(encoded)));
+    encoded.sort(compareBytes);
+    let length = 0;
+    for (const member of encoded) length += member.length;
+    pushHeader(canonical, 0x31, length);
+    for (const member of encoded) for (const b of member) canonical.push(b);
   }
-  const canonical = concat(parts);
+  const bytes = Uint8Array.from(canonical);
   return {
     der: buf.subarray(wholeStart, element.end),
-    canonical,
-    key: Buffer.from(canonical.buffer, canonical.byteOffset, canonical.byteLength).toString('latin1'),
+    canonical: bytes,
+    key: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'),
     attributes,
   };
+}
+
+/** The UTF-8 of a string value whose text is `text`: its own bytes when they are UTF-8 already (UTF8String, ASCII). */
+function utf8Of(tag: number, raw: Uint8Array, text: string): Uint8Array {
+  if (tag === 0x0c) return raw;
+  if (tag === 0x13 || tag === 0x14 || tag === 0x16 || tag === 0x1a) {
+    let ascii = true;
+    for (const b of raw) if (b & 0x80) ascii = false;
+    if (ascii) return raw;
+  }
+  return Buffer.from(text, 'utf8');
+}
+
+function pushBytes(out: number[], buf: Uint8Array, from: number, to: number): void {
+  for (let i = from; i < to; i++) out.push(buf[i]!);
+}
+
+/** A DER header: the tag and the minimal length. */
+function pushHeader(out: number[], tag: number, length: number): void {
+  out.push(tag);
+  if (length < 0x80) {
+    out.push(length);
+    return;
+  }
+  const bytes: number[] = [];
+  for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
+  out.push(0x80 | bytes.length, ...bytes);
 }
 
 /** The attributes of a name with one OID (commonName 2.5.4.3, emailAddress 1.2.840.113549.1.9.1, …). */
@@ -99,10 +136,8 @@ export function attributesOf(name: DistinguishedName, oid: string): readonly Nam
  */
 export function decodeString(tag: number, raw: Uint8Array): string {
   switch (tag) {
-    case 0x0c: {
-      const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(raw);
-      return text;
-    }
+    case 0x0c:
+      return utf8Decoder.decode(raw);
     case 0x1e: {
       if (raw.length % 2) throw new DerError('odd BMPString length');
       let out = '';
@@ -127,6 +162,9 @@ export function decodeString(tag: number, raw: Uint8Array): string {
       return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1');
   }
 }
+
+// Fatal: OpenSSL refuses a certificate whose UTF8String does not decode. Stateless between calls (no streaming).
+const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 const isSpace = (b: number): boolean => b === 0x20 || (b >= 0x09 && b <= 0x0d);
 
@@ -154,36 +192,8 @@ function canonicalText(utf8: Uint8Array): Uint8Array {
   return out.subarray(0, n);
 }
 
-/** Encodes one element (tag, minimal length, contents). */
-function tlv(tag: number, contents: Uint8Array): Uint8Array {
-  const length = contents.length;
-  let header: number[];
-  if (length < 0x80) header = [tag, length];
-  else {
-    const bytes: number[] = [];
-    for (let n = length; n > 0; n = Math.floor(n / 256)) bytes.unshift(n & 0xff);
-    header = [tag, 0x80 | bytes.length, ...bytes];
-  }
-  const out = new Uint8Array(header.length + length);
-  out.set(header);
-  out.set(contents, header.length);
-  return out;
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let total = 0;
-  for (const p of parts) total += p.length;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /** DER SET OF order: bytewise, a prefix first. */
-function compareDer(a: Uint8Array, b: Uint8Array): number {
+function compareBytes(a: readonly number[], b: readonly number[]): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) if (a[i] !== b[i]) return a[i]! - b[i]!;
   return a.length - b.length;
