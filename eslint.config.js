@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['.tmp-readme-*/**', '.tmp/**', 'dist/**', 'node_modules/**', '.ci/node*/**', 'coverage/**'] },
+  { ignores: ['.tmp-readme-*/**', '.tmp/**', 'dist/**', '.build/**', 'node_modules/**', '.ci/node*/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

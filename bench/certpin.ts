@@ -1,14 +1,17 @@
 /**
- * certpin as users run it: the built `dist/` (tsc output), never the TypeScript sources through tsx, whose
- * transform wraps every function created at run time in a `__name` helper and so makes certpin's closures cost
- * more than they do in the package. dist/ is rebuilt first when it is missing or older than src/. Types come from
- * the sources (the same declarations).
+ * certpin as the package runs it: the build's compiled JavaScript (`.build/tsc/`, what `dist/` bundles, one module
+ * per file so that the internals measured here can be imported), never the TypeScript sources through tsx, whose
+ * transform wraps every function created at run time in a `__name` helper and so makes certpin's closures cost more
+ * than they do in the package. Everything is loaded from that one tree, so the benchmark holds one instance of each
+ * module (one session cache, one decision cache). It is rebuilt first when missing or older than src/. Types come
+ * from the sources (the same declarations).
  */
 import type * as Index from '../src/index.js';
 import type * as Axios from '../src/adapters/axios.js';
 import type * as Got from '../src/adapters/got.js';
 import type * as Ws from '../src/adapters/ws.js';
-import type * as Chain from '../src/core/chain.js';
+import type * as X509 from '../src/core/x509/index.js';
+import type * as Path from '../src/core/path/index.js';
 import type * as Decision from '../src/core/decision.js';
 import type * as Hostname from '../src/core/hostname.js';
 import type * as Diagnostics from '../src/node/diagnostics.js';
@@ -19,7 +22,7 @@ import { ensureBuilt } from './startup.js';
 const problem = ensureBuilt();
 if (problem) throw new Error(`the benchmark measures the built package: ${problem}`);
 
-const load = <T>(module: string): Promise<T> => import(new URL(`../dist/src/${module}`, import.meta.url).href) as Promise<T>;
+const load = <T>(module: string): Promise<T> => import(new URL(`../.build/tsc/${module}`, import.meta.url).href) as Promise<T>;
 
 export const certpin = await load<typeof Index>('index.js');
 export const { pinAxios } = await load<typeof Axios>('adapters/axios.js');
@@ -27,7 +30,8 @@ export const { pinnedGotOptions } = await load<typeof Got>('adapters/got.js');
 export const { pinnedWebSocketOptions } = await load<typeof Ws>('adapters/ws.js');
 export const { decide } = await load<typeof Decision>('core/decision.js');
 export const { publishDecision } = await load<typeof Diagnostics>('node/diagnostics.js');
-export const { createPinCheck, peerChainDer } = await load<typeof PinCheck>('node/pin-check.js');
-export const { chainCertificate, verifyChain } = await load<typeof Chain>('core/chain.js');
+export const { createPinCheck, peerChain } = await load<typeof PinCheck>('node/pin-check.js');
+export const { certificateFacts } = await load<typeof X509>('core/x509/index.js');
+export const { validateServedChain } = await load<typeof Path>('core/path/index.js');
 export const { normalizeHost } = await load<typeof Hostname>('core/hostname.js');
 export const { tlsTrustFor } = await load<typeof TrustStore>('node/trust-store.js');

@@ -30,13 +30,13 @@ export function categoryOf(frame: ProfileNode['callFrame']): Category {
   if (functionName === '(idle)') return 'idle';
   if (url.includes('node_modules')) return 'dependencies';
   if (url.includes('/bench/')) return 'benchmark';
-  if (url.includes(repoMarker) || url.includes('/dist/src/')) return 'certpin';
+  if (url.includes(repoMarker) || url.includes('/dist/')) return 'certpin';
   if (url.startsWith('node:') || url.startsWith('internal/')) return 'node';
   return 'native (OpenSSL, libuv, V8 outside JS)';
 }
 
 function label(frame: ProfileNode['callFrame']): string {
-  const file = frame.url.replace(/^file:\/\/.*?\/(src|bench|node_modules)\//, '$1/').replace(/\?.*$/, '');
+  const file = frame.url.replace(/^file:\/\/.*?\/(src|dist|bench|node_modules)\//, '$1/').replace(/\?.*$/, '');
   return `${frame.functionName || '(anonymous)'} ${file ? `${file}:${frame.lineNumber + 1}` : ''}`.trim();
 }
 

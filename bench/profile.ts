@@ -18,7 +18,7 @@ import { PerformanceObserver } from 'node:perf_hooks';
 import path from 'node:path';
 import tls from 'node:tls';
 import type { PinPolicy } from '../src/index.js';
-import { certpin, chainCertificate, createPinCheck, decide, normalizeHost, peerChainDer, tlsTrustFor, verifyChain } from './certpin.js';
+import { certificateFacts, certpin, createPinCheck, decide, normalizeHost, peerChain, tlsTrustFor, validateServedChain } from './certpin.js';
 import { quartiles } from './harness.js';
 import { backupPin, createPki, pinOf } from '../test/support/pki.js';
 import { keepAlivePairs, newConnectionPairs } from './clients.js';
@@ -203,13 +203,18 @@ async function breakdown(policy: PinPolicy, port: number): Promise<void> {
   const parts: [string, (cert: tls.DetailedPeerCertificate) => unknown][] = [
     ["Node's tls.checkServerIdentity (both sides pay it)", (cert) => tls.checkServerIdentity(host, cert)],
     ["certpin's whole checkServerIdentity (Node's included)", (cert) => createPinCheck(policy, { names: [host], port }).checkServerIdentity(host, cert)],
-    ['  decide() (what certpin:decision times, almost)', (cert) => decide(policy, { names: [host, host], port, chain: peerChainDer(cert) }, anchors)],
-    ['    peerChainDer(cert): the DER of the chain Node linked', (cert) => peerChainDer(cert)],
-    ['    chainCertificate() for each DER (cached facts)', (cert) => peerChainDer(cert).map((d) => chainCertificate(d))],
-    ['      of which the cache keys: DER → latin1 string', (cert) => peerChainDer(cert).map((d) => Buffer.from(d.buffer, d.byteOffset, d.byteLength).toString('latin1'))],
-    ['    verifyChain() (cached verification)', (cert) => {
-      const [leaf, ...rest] = peerChainDer(cert).map((d) => chainCertificate(d));
-      return verifyChain(leaf!, rest, anchors, Date.now());
+    ['  decide() (what certpin:decision times, almost)', (cert) => {
+      const { der, fingerprints } = peerChain(cert);
+      return decide(policy, { names: [host, host], port, chain: der, fingerprints }, anchors);
+    }],
+    ['    peerChain(cert): the DER and fingerprints of the chain Node linked', (cert) => peerChain(cert)],
+    ['    certificateFacts() for each DER (cached facts, keyed by fingerprint256)', (cert) => {
+      const { der, fingerprints } = peerChain(cert);
+      return der.map((d, i) => certificateFacts(d, fingerprints[i]));
+    }],
+    ['    validateServedChain() (cached facts and signatures)', (cert) => {
+      const { der, fingerprints } = peerChain(cert);
+      return validateServedChain(der, anchors.index, { now: Date.now(), partialChain: anchors.partialChain }, fingerprints);
     }],
     ['    normalizeHost + policy.ruleFor, two names', () => [normalizeHost(host), policy.ruleFor(host), normalizeHost(host), policy.ruleFor(host)]],
     ['  Date.parse(cert.valid_to) (session lifetime)', (cert) => Date.parse(cert.valid_to)],
@@ -221,7 +226,10 @@ async function breakdown(policy: PinPolicy, port: number): Promise<void> {
         key += `|${c.fingerprint256}`;
       }
       let decision = prototypeCache.get(key);
-      if (!decision) prototypeCache.set(key, (decision = decide(policy, { names: [host], port, chain: peerChainDer(cert) }, anchors)));
+      if (!decision) {
+        const { der, fingerprints } = peerChain(cert);
+        prototypeCache.set(key, (decision = decide(policy, { names: [host], port, chain: der, fingerprints }, anchors)));
+      }
       return decision;
     }],
   ];
@@ -288,7 +296,7 @@ async function main(): Promise<void> {
       save('certpin', result);
       const summary = summarize(result);
       console.log(`${scenario}: ${entries.length - 1} first handshakes, one per new certificate; certpin's functions by inclusive time, per handshake:\n`);
-      console.log(inclusiveReport(summary, entries.length - 1, (n) => n.includes('src/') || /X509Certificate|verify|checkIssued|createHash|digest/.test(n), 30));
+      console.log(inclusiveReport(summary, entries.length - 1, (n) => n.includes('src/') || n.includes('dist/') || /X509Certificate|verify|checkIssued|createHash|digest/.test(n), 30));
       return;
     }
     const [client, kind] = scenario.split('-') as [string, string];

@@ -1,6 +1,6 @@
 /**
  * Start-up: child processes of the Node binary running the benchmark, interleaved in sets (`node -e 0`, `import()`
- * of the built `dist/src/index.js`, `certpin --help`, `import('node:https')`, and that followed by certpin's import;
+ * of the built `dist/index.js`, `certpin --help`, `import('node:https')`, and that followed by certpin's import;
  * the order rotates), and the paired differences per set, in wall-clock time and in the child's own CPU time. dist/ is rebuilt first when it is missing or older than a file of src/.
  */
 import { spawnSync } from 'node:child_process';
@@ -11,7 +11,9 @@ import { quartiles } from './harness.js';
 import type { Quartiles } from './harness.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-export const distEntry = `${root}dist/src/index.js`;
+export const distEntry = `${root}dist/index.js`;
+/** The build's unbundled compiled output, which the in-process benchmarks import. */
+export const compiledEntry = `${root}.build/tsc/index.js`;
 export const cliEntry = `${root}bin/certpin.js`;
 
 export interface StartupResults {
@@ -55,10 +57,12 @@ function newestIn(dir: string): number {
 
 /** Builds dist/ when it is missing or stale (npm run build). Returns a reason when that is impossible. */
 export function ensureBuilt(): string | undefined {
-  if (existsSync(distEntry) && statSync(distEntry).mtimeMs >= newestIn(`${root}src`)) return undefined;
+  const newestSource = newestIn(`${root}src`);
+  const fresh = (file: string) => existsSync(file) && statSync(file).mtimeMs >= newestSource;
+  if (fresh(distEntry) && fresh(compiledEntry)) return undefined;
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const build = spawnSync(npm, ['run', '--silent', 'build'], { cwd: root, stdio: ['ignore', 'ignore', 'pipe'] });
-  if (build.status !== 0 || !existsSync(distEntry)) return `npm run build failed: ${build.stderr?.toString().trim().split('\n')[0] ?? ''}`;
+  if (build.status !== 0 || !existsSync(distEntry) || !existsSync(compiledEntry)) return `npm run build failed: ${build.stderr?.toString().trim().split('\n')[0] ?? ''}`;
   return undefined;
 }
 
