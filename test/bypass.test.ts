@@ -98,11 +98,14 @@ after(async () => {
 
 /** The certpin code of a failure, under any client's wrapping (fetch's TypeError, axios, got). */
 function codeOf(error: unknown): string | undefined {
+  let first: string | undefined;
   for (let current: unknown = error, depth = 0; current && depth < 5; current = (current as { cause?: unknown }).cause, depth++) {
     const code = (current as { code?: unknown }).code;
     if (typeof code === 'string' && code.startsWith('ERR_CERTPIN_')) return code;
+    // fetch wraps the TLS error in a TypeError without a code: its cause carries it.
+    if (typeof code === 'string') first ??= code;
   }
-  return (error as { code?: string } | undefined)?.code;
+  return first;
 }
 
 async function refusal(promise: Promise<unknown>): Promise<string | undefined> {
