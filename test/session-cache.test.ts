@@ -89,4 +89,21 @@ describe('pinnedConnect: TLS session cache', () => {
     assert.ok(handshakes.every((h) => !h.resumed));
     assert.deepEqual(handshakes.map((h) => h.offered), [false, true, true, false, false]);
   });
+
+  it('does not ask for the sessions of a server it has stopped offering them to', async () => {
+    // A `session` listener makes Node have OpenSSL serialise every ticket the server sends: only wanted tickets.
+    const declining = await startServer({ secureOptions: constants.SSL_OP_NO_TICKET, sessionTimeout: 0 });
+    const resuming = await startServer();
+    const policy = policyOf();
+    const sessionListeners = (port: number) => {
+      const socket = pinnedConnect(policy, { host: '127.0.0.1', port, servername: 'localhost' });
+      const count = socket.listenerCount('session');
+      socket.destroy();
+      return count;
+    };
+    assert.equal(sessionListeners(declining.port), 1);
+    for (let i = 0; i < 3; i++) await connectOnce(policy, declining.port);
+    assert.equal(sessionListeners(declining.port), 0);
+    assert.equal(sessionListeners(resuming.port), 1);
+  });
 });

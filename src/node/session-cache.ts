@@ -60,10 +60,15 @@ export function sessionSlot(policy: PinPolicy, key: string, resume: boolean): Se
   const entries = cache;
   const current = entries.get(key);
   if (current && current.until <= Date.now()) entries.delete(key);
-  const offered = resume && current && current.until > Date.now() ? current.session : undefined;
+  const live = current !== undefined && current.until > Date.now();
+  const offered = resume && live ? current.session : undefined;
+  // A server that keeps declining gets no session offered; its new ones are not even asked for, because a `session`
+  // listener makes Node have OpenSSL serialise every ticket the server sends (tens of µs per handshake).
+  const paused = live && current.session === undefined;
   return {
     offer: offered,
     watch(socket, checkedUntil) {
+      if (paused) return;
       let established = false;
       socket.once('secureConnect', () => {
         established = true;
@@ -77,6 +82,7 @@ export function sessionSlot(policy: PinPolicy, key: string, resume: boolean): Se
         // true whatever a future version does.
         if (!established) return;
         const entry = entries.get(key);
+        // Paused by a decline on another connection since this one started.
         if (entry && entry.session === undefined && entry.until > Date.now()) return;
         // A resumed handshake's ticket inherits the limit of the session it resumed; a full one earned its own.
         const until = socket.isSessionReused() ? entry?.until : checkedUntil();
