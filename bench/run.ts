@@ -131,7 +131,7 @@ async function main(): Promise<void> {
         title: 'Report delivery to a dead collector, per new connection',
         header: CONNECTION_HEADER,
         rows: [row],
-        notes: [`${settings.reports.rounds} interleaved rounds of ${settings.reports.perRound} connections per side, ${settings.reports.spanMs > 0 ? `spread over ${Math.round(settings.reports.spanMs / 1000)} s: long enough for the reporter to give up on its first POSTs to the dead collector (about 20 s after they start, although its POST timeout is 10 s) and start the next ones while connections are measured` : 'not spread out (--quick)'}.`],
+        notes: [`${settings.reports.rounds} interleaved rounds of ${settings.reports.perRound} connections per side, ${settings.reports.spanMs > 0 ? `spread over ${Math.round(settings.reports.spanMs / 1000)} s: two of the reporter's 10-second POST deadlines, so that its first POSTs to the dead collector fail and the next ones start while connections are measured` : 'not spread out (--quick)'}.`],
       });
     }
   } finally {
