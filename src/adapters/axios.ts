@@ -87,13 +87,7 @@ function axiosPinning(policy: PinPolicy | PolicyHolder, options: AxiosPinningOpt
  * ```
  */
 export function pinAxios<T extends AxiosInstance>(instance: T, policy: PinPolicy | PolicyHolder, options: AxiosPinningOptions = {}): T {
-  const { agents, adapter, guard } = axiosPinning(policy, options);
-  const defaults = instance.defaults;
-  defaults.adapter = adapter;
-  defaults.proxy = false;
-  defaults.httpsAgent = agents.https;
-  defaults.httpAgent = agents.http;
-  defaults.transformRequest = [...asList(defaults.transformRequest), guard];
+  pinConfig(instance.defaults as unknown as Config, axiosPinning(policy, options));
   return instance;
 }
 
@@ -135,17 +129,21 @@ export function certificatePinningInterceptor(options: CertificatePinningInterce
   const { allowedSHAFingerprints, proxy, agentOptions, ...policyOptions } = options;
   if (!Array.isArray(allowedSHAFingerprints)) throw new TypeError('certificatePinningInterceptor: allowedSHAFingerprints must be an array of fingerprints or pins');
   const policy = new PinPolicy({ ...policyOptions, hosts: {}, defaultPins: { pins: allowedSHAFingerprints } });
-  const { agents, adapter, guard } = axiosPinning(policy, { ...(proxy === undefined ? {} : { proxy }), ...(agentOptions ? { agentOptions } : {}) });
+  const pinning = axiosPinning(policy, { ...(proxy === undefined ? {} : { proxy }), ...(agentOptions ? { agentOptions } : {}) });
   const intercept = (config: InternalAxiosRequestConfig): InternalAxiosRequestConfig => {
-    const c = config as Config;
-    c.adapter = adapter;
-    c.proxy = false;
-    c.httpsAgent = agents.https;
-    c.httpAgent = agents.http;
-    c.transformRequest = [...asList(c.transformRequest), guard];
+    pinConfig(config as Config, pinning);
     return config;
   };
-  return Object.assign(intercept, { policy, destroy: () => agents.destroy() });
+  return Object.assign(intercept, { policy, destroy: () => pinning.agents.destroy() });
+}
+
+/** Points a configuration (an instance's defaults, or one request's) at certpin's adapter and agents, the guard last. */
+function pinConfig(config: Config, { agents, adapter, guard }: AxiosPinning): void {
+  config.adapter = adapter;
+  config.proxy = false;
+  config.httpsAgent = agents.https;
+  config.httpAgent = agents.http;
+  config.transformRequest = [...asList(config.transformRequest), guard];
 }
 
 function asList<T>(value: T | readonly T[] | undefined): T[] {
