@@ -69,6 +69,17 @@ describe('pin decision cache', () => {
     assert.match(String(later.error?.message), /expired/);
   });
 
+  it('decides afresh when the policy clock goes back before a certificate of the path was valid', async () => {
+    const port = await startServer(pki.leaf.key.keyPem, pki.chainPem);
+    clock.now = Date.now();
+    const policy = policyWith();
+    assert.equal((await handshake(policy, port)).decision?.outcome, 'matched');
+    clock.now = Date.parse(pki.leaf.cert.validFrom) - DAY;
+    const earlier = await handshake(policy, port);
+    assert.equal(earlier.decision?.outcome, 'chain-unverified');
+    assert.match(String(earlier.error?.message), /not yet valid/);
+  });
+
   it('decides afresh once the pin set has expired', async () => {
     const port = await startServer(pki.leaf.key.keyPem, pki.chainPem);
     clock.now = Date.now();

@@ -26,6 +26,11 @@ export interface CachedDecision {
 }
 
 interface Entry extends CachedDecision {
+  /**
+   * The policy's time when the decision was made. The validator reports only the next validity boundary; one passed
+   * by a clock going back (before a certificate's notBefore) is not known, so an earlier time decides afresh.
+   */
+  readonly decidedAt: number;
   readonly port: number | undefined;
   /** The name Node checked the certificate for, then the connection's other names, as the check received them. */
   readonly names: readonly string[];
@@ -35,7 +40,7 @@ interface Entry extends CachedDecision {
 
 const caches = new WeakMap<PinPolicy, { byLeaf: Map<string, Entry[]>; size: number }>();
 
-/** The decision made before for this very handshake, if it still holds at the policy's `now`. */
+/** The decision made before for this very handshake, if it still holds at the policy's `now` (never earlier than when it was made). */
 export function cachedDecision(
   policy: PinPolicy,
   port: number | undefined,
@@ -52,7 +57,8 @@ export function cachedDecision(
   for (let e = 0; e < entries.length; e++) {
     const entry = entries[e]!;
     if (entry.port === port && sameNames(entry.names, hostname, names) && sameIssuers(entry.issuers, leaf)) {
-      return policy.now() < entry.decision.validUntil ? entry : undefined;
+      const now = policy.now();
+      return now >= entry.decidedAt && now < entry.decision.validUntil ? entry : undefined;
     }
   }
   return undefined;
@@ -67,7 +73,8 @@ export function rememberDecision(
   leaf: tls.DetailedPeerCertificate,
   made: CachedDecision,
 ): void {
-  if (!made.decision.allowed || made.decision.reports.length > 0 || !(made.decision.validUntil > policy.now())) return;
+  const decidedAt = policy.now();
+  if (!made.decision.allowed || made.decision.reports.length > 0 || !(made.decision.validUntil > decidedAt)) return;
   const issuers = issuerFingerprints(leaf);
   if (!issuers || !validFingerprint(leaf.fingerprint256)) return;
   let cache = caches.get(policy);
@@ -75,6 +82,7 @@ export function rememberDecision(
   const entry: Entry = {
     decision: Object.freeze(made.decision),
     sessionCap: made.sessionCap,
+    decidedAt,
     port,
     names: [hostname, ...names.filter((n): n is string => typeof n === 'string' && n !== '')],
     issuers,
