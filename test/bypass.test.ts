@@ -96,6 +96,18 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup();
 });
 
+/** A TLS session of the rogue server, from an unpinned connection that trusts the attacker's CA. */
+function foreignSession(): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const socket = tls.connect({ host: '127.0.0.1', port: rogue.port, servername: 'localhost', ca: attacker.pem });
+    socket.once('session', (session: Buffer) => {
+      resolve(session);
+      socket.destroy();
+    });
+    socket.on('error', reject);
+  });
+}
+
 /** The certpin code of a failure, under any client's wrapping (fetch's TypeError, axios, got). */
 function codeOf(error: unknown): string | undefined {
   let first: string | undefined;
@@ -219,14 +231,7 @@ describe('TLS-PSK and sessions from elsewhere: no handshake without a certificat
   });
 
   it('the last line: a handshake that completes without the check (a resumed foreign session) is destroyed before any byte leaves', async () => {
-    const session = await new Promise<Buffer>((resolve, reject) => {
-      const socket = tls.connect({ host: '127.0.0.1', port: rogue.port, servername: 'localhost', ca: attacker.pem });
-      socket.once('session', (s: Buffer) => {
-        resolve(s);
-        socket.destroy();
-      });
-      socket.on('error', reject);
-    });
+    const session = await foreignSession();
     await rogueReadsNothing(async () => {
       // Resumption skips checkServerIdentity: this is what the guard exists for.
       const socket = tls.connect({ host: '127.0.0.1', port: rogue.port, servername: 'localhost', ca: attacker.pem, session });
@@ -242,14 +247,7 @@ describe('TLS-PSK and sessions from elsewhere: no handshake without a certificat
   });
 
   it('a TLS session from an unpinned connection is refused by pinnedConnect and cleared by pinnedTlsOptions', async () => {
-    const session = await new Promise<Buffer>((resolve, reject) => {
-      const socket = tls.connect({ host: '127.0.0.1', port: rogue.port, servername: 'localhost', ca: attacker.pem });
-      socket.once('session', (s: Buffer) => {
-        resolve(s);
-        socket.destroy();
-      });
-      socket.on('error', reject);
-    });
+    const session = await foreignSession();
     assert.throws(() => pinnedConnect(policyOf(), { host: '127.0.0.1', port: rogue.port, servername: 'localhost', session }), { code: 'ERR_CERTPIN_INSECURE_OPTION', option: 'session' });
     await rogueReadsNothing(async () => {
       // Resumed, it would skip checkServerIdentity: spread last, the options clear it and the full check refuses.

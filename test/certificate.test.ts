@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { describe, it } from 'node:test';
 import { certificateFingerprint, describeCertificate, parseCertificates, spkiPin, toCertificate } from '../src/tools/index.js';
 import { CertificateParseError } from '../src/errors.js';
-import { issuerConstraints } from '../src/core/certificate.js';
+import { KEY_USAGE, certificateFacts } from '../src/core/x509/index.js';
 import { createCertificate, createPki, generateKey } from './support/pki.js';
 import type { KeyType } from './support/pki.js';
 
@@ -118,7 +118,15 @@ describe('parseCertificates', () => {
   });
 });
 
-describe('describeCertificate and issuerConstraints', () => {
+/** What the certificate reader finds in basicConstraints and keyUsage about a right to issue others. */
+function issuerConstraints(certificate: X509Certificate): { ca: boolean; pathLength: number | undefined; keyCertSign: boolean | undefined } {
+  const read = certificateFacts(certificate.raw);
+  assert.ok(read.ok);
+  const { basicConstraints, keyUsage } = read.facts;
+  return { ca: basicConstraints?.ca ?? false, pathLength: basicConstraints?.pathLength, keyCertSign: keyUsage === undefined ? undefined : (keyUsage & KEY_USAGE.keyCertSign) !== 0 };
+}
+
+describe('describeCertificate and the issuer constraints the reader finds', () => {
   it('describes names, SANs, key, validity and every pin form', () => {
     const pki = createPki({ hosts: ['api.bank.test', '127.0.0.1'], keyType: 'ec-p384' });
     const details = describeCertificate(pki.leaf.pem);

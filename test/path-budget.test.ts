@@ -7,21 +7,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TrustAnchorIndex, clearSignatureMemo, validatePath } from '../src/core/path/index.js';
 import type { PathBudget, PathValidation, PathValidationOptions } from '../src/core/path/index.js';
-import { certificateFacts } from '../src/core/x509/index.js';
-import type { CertificateFacts } from '../src/core/x509/index.js';
 import { deepChain, junkFlood, lattice, nameConstraintFlood, ring } from './support/adversarial-chains.js';
 import type { AdversarialInput } from './support/adversarial-chains.js';
-import type { Built } from './support/x509-builder.js';
+import { factsOf } from './support/path-case.js';
 
 const UNBOUNDED: PathBudget = { maxSignatureChecks: Infinity, maxSteps: Infinity, maxPaths: Infinity, maxCandidates: Infinity, maxNameChecks: Infinity };
 /** "A few milliseconds", with room for a loaded two-core machine. */
 const FEW_MS = 25;
-
-function factsOf(b: Built): CertificateFacts {
-  const read = certificateFacts(b.der);
-  if (!read.ok) throw new Error(read.reason);
-  return read.facts;
-}
 
 interface Run {
   readonly result: PathValidation;

@@ -8,43 +8,16 @@ import { describe, it } from 'node:test';
 import { generateKeyPairSync } from 'node:crypto';
 import { der } from '../src/core/der.js';
 import { TrustAnchorIndex, validatePath } from '../src/core/path/index.js';
-import type { PathValidation } from '../src/core/path/index.js';
-import { certificateFacts } from '../src/core/x509/index.js';
-import type { CertificateFacts } from '../src/core/x509/index.js';
-import { opensslVerify } from './support/openssl-cli.js';
+import { factsOf, opensslVerdict, validateCase } from './support/path-case.js';
+import type { PathCase } from './support/path-case.js';
 import { OID, buildCertificate, intermediate, leaf, pooledKey, root, unknownExtension } from './support/x509-builder.js';
 import type { Built, CertSpec } from './support/x509-builder.js';
 
 const DAY = 86_400_000;
 
-function factsOf(b: Built): CertificateFacts {
-  const read = certificateFacts(b.der);
-  assert.ok(read.ok, read.ok ? '' : read.reason);
-  return read.facts;
-}
-
-interface Case {
-  readonly anchors: readonly Built[];
-  readonly chain: readonly Built[];
-  readonly host: string;
-  readonly partialChain?: boolean;
-}
-
-function certpin(c: Case): PathValidation {
-  const [first, ...rest] = c.chain.map(factsOf);
-  return validatePath(first!, rest, new TrustAnchorIndex(c.anchors.map((a) => a.der)), { now: Date.now(), partialChain: c.partialChain ?? false });
-}
-
-function openssl(c: Case): boolean {
-  const ip = /^[\d.]+$/.test(c.host);
-  return opensslVerify({
-    trusted: c.anchors.map((a) => a.pem),
-    untrusted: c.chain.slice(1).map((b) => b.pem),
-    leaf: c.chain[0]!.pem,
-    ...(ip ? { ip: c.host } : { hostname: c.host }),
-    partialChain: c.partialChain,
-  }).ok;
-}
+type Case = PathCase;
+const certpin = validateCase;
+const openssl = (c: Case): boolean => opensslVerdict(c).ok;
 
 /** Asserts certpin refuses `bad` with `code` (and OpenSSL too unless told), and both accept `good`. */
 function refused(bad: Case, code: string, options: { good?: Case; opensslRefuses?: boolean } = {}): void {

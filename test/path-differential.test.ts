@@ -10,36 +10,20 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
-import { TrustAnchorIndex, validatePath } from '../src/core/path/index.js';
 import type { PathValidation } from '../src/core/path/index.js';
-import { certificateFacts } from '../src/core/x509/index.js';
-import type { CertificateFacts } from '../src/core/x509/index.js';
-import { opensslVerify } from './support/openssl-cli.js';
+import { factsOf, opensslVerdict, validateCase } from './support/path-case.js';
+import type { PathCase } from './support/path-case.js';
 import { HandshakeProbe, nodeSupportsPartialChain } from './support/tls-probe.js';
 import { OID, crossSign, intermediate, leaf, pooledKey, root, unknownExtension, v1Root } from './support/x509-builder.js';
 import type { Built, CertSpec, KeyType, Subtree } from './support/x509-builder.js';
 
 const DAY = 86_400_000;
 
-function factsOf(b: Built): CertificateFacts {
-  const read = certificateFacts(b.der);
-  if (!read.ok) throw new Error(`unreadable test certificate: ${read.reason}`);
-  return read.facts;
-}
-
-interface ChainCase {
+interface ChainCase extends PathCase {
   readonly label: string;
-  readonly anchors: readonly Built[];
-  /** Leaf first, then what the server sends, in order. */
-  readonly chain: readonly Built[];
-  readonly host: string;
-  readonly partialChain?: boolean;
 }
 
-function certpin(c: ChainCase): PathValidation {
-  const [first, ...rest] = c.chain.map(factsOf);
-  return validatePath(first!, rest, new TrustAnchorIndex(c.anchors.map((a) => a.der)), { now: Date.now(), partialChain: c.partialChain ?? false });
-}
+const certpin: (c: ChainCase) => PathValidation = validateCase;
 
 function certpinWithHost(c: ChainCase): { ok: boolean; detail: string; result: PathValidation } {
   const result = certpin(c);
@@ -48,16 +32,7 @@ function certpinWithHost(c: ChainCase): { ok: boolean; detail: string; result: P
   return identity ? { ok: false, detail: `host: ${identity.message}`, result } : { ok: true, detail: 'OK', result };
 }
 
-function openssl(c: ChainCase): { ok: boolean; detail: string } {
-  const isIp = /^[\d.]+$|:/.test(c.host);
-  return opensslVerify({
-    trusted: c.anchors.map((a) => a.pem),
-    untrusted: c.chain.slice(1).map((b) => b.pem),
-    leaf: c.chain[0]!.pem,
-    ...(isIp ? { ip: c.host } : { hostname: c.host }),
-    partialChain: c.partialChain ?? false,
-  });
-}
+const openssl = opensslVerdict;
 
 const probe = new HandshakeProbe();
 

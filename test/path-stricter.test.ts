@@ -10,26 +10,13 @@ import tls from 'node:tls';
 import { der } from '../src/core/der.js';
 import { TrustAnchorIndex, validatePath } from '../src/core/path/index.js';
 import type { PathValidation } from '../src/core/path/index.js';
-import { certificateFacts } from '../src/core/x509/index.js';
-import type { CertificateFacts } from '../src/core/x509/index.js';
 import { opensslVerify } from './support/openssl-cli.js';
+import { factsOf, opensslVerdict, validateCase } from './support/path-case.js';
 import { OID, buildCertificate, intermediate, leaf, pooledKey, root } from './support/x509-builder.js';
 import type { Built, CertSpec } from './support/x509-builder.js';
 
-function factsOf(b: Built): CertificateFacts {
-  const read = certificateFacts(b.der);
-  assert.ok(read.ok);
-  return read.facts;
-}
-
-function certpin(anchors: readonly Built[], chain: readonly Built[]): PathValidation {
-  const [first, ...rest] = chain.map(factsOf);
-  return validatePath(first!, rest, new TrustAnchorIndex(anchors.map((a) => a.der)), { now: Date.now() });
-}
-
-function openssl(anchors: readonly Built[], chain: readonly Built[], host: string): boolean {
-  return opensslVerify({ trusted: anchors.map((a) => a.pem), untrusted: chain.slice(1).map((b) => b.pem), leaf: chain[0]!.pem, hostname: host }).ok;
-}
+const certpin = (anchors: readonly Built[], chain: readonly Built[]): PathValidation => validateCase({ anchors, chain, host: '' });
+const openssl = (anchors: readonly Built[], chain: readonly Built[], host: string): boolean => opensslVerdict({ anchors, chain, host }).ok;
 
 /** Node's host-name check on the leaf. */
 const nodeAccepts = (l: Built, host: string): boolean => tls.checkServerIdentity(host, new X509Certificate(l.der).toLegacyObject()) === undefined;

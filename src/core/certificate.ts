@@ -8,7 +8,7 @@
 import { X509Certificate, createHash, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { CertificateParseError } from '../errors.js';
-import { decodeOid, decodeSmallInteger, readChildren, readElement } from './der.js';
+import { readChildren, readElement } from './der.js';
 
 /** Anything that holds one certificate: a PEM string or buffer, a DER buffer, or a parsed `X509Certificate`. */
 export type CertificateInput = string | Uint8Array | X509Certificate;
@@ -209,54 +209,6 @@ export function formatDigest(digest: Uint8Array, format: FingerprintFormat): str
   if (format === 'base64') return buffer.toString('base64');
   const hex = buffer.toString('hex');
   return format === 'hex' ? hex : hex.toUpperCase().replace(/(..)(?!$)/g, '$1:');
-}
-
-/** What basicConstraints and keyUsage say about a certificate's right to issue others. */
-export interface IssuerConstraints {
-  /** basicConstraints cA. */
-  readonly ca: boolean;
-  /** basicConstraints pathLenConstraint, when present. */
-  readonly pathLength: number | undefined;
-  /** keyUsage keyCertSign; `undefined` when the certificate has no keyUsage extension (then any use is allowed). */
-  readonly keyCertSign: boolean | undefined;
-}
-
-const OID_BASIC_CONSTRAINTS = '2.5.29.19';
-const OID_KEY_USAGE = '2.5.29.15';
-
-/**
- * Reads basicConstraints and keyUsage from the DER, because `X509Certificate` exposes `ca` but not the path length.
- * @throws when the DER is malformed: callers treat that as "cannot issue" and fail closed.
- */
-export function issuerConstraints(certificate: X509Certificate): IssuerConstraints {
-  const raw = certificate.raw;
-  const outer = readElement(raw);
-  const tbs = readChildren(raw, outer)[0];
-  if (!tbs) throw new Error('certificate has no TBSCertificate');
-  let ca = false;
-  let pathLength: number | undefined;
-  let keyCertSign: boolean | undefined;
-  const extensionsWrapper = readChildren(raw, tbs).find((el) => el.tag === 0xa3);
-  if (extensionsWrapper) {
-    const list = readChildren(raw, extensionsWrapper)[0];
-    for (const extension of list ? readChildren(raw, list) : []) {
-      const parts = readChildren(raw, extension);
-      const oid = decodeOid(raw, parts[0]!);
-      const value = parts[parts.length - 1]!;
-      if (oid === OID_BASIC_CONSTRAINTS) {
-        const sequence = readElement(raw, value.start, value.end);
-        for (const field of readChildren(raw, sequence)) {
-          if (field.tag === 0x01) ca = raw[field.start] !== 0;
-          else if (field.tag === 0x02) pathLength = decodeSmallInteger(raw, field);
-        }
-      } else if (oid === OID_KEY_USAGE) {
-        const bits = readElement(raw, value.start, value.end);
-        const firstByte = bits.end - bits.start > 1 ? raw[bits.start + 1]! : 0;
-        keyCertSign = (firstByte & 0x04) !== 0;
-      }
-    }
-  }
-  return { ca, pathLength, keyCertSign };
 }
 
 /** A certificate described for people and for JSON output. */

@@ -47,30 +47,6 @@ export function readChildren(buf: Uint8Array, parent: DerElement): DerElement[] 
   return children;
 }
 
-/** Decodes an OBJECT IDENTIFIER's contents to dotted form. */
-export function decodeOid(buf: Uint8Array, el: DerElement): string {
-  const parts: number[] = [];
-  let value = 0;
-  for (let i = el.start; i < el.end; i++) {
-    const byte = buf[i]!;
-    value = value * 128 + (byte & 0x7f);
-    if (!(byte & 0x80)) {
-      if (parts.length === 0) parts.push(value < 80 ? Math.floor(value / 40) : 2, value < 80 ? value % 40 : value - 80);
-      else parts.push(value);
-      value = 0;
-    }
-  }
-  return parts.join('.');
-}
-
-/** Decodes a small non-negative INTEGER. */
-export function decodeSmallInteger(buf: Uint8Array, el: DerElement): number {
-  if (el.end - el.start > 6) throw new Error('DER: integer too large');
-  let value = 0;
-  for (let i = el.start; i < el.end; i++) value = value * 256 + buf[i]!;
-  return value;
-}
-
 // ---- writer ----
 
 function encodeLength(length: number): Buffer {

@@ -10,8 +10,7 @@ import { DerError, decodeOidStrict, readDerChildren, readDerElement } from '../d
 import { keyInfo, parseAlgorithmIdentifier, signatureScheme } from './algorithms.js';
 import type { AlgorithmIdentifier, KeyInfo, SignatureScheme } from './algorithms.js';
 import { decodeExtensions } from './extensions.js';
-import type { AuthorityKeyIdentifier, BasicConstraints, Extension, NameConstraints } from './extensions.js';
-import type { GeneralName } from './general-name.js';
+import type { DecodedExtensions, Extension } from './extensions.js';
 import { parseName } from './name.js';
 import type { DistinguishedName } from './name.js';
 import { parseTime } from './time.js';
@@ -20,8 +19,8 @@ import { parseTime } from './time.js';
 export const MAX_CERTIFICATE_BYTES = 64 * 1024;
 const MAX_EXTENSIONS = 64;
 
-/** The facts of one certificate, computed once. Immutable. */
-export interface CertificateFacts {
+/** The facts of one certificate, computed once. Immutable. Its extensions' meaning is {@link DecodedExtensions}. */
+export interface CertificateFacts extends DecodedExtensions {
   /** The certificate's DER. */
   readonly der: Uint8Array;
   /** SHA-256 of the DER, lower-case hex: the certificate's identity in every cache. */
@@ -47,21 +46,6 @@ export interface CertificateFacts {
   readonly signatureAlgorithmsMatch: boolean;
   readonly signature: Uint8Array;
   readonly extensions: readonly Extension[];
-  readonly basicConstraints: BasicConstraints | undefined;
-  /** OpenSSL's keyUsage bits (see KEY_USAGE), `undefined` when absent. */
-  readonly keyUsage: number | undefined;
-  readonly extKeyUsage: readonly string[] | undefined;
-  readonly netscapeCertType: number | undefined;
-  readonly subjectKeyId: Uint8Array | undefined;
-  readonly authorityKeyId: AuthorityKeyIdentifier | undefined;
-  readonly subjectAltNames: readonly GeneralName[] | undefined;
-  readonly nameConstraints: NameConstraints | undefined;
-  /** A proxy certificate (proxyCertInfo): refused, as OpenSSL does without X509_V_FLAG_ALLOW_PROXY_CERTS. */
-  readonly proxy: boolean;
-  /** Critical extensions OpenSSL does not handle: the certificate fails on any path. */
-  readonly unhandledCritical: readonly string[];
-  /** Why the certificate is invalid (OpenSSL's EXFLAG_INVALID and certpin's stricter reasons); empty when valid. */
-  readonly invalid: readonly string[];
   /** Subject and issuer are the same name (canonically). */
   readonly selfIssued: boolean;
   /** OpenSSL's "self-signed" (EXFLAG_SS): self-issued, its AKID matches itself, its signature algorithm its key. */

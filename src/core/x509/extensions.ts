@@ -118,6 +118,7 @@ export interface AuthorityKeyIdentifier {
 /** Everything decoded from the extensions, plus what makes the certificate invalid or unusable. */
 export interface DecodedExtensions {
   readonly basicConstraints: BasicConstraints | undefined;
+  /** OpenSSL's keyUsage bits (see KEY_USAGE), `undefined` when absent. */
   readonly keyUsage: number | undefined;
   readonly extKeyUsage: readonly string[] | undefined;
   readonly netscapeCertType: number | undefined;
@@ -125,10 +126,11 @@ export interface DecodedExtensions {
   readonly authorityKeyId: AuthorityKeyIdentifier | undefined;
   readonly subjectAltNames: readonly GeneralName[] | undefined;
   readonly nameConstraints: NameConstraints | undefined;
+  /** A proxy certificate (proxyCertInfo): refused, as OpenSSL does without X509_V_FLAG_ALLOW_PROXY_CERTS. */
   readonly proxy: boolean;
-  /** Critical extensions OpenSSL does not handle. */
+  /** Critical extensions OpenSSL does not handle: the certificate fails on any path. */
   readonly unhandledCritical: readonly string[];
-  /** Why the certificate is invalid (empty when it is not). */
+  /** Why the certificate is invalid (OpenSSL's EXFLAG_INVALID and certpin's stricter reasons); empty when valid. */
   readonly invalid: readonly string[];
 }
 
