@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -72,5 +72,17 @@ describe('package', () => {
     assert.equal(stdout.trim(), version);
     const help = await run(process.execPath, [path.join(repo, 'bin/certpin.js'), 'fetch', '--help']);
     assert.match(help.stdout, /certpin fetch/);
+  });
+
+  it('the build loads Node built-ins as CommonJS: importing certpin runs none of their lazy getters', { skip: !built && 'no build: `npm test` builds before the tests' }, async () => {
+    // An ES module import of node:crypto reads crypto.webcrypto (and of node:tls its root certificates) to build
+    // the module's namespace; certpin's import should cost neither.
+    const { stdout } = await run(process.execPath, ['-e', `import(${JSON.stringify(path.join(repo, 'dist/index.js'))}).then(() => console.log(JSON.stringify(process.moduleLoadList)))`]);
+    const loaded = JSON.parse(stdout) as string[];
+    assert.ok(loaded.includes('NativeModule tls'), 'certpin loads node:tls');
+    assert.ok(!loaded.includes('NativeModule internal/crypto/webcrypto'), 'Web Crypto was loaded by an ES module import of node:crypto');
+    for (const file of readdirSync(path.join(repo, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'))) {
+      assert.doesNotMatch(readFileSync(path.join(repo, 'dist', file), 'utf8'), /^import\b[^;]*"node:/m, file);
+    }
   });
 });
