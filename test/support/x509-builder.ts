@@ -34,11 +34,15 @@ export const OID = {
   country: '2.5.4.6',
 } as const;
 
-/** A name given as attributes in order (most significant first), each `[oid, value]`, or just a common name. */
-export type NameSpec = string | readonly (readonly [string, string])[];
+/**
+ * A name given as attributes in order (most significant first), each `[oid, value]`, or just a common name, or as
+ * its DER (any string types and RDN shapes).
+ */
+export type NameSpec = string | readonly (readonly [string, string])[] | Buffer;
 
-/** Encodes a Name: every attribute a UTF8String in its own RDN. */
+/** Encodes a Name: every attribute a UTF8String in its own RDN (a DER name is returned as it is). */
 export function encodeName(spec: NameSpec): Buffer {
+  if (Buffer.isBuffer(spec)) return spec;
   const attributes = typeof spec === 'string' ? [[OID.commonName, spec] as const] : spec;
   return der.sequence(...attributes.map(([oid, value]) => der.set(der.sequence(der.oid(oid), der.utf8(value)))));
 }
@@ -225,8 +229,22 @@ export function buildCertificate(spec: CertSpec): Built {
   );
   const signature = sign(hash, tbs, signer.privateKey);
   const certDer = der.sequence(tbs, algId, der.bitString(signature));
-  const cert = new X509Certificate(certDer);
-  return { der: certDer, pem: cert.toString(), cert, key, nameDer, skid, serial, spec };
+  const pem = `-----BEGIN CERTIFICATE-----\n${certDer.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
+  let cert: X509Certificate | undefined;
+  // Made on first use: a certificate Node cannot parse (a test of what OpenSSL refuses) is still built.
+  return {
+    der: certDer,
+    pem,
+    get cert() {
+      cert ??= new X509Certificate(certDer);
+      return cert;
+    },
+    key,
+    nameDer,
+    skid,
+    serial,
+    spec,
+  };
 }
 
 /** A self-signed root CA. */

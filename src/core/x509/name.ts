@@ -38,6 +38,11 @@ const MAX_ATTRIBUTES = 64;
 const CANON_TAGS = new Set([0x0c, 0x1e, 0x1c, 0x13, 0x14, 0x16, 0x1a]);
 // Other string types whose text is still useful to read (NumericString).
 const OTHER_STRING_TAGS = new Set([0x12]);
+// The value types OpenSSL reads in a name (ASN1_PRINTABLE as ASN1_tag2bit maps tags): universal, primitive, and one
+// of BIT STRING, the DirectoryString types but VisibleString, NumericString, SEQUENCE or a tag it has no type for.
+// OpenSSL cannot parse a certificate with any other value (INTEGER, OCTET STRING, VisibleString, a time, a
+// context tag, …), so certpin refuses it too.
+const NAME_VALUE_TAGS = new Set([0x03, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x12, 0x13, 0x14, 0x16, 0x1c, 0x1d, 0x1e, 0x30]);
 
 /**
  * Parses the Name at `element` of `buf`.
@@ -61,6 +66,7 @@ export function parseName(buf: Uint8Array, element: { start: number; end: number
       if (fields.length !== 2) throw new DerError('an attribute must have a type and a value');
       const oid = decodeOidStrict(buf, fields[0]!);
       const value = fields[1]!;
+      if (!NAME_VALUE_TAGS.has(value.tag)) throw new DerError(`a name attribute value of a type OpenSSL does not read (tag 0x${value.tag.toString(16)})`);
       if (attributes.length >= MAX_ATTRIBUTES) throw new DerError('too many name attributes');
       const raw = buf.subarray(value.start, value.end);
       let text: string | undefined;
@@ -70,7 +76,7 @@ export function parseName(buf: Uint8Array, element: { start: number; end: number
         text = decodeString(value.tag, raw);
         const canonicalValue = canonicalText(utf8Of(value.tag, raw, text));
         pushHeader(contents, 0x0c, canonicalValue.length);
-        for (const b of canonicalValue) contents.push(b);
+        pushAll(contents, canonicalValue);
       } else {
         if (OTHER_STRING_TAGS.has(value.tag)) text = decodeString(0x13, raw);
         // Other types are compared as they are encoded.
@@ -79,33 +85,45 @@ export function parseName(buf: Uint8Array, element: { start: number; end: number
       attributes.push({ oid, tag: value.tag, text });
       const member: number[] = [];
       pushHeader(member, 0x30, contents.length);
-      for (const b of contents) member.push(b);
+      pushAll(member, contents);
       encoded.push(member);
     }
-    encoded.sort(compareBytes);
+    if (encoded.length > 1) encoded.sort(compareBytes);
     let length = 0;
     for (const member of encoded) length += member.length;
     pushHeader(canonical, 0x31, length);
-    for (const member of encoded) for (const b of member) canonical.push(b);
+    for (const member of encoded) pushAll(canonical, member);
   }
-  const bytes = Uint8Array.from(canonical);
   return {
     der: buf.subarray(wholeStart, element.end),
-    canonical: bytes,
-    key: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1'),
+    canonical: Uint8Array.from(canonical),
+    key: latin1(canonical),
     attributes,
   };
+}
+
+function pushAll(out: number[], bytes: readonly number[]): void {
+  for (let i = 0; i < bytes.length; i++) out.push(bytes[i]!);
+}
+
+/** Bytes as a string of one character per byte, without a Buffer (names are short; this runs for every new certificate). */
+function latin1(bytes: ArrayLike<number>): string {
+  if (bytes.length <= 4096) return String.fromCharCode.apply(null, bytes as number[]);
+  let text = '';
+  for (let i = 0; i < bytes.length; i += 4096) text += String.fromCharCode.apply(null, Array.prototype.slice.call(bytes, i, i + 4096) as number[]);
+  return text;
 }
 
 /** The UTF-8 of a string value whose text is `text`: its own bytes when they are UTF-8 already (UTF8String, ASCII). */
 function utf8Of(tag: number, raw: Uint8Array, text: string): Uint8Array {
   if (tag === 0x0c) return raw;
-  if (tag === 0x13 || tag === 0x14 || tag === 0x16 || tag === 0x1a) {
-    let ascii = true;
-    for (const b of raw) if (b & 0x80) ascii = false;
-    if (ascii) return raw;
-  }
+  if ((tag === 0x13 || tag === 0x14 || tag === 0x16 || tag === 0x1a) && isAscii(raw)) return raw;
   return Buffer.from(text, 'utf8');
+}
+
+function isAscii(raw: Uint8Array): boolean {
+  for (let i = 0; i < raw.length; i++) if (raw[i]! & 0x80) return false;
+  return true;
 }
 
 function pushBytes(out: number[], buf: Uint8Array, from: number, to: number): void {
@@ -137,7 +155,7 @@ export function attributesOf(name: DistinguishedName, oid: string): readonly Nam
 export function decodeString(tag: number, raw: Uint8Array): string {
   switch (tag) {
     case 0x0c:
-      return utf8Decoder.decode(raw);
+      return isAscii(raw) ? latin1(raw) : utf8Decoder.decode(raw);
     case 0x1e: {
       if (raw.length % 2) throw new DerError('odd BMPString length');
       let out = '';
@@ -159,7 +177,7 @@ export function decodeString(tag: number, raw: Uint8Array): string {
       return out;
     }
     default:
-      return Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('latin1');
+      return latin1(raw);
   }
 }
 
@@ -169,27 +187,26 @@ const utf8Decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const isSpace = (b: number): boolean => b === 0x20 || (b >= 0x09 && b <= 0x0d);
 
 /** asn1_string_canon: trim, collapse white space, lower-case ASCII; bytes with the high bit set are kept. */
-function canonicalText(utf8: Uint8Array): Uint8Array {
+function canonicalText(utf8: Uint8Array): number[] {
   let from = 0;
   let to = utf8.length;
   while (from < to && isSpace(utf8[from]!)) from++;
   while (to > from && isSpace(utf8[to - 1]!)) to--;
-  const out = new Uint8Array(to - from);
-  let n = 0;
+  const out: number[] = [];
   for (let i = from; i < to; ) {
     const b = utf8[i]!;
     if (b & 0x80) {
-      out[n++] = b;
+      out.push(b);
       i++;
     } else if (isSpace(b)) {
-      out[n++] = 0x20;
+      out.push(0x20);
       while (i < to && isSpace(utf8[i]!)) i++;
     } else {
-      out[n++] = b >= 0x41 && b <= 0x5a ? b + 0x20 : b;
+      out.push(b >= 0x41 && b <= 0x5a ? b + 0x20 : b);
       i++;
     }
   }
-  return out.subarray(0, n);
+  return out;
 }
 
 /** DER SET OF order: bytewise, a prefix first. */
