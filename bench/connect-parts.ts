@@ -8,6 +8,8 @@
  *
  * Variants, each adding one part of what `pinnedConnect` does to the one before:
  * - plain: `tls.connect` with the policy's shared secure context and Node's own host-name check;
+ * - control: plain again, to the listener pinnedConnect uses: its difference from plain is this instrument's noise
+ *   on this machine, the resolution every other row has;
  * - check: the same with certpin's `checkServerIdentity` (the cached pin decision);
  * - pinnedConnect: everything (option checks, the session cache and its listeners, the handshake guard).
  * The server never resumes and issues tickets: the case of the table's full-handshake rows.
@@ -35,6 +37,8 @@ const plainPort = origin.ports['https.full.b']!;
 
 const variants: [string, () => tls.TLSSocket][] = [
   ['plain: tls.connect', () => tls.connect({ host: HOST, port: plainPort, servername: HOST, secureContext })],
+  // The same as plain, to pinnedConnect's listener: what this instrument reports for two identical sides.
+  ['control: plain again, the other listener', () => tls.connect({ host: HOST, port: certpinPort, servername: HOST, secureContext })],
   [
     "check: tls.connect + certpin's checkServerIdentity",
     () => tls.connect({ host: HOST, port: plainPort, servername: HOST, secureContext, checkServerIdentity: createPinCheck(policy, { names: [HOST, undefined], port: plainPort }).checkServerIdentity }),
