@@ -1,0 +1,71 @@
+/**
+ * Where a first decision for new certificates goes, inside real handshakes: each handshake to a name never seen
+ * before (a new leaf under a known intermediate, or a wholly new chain) runs one part of certpin's decision in its
+ * `checkServerIdentity`, the parts rotating from one handshake to the next, and each part's median is printed:
+ *
+ * - facts: reading the served certificates (certpin's DER reader; the intermediate and root come from its cache);
+ * - validate: that and path validation (the issuer look-ups, OpenSSL's checks, one signature per new certificate);
+ * - decide: that and the pin decision (names, pin sets, matching);
+ * - Node's X509Certificate: Node parsing the same leaf at the same moment, as a yardstick for the cold caches.
+ *
+ *   node --import tsx bench/cold-parts.ts [leaf|chain] [handshakes]
+ */
+import { X509Certificate } from 'node:crypto';
+import tls from 'node:tls';
+import { certificateFacts, decide, peerChain, tlsTrustFor, validateServedChain } from './certpin.js';
+import { makeColdWorld } from './decisions.js';
+import { median } from './harness.js';
+import { startOrigin } from './origin.js';
+import { tlsOnce } from './tls-once.js';
+
+const kind = process.argv[2] === 'chain' ? 'chain' : 'leaf';
+const handshakes = Number(process.argv[3] ?? 400);
+const cold = makeColdWorld(handshakes);
+const origin = await startOrigin({ main: { key: cold.leaf[0]!.key, cert: cold.leaf[0]!.cert }, coldLeaf: cold.leaf, coldChain: cold.chain });
+const entries = kind === 'chain' ? cold.chain : cold.leaf;
+const port = origin.ports[`cold.${kind}`]!;
+const trust = tlsTrustFor(cold.policy);
+
+const parts: Record<string, (host: string, leaf: tls.DetailedPeerCertificate) => void> = {
+  facts: (_host, leaf) => {
+    const linked = peerChain(leaf);
+    linked.der.forEach((der, i) => certificateFacts(der, linked.fingerprints[i]));
+  },
+  validate: (_host, leaf) => {
+    const linked = peerChain(leaf);
+    validateServedChain(linked.der, trust.anchors.index, { now: Date.now(), partialChain: trust.anchors.partialChain }, linked.fingerprints);
+  },
+  decide: (host, leaf) => {
+    const linked = peerChain(leaf);
+    const decision = decide(cold.policy, { names: [host, 'localhost'], port, chain: linked.der, fingerprints: linked.fingerprints }, trust.anchors);
+    if (!decision.allowed) throw new Error(`refused: ${decision.outcome}`);
+  },
+  "Node's X509Certificate": (_host, leaf) => void new X509Certificate(leaf.raw),
+};
+const names = Object.keys(parts);
+const times = new Map(names.map((name) => [name, [] as number[]]));
+
+try {
+  // The first handshake warms the trust anchors' index and the code; it is not counted.
+  for (let i = 0; i < entries.length; i++) {
+    const name = names[i % names.length]!;
+    await tlsOnce(() =>
+      tls.connect({
+        host: 'localhost',
+        port,
+        servername: entries[i]!.name,
+        secureContext: trust.secureContext,
+        checkServerIdentity: (host, certificate) => {
+          const start = performance.now();
+          parts[name]!(host, certificate as tls.DetailedPeerCertificate);
+          if (i > 0) times.get(name)!.push((performance.now() - start) * 1000);
+          return undefined;
+        },
+      }),
+    );
+  }
+  console.log(`Node ${process.version}: a new ${kind === 'leaf' ? 'leaf under a known intermediate' : 'chain (leaf, intermediate, root)'}, ${entries.length - 1} first handshakes, each timing one part inside checkServerIdentity\n`);
+  for (const name of names) console.log(`${name.padEnd(24)} ${`${median(times.get(name)!).toFixed(0)} µs`.padStart(8)}  (${times.get(name)!.length} handshakes)`);
+} finally {
+  origin.close();
+}
