@@ -40,7 +40,7 @@ export const KNOWN_DIFFERENCES: Readonly<Record<string, { readonly why: string; 
     why: 'a wildcard SAN that can match a name in an excluded dNSName subtree: refused, as above',
   },
   'webpki::nc::intermediate-permitted-excluded-subtrees-both-empty-sequences': {
-    why: 'nameConstraints with empty permitted and excluded lists (RFC 5280 forbids empty lists): OpenSSL reads them as no constraint, certpin refuses the certificate rather than guess',
+    why: 'an intermediate with empty permitted and excluded nameConstraints lists (RFC 5280 forbids empty lists): OpenSSL reads them as no constraint, certpin refuses such a CA on a path rather than guess',
   },
   'webpki::forbidden-p192-root': { why: 'a P-192 root key: below TLS security level 2 (the default of OpenSSL 3.2+, Node 22 and 24)', tlsRefuses: true },
   'webpki::forbidden-p192-leaf': { why: 'a P-192 leaf key: below TLS security level 2', tlsRefuses: true },

@@ -15,6 +15,8 @@ export interface HandshakeCase {
   /** Host name or IP literal the client expects. */
   readonly host: string;
   readonly partialChain?: boolean;
+  /** Check the certificate for `host` as Node does (default); `false` judges the path alone. */
+  readonly checkHost?: boolean;
 }
 
 export interface HandshakeVerdict {
@@ -57,7 +59,7 @@ export class HandshakeProbe {
       port: this.#port,
       ca: [...c.anchorsPem],
       servername: isIP(c.host) ? undefined : c.host,
-      checkServerIdentity: (_name, cert) => tls.checkServerIdentity(c.host, cert),
+      checkServerIdentity: (_name, cert) => (c.checkHost === false ? undefined : tls.checkServerIdentity(c.host, cert)),
     };
     if (c.partialChain) options.allowPartialTrustChain = true;
     return new Promise<HandshakeVerdict>((resolve) => {

@@ -55,6 +55,8 @@ export interface RawExtension {
   readonly oid: string;
   readonly critical: boolean;
   readonly value: Buffer;
+  /** Write `critical FALSE` out (DER leaves the DEFAULT out; a test of readers that accept it or not). */
+  readonly writeFalse?: boolean;
 }
 
 /** What a certificate should be. Everything has a default: a P-256 leaf, valid from yesterday for 90 days. */
@@ -151,8 +153,8 @@ function subtree(s: Subtree): Buffer {
   return der.sequence(der.implicit(7, Buffer.concat([bytes, mask])));
 }
 
-function extension(oid: string, critical: boolean, value: Buffer): Buffer {
-  return der.sequence(der.oid(oid), ...(critical ? [der.boolean(true)] : []), der.octetString(value));
+function extension(oid: string, critical: boolean, value: Buffer, writeFalse = false): Buffer {
+  return der.sequence(der.oid(oid), ...(critical ? [der.boolean(true)] : writeFalse ? [der.boolean(false)] : []), der.octetString(value));
 }
 
 const KU_BITS = { digitalSignature: 0, keyEncipherment: 2, keyAgreement: 4, keyCertSign: 5, cRLSign: 6 } as const;
@@ -215,7 +217,7 @@ export function buildCertificate(spec: CertSpec): Built {
       if (akid.serial !== undefined) parts.push(der.implicit(2, der.integer(akid.serial).subarray(2)));
       if (parts.length) extensions.push(extension('2.5.29.35', false, der.sequence(...parts)));
     }
-    for (const raw of spec.extensions ?? []) extensions.push(extension(raw.oid, raw.critical, raw.value));
+    for (const raw of spec.extensions ?? []) extensions.push(extension(raw.oid, raw.critical, raw.value, raw.writeFalse));
   }
   const tbs = der.sequence(
     ...(version === 3 ? [der.explicit(0, der.integer(2))] : []),

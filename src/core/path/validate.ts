@@ -325,6 +325,7 @@ class PathSearch {
       for (let j = n - 1; j > i; j--) {
         const constraints = chain[j]!.nameConstraints;
         if (!constraints) continue;
+        if (constraints.emptyList) return { code: 'name-constraints', reason: 'a CA with an empty list of name-constraint subtrees', certificate: chain[j], depth: j };
         // Names of x (its subject, each subject attribute, each SAN) × subtrees.
         this.#nameChecks += (1 + x.subject.attributes.length + (x.subjectAltNames?.length ?? 0)) * (constraints.permitted.length + constraints.excluded.length);
         if (this.#nameChecks > this.#budget.maxNameChecks) throw new WorkLimit(`more than ${this.#budget.maxNameChecks} name-constraint comparisons`);

@@ -105,6 +105,12 @@ export interface GeneralSubtree {
 export interface NameConstraints {
   readonly permitted: readonly GeneralSubtree[];
   readonly excluded: readonly GeneralSubtree[];
+  /**
+   * A permitted or excluded list is present and empty. RFC 5280 requires at least one subtree; OpenSSL reads an empty
+   * list as no constraint, "nothing permitted" is another reading, and the path validator refuses such a CA on a path
+   * (the reading that never widens what is trusted). On a leaf, whose name constraints nothing applies, it is ignored.
+   */
+  readonly emptyList: boolean;
 }
 
 /** authorityKeyIdentifier. */
@@ -134,10 +140,13 @@ export interface DecodedExtensions {
   readonly invalid: readonly string[];
 }
 
+/**
+ * The extension's value: its first element. Bytes after it are ignored, as OpenSSL's X509V3_EXT_d2i ignores them
+ * (it decodes from the start of the OCTET STRING and never checks that the whole of it was used): refusing them would
+ * refuse chains OpenSSL accepts, with no difference in what the extension says.
+ */
 function single(buf: Uint8Array): DerElement {
-  const el = readDerElement(buf);
-  if (el.next !== buf.length) throw new DerError('trailing data after the extension value');
-  return el;
+  return readDerElement(buf);
 }
 
 function bitString(buf: Uint8Array, el: DerElement): Uint8Array {
@@ -231,9 +240,6 @@ function decodeSubtrees(buf: Uint8Array, el: DerElement): GeneralSubtree[] {
     const minMaxValid = maximum === undefined && (minimum === undefined || minimum.every((b) => b === 0));
     return { base, minimum, maximum, minMaxValid };
   });
-  // RFC 5280 requires at least one subtree. An empty list could be read as "nothing permitted" or as "no
-  // constraint" (OpenSSL's reading): refusing the certificate is the reading that never widens what is trusted.
-  if (subtrees.length === 0) throw new DerError('an empty list of subtrees');
   return subtrees;
 }
 
@@ -241,6 +247,7 @@ function decodeNameConstraints(value: Uint8Array): NameConstraints {
   const seq = single(value);
   if (seq.tag !== 0x30) throw new DerError('nameConstraints must be a SEQUENCE');
   let permitted: GeneralSubtree[] = [];
+  let emptyList = false;
   let excluded: GeneralSubtree[] = [];
   let last = -1;
   for (const field of readDerChildren(value, seq, 2)) {
@@ -249,8 +256,9 @@ function decodeNameConstraints(value: Uint8Array): NameConstraints {
     last = order;
     if (order === 0) permitted = decodeSubtrees(value, field);
     else excluded = decodeSubtrees(value, field);
+    if ((order === 0 ? permitted : excluded).length === 0) emptyList = true;
   }
-  return { permitted, excluded };
+  return { permitted, excluded, emptyList };
 }
 
 function decodeCrlDistributionPoints(value: Uint8Array): void {
