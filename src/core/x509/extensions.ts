@@ -222,7 +222,7 @@ function decodeAuthorityKeyId(value: Uint8Array): AuthorityKeyIdentifier {
 }
 
 function decodeSubtrees(buf: Uint8Array, el: DerElement): GeneralSubtree[] {
-  const subtrees = readDerChildren(buf, el, 1024).map((subtree) => {
+  return readDerChildren(buf, el, 1024).map((subtree) => {
     if (subtree.tag !== 0x30) throw new DerError('a GeneralSubtree must be a SEQUENCE');
     const fields = readDerChildren(buf, subtree, 3);
     if (fields.length === 0) throw new DerError('a GeneralSubtree needs a base');
@@ -240,23 +240,23 @@ function decodeSubtrees(buf: Uint8Array, el: DerElement): GeneralSubtree[] {
     const minMaxValid = maximum === undefined && (minimum === undefined || minimum.every((b) => b === 0));
     return { base, minimum, maximum, minMaxValid };
   });
-  return subtrees;
 }
 
 function decodeNameConstraints(value: Uint8Array): NameConstraints {
   const seq = single(value);
   if (seq.tag !== 0x30) throw new DerError('nameConstraints must be a SEQUENCE');
   let permitted: GeneralSubtree[] = [];
-  let emptyList = false;
   let excluded: GeneralSubtree[] = [];
+  let emptyList = false;
   let last = -1;
   for (const field of readDerChildren(value, seq, 2)) {
     const order = field.tag === 0xa0 ? 0 : field.tag === 0xa1 ? 1 : -1;
     if (order <= last) throw new DerError('unexpected field in nameConstraints');
     last = order;
-    if (order === 0) permitted = decodeSubtrees(value, field);
-    else excluded = decodeSubtrees(value, field);
-    if ((order === 0 ? permitted : excluded).length === 0) emptyList = true;
+    const subtrees = decodeSubtrees(value, field);
+    if (subtrees.length === 0) emptyList = true;
+    if (order === 0) permitted = subtrees;
+    else excluded = subtrees;
   }
   return { permitted, excluded, emptyList };
 }

@@ -34,14 +34,15 @@ export interface DistinguishedName {
 
 const MAX_ATTRIBUTES = 64;
 
-// Tags whose values OpenSSL canonicalises (ASN1_MASK_CANON): UTF8, BMP, Universal, Printable, T61, IA5, Visible.
-const CANON_TAGS = new Set([0x0c, 0x1e, 0x1c, 0x13, 0x14, 0x16, 0x1a]);
+// Tags whose values OpenSSL canonicalises (ASN1_MASK_CANON, less VisibleString, which a name cannot hold): UTF8,
+// BMP, Universal, Printable, T61, IA5.
+const CANON_TAGS = new Set([0x0c, 0x1e, 0x1c, 0x13, 0x14, 0x16]);
 // Other string types whose text is still useful to read (NumericString).
 const OTHER_STRING_TAGS = new Set([0x12]);
-// The value types OpenSSL reads in a name (ASN1_PRINTABLE as ASN1_tag2bit maps tags): universal, primitive, and one
-// of BIT STRING, the DirectoryString types but VisibleString, NumericString, SEQUENCE or a tag it has no type for.
-// OpenSSL cannot parse a certificate with any other value (INTEGER, OCTET STRING, VisibleString, a time, a
-// context tag, …), so certpin refuses it too.
+// The value types OpenSSL reads in a name (ASN1_PRINTABLE, as ASN1_tag2bit maps tags): BIT STRING, UTF8String,
+// NumericString, PrintableString, TeletexString, IA5String, UniversalString, BMPString, SEQUENCE, or a universal tag
+// it has no type for (7 to 11, 13 to 15, 29). OpenSSL cannot parse a certificate with any other value (INTEGER,
+// OCTET STRING, VisibleString, a time, a context tag, …), so certpin refuses it too.
 const NAME_VALUE_TAGS = new Set([0x03, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x12, 0x13, 0x14, 0x16, 0x1c, 0x1d, 0x1e, 0x30]);
 
 /**
@@ -117,7 +118,7 @@ function latin1(bytes: ArrayLike<number>): string {
 /** The UTF-8 of a string value whose text is `text`: its own bytes when they are UTF-8 already (UTF8String, ASCII). */
 function utf8Of(tag: number, raw: Uint8Array, text: string): Uint8Array {
   if (tag === 0x0c) return raw;
-  if ((tag === 0x13 || tag === 0x14 || tag === 0x16 || tag === 0x1a) && isAscii(raw)) return raw;
+  if ((tag === 0x13 || tag === 0x14 || tag === 0x16) && isAscii(raw)) return raw;
   return Buffer.from(text, 'utf8');
 }
 
