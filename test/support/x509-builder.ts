@@ -91,6 +91,12 @@ export interface CertSpec {
   extensions?: readonly RawExtension[];
   /** The digest of the signature (RSA and ECDSA). Default: SHA-256 (SHA-384 for P-384). */
   hash?: 'sha1' | 'sha256' | 'sha384' | 'sha512';
+  /** The signature AlgorithmIdentifier as written, inside the TBSCertificate and outside (the signature is made as usual). */
+  signatureAlgorithmDer?: Buffer;
+  /** The outer signature AlgorithmIdentifier only, when it should differ from the inner one. */
+  outerSignatureAlgorithmDer?: Buffer;
+  /** The subjectPublicKeyInfo as written (another encoding of the same key). */
+  spkiDer?: Buffer;
 }
 
 /** A built certificate. */
@@ -172,7 +178,9 @@ export function buildCertificate(spec: CertSpec): Built {
   const key = spec.key ?? pooledKey('ec-p256');
   const issuerKey = spec.issuer?.key ?? key;
   const signer = spec.signWith ?? issuerKey;
-  const { algId, hash } = signatureAlgorithm(signer, spec.hash);
+  const usual = signatureAlgorithm(signer, spec.hash);
+  const algId = spec.signatureAlgorithmDer ?? usual.algId;
+  const hash = usual.hash;
   const nameDer = encodeName(spec.subject);
   const issuerName = spec.issuer?.nameDer ?? nameDer;
   const serial = spec.serial ?? BigInt(`0x${randomBytes(12).toString('hex')}`) | 1n;
@@ -226,11 +234,11 @@ export function buildCertificate(spec: CertSpec): Built {
     issuerName,
     der.sequence(der.time(notBefore), der.time(notAfter)),
     nameDer,
-    key.publicKey.export({ type: 'spki', format: 'der' }),
+    spec.spkiDer ?? key.publicKey.export({ type: 'spki', format: 'der' }),
     ...(version === 3 && extensions.length ? [der.explicit(3, der.sequence(...extensions))] : []),
   );
   const signature = sign(hash, tbs, signer.privateKey);
-  const certDer = der.sequence(tbs, algId, der.bitString(signature));
+  const certDer = der.sequence(tbs, spec.outerSignatureAlgorithmDer ?? algId, der.bitString(signature));
   const pem = `-----BEGIN CERTIFICATE-----\n${certDer.toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
   let cert: X509Certificate | undefined;
   // Made on first use: a certificate Node cannot parse (a test of what OpenSSL refuses) is still built.

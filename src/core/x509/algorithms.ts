@@ -97,11 +97,10 @@ export function parseAlgorithmIdentifier(buf: Uint8Array, el: DerElement, header
 export function signatureScheme(algorithm: AlgorithmIdentifier): SignatureScheme {
   const known = SCHEMES[algorithm.oid];
   if (known) {
-    // PKCS#1 v1.5 takes NULL or absent parameters; ECDSA and EdDSA take none.
-    const p = algorithm.parameters;
-    const okParams = known.keyFamily === 'rsa' ? p === undefined || (p.length === 2 && p[0] === 0x05 && p[1] === 0) : p === undefined;
+    // The parameters are not read: OpenSSL verifies PKCS#1 v1.5, ECDSA and EdDSA signatures whatever they hold (NULL,
+    // absent or anything else; measured on OpenSSL 3.0 and 3.5), the OID alone naming the digest.
     const securityBits = known.hash === null ? (known.keyFamily === 'ed25519' ? 128 : 224) : HASH_BITS[known.hash];
-    return { keyFamily: known.keyFamily, hash: known.hash, securityBits, supported: okParams && known.hash !== 'md5' };
+    return { keyFamily: known.keyFamily, hash: known.hash, securityBits, supported: known.hash !== 'md5' };
   }
   if (algorithm.oid === RSA_PSS) return pssScheme(algorithm.parameters);
   return { keyFamily: 'unknown', hash: undefined, securityBits: 0, supported: false };
