@@ -8,6 +8,7 @@
  * validator: certpin must accept no chain either refuses, and refuse none both accept.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { der, readChildren, readElement } from '../src/core/der.js';
 import { TrustAnchorIndex, validatePath } from '../src/core/path/index.js';
@@ -36,6 +37,12 @@ function compressedSpki(key: KeyPair): Buffer {
   return der.sequence(der.sequence(der.oid('1.2.840.10045.2.1'), der.oid('1.2.840.10045.3.1.7')), der.bitString(Buffer.concat([Buffer.from([yOdd ? 0x03 : 0x02]), x])));
 }
 
+/** A P-256 key's SPKI with the curve written out (explicit ECParameters, from `openssl ecparam`) instead of named. */
+function explicitCurveSpki(key: KeyPair): Buffer {
+  const parameters = execFileSync('openssl', ['ecparam', '-name', 'prime256v1', '-param_enc', 'explicit', '-outform', 'DER']);
+  return der.sequence(der.sequence(der.oid('1.2.840.10045.2.1'), parameters), der.bitString(publicKeyBits(key)));
+}
+
 /** An RSA key's SPKI without the NULL parameters of rsaEncryption. */
 function rsaSpkiWithoutNull(key: KeyPair): Buffer {
   return der.sequence(der.sequence(der.oid('1.2.840.113549.1.1.1')), der.bitString(publicKeyBits(key)));
@@ -52,6 +59,7 @@ interface AlgorithmCase {
 const CASES: readonly AlgorithmCase[] = [
   { name: 'P-256, as usual', issuerKey: 'ec' },
   { name: 'P-256 intermediate key as a compressed point', issuerKey: 'ec', intermediate: (key) => ({ spkiDer: compressedSpki(key) }) },
+  { name: 'P-256 intermediate key with the curve written out (explicit parameters)', issuerKey: 'ec', intermediate: (key) => ({ spkiDer: explicitCurveSpki(key) }) },
   { name: 'ecdsa-with-SHA256 with NULL parameters', issuerKey: 'ec', leaf: { signatureAlgorithmDer: der.sequence(der.oid(ECDSA_SHA256), der.null()) } },
   { name: 'ecdsa-with-SHA256 with INTEGER parameters', issuerKey: 'ec', leaf: { signatureAlgorithmDer: der.sequence(der.oid(ECDSA_SHA256), der.integer(0)) } },
   { name: 'outer ecdsa-with-SHA256 with NULL, inner without', issuerKey: 'ec', leaf: { outerSignatureAlgorithmDer: der.sequence(der.oid(ECDSA_SHA256), der.null()) } },
