@@ -11,12 +11,10 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { der, readChildren, readElement } from '../src/core/der.js';
-import { TrustAnchorIndex, validatePath } from '../src/core/path/index.js';
-import { certificateFacts } from '../src/core/x509/index.js';
-import { opensslVerify } from './support/openssl-cli.js';
+import { judgePath } from './support/path-case.js';
 import { HandshakeProbe } from './support/tls-probe.js';
 import { intermediate, leaf, pooledKey, root } from './support/x509-builder.js';
-import type { Built, CertSpec, KeyPair } from './support/x509-builder.js';
+import type { CertSpec, KeyPair } from './support/x509-builder.js';
 
 const HOST = 'alg.bank.test';
 const ECDSA_SHA256 = '1.2.840.10045.4.3.2';
@@ -73,13 +71,6 @@ const CASES: readonly AlgorithmCase[] = [
   { name: 'Ed25519 with INTEGER parameters', issuerKey: 'ed25519', leaf: { signatureAlgorithmDer: der.sequence(der.oid('1.3.101.112'), der.integer(0)) } },
 ];
 
-function certpinVerdict(chain: { root: Built; ca: Built; leaf: Built }): { verified: boolean; detail: string } {
-  const [leafRead, caRead, rootRead] = [chain.leaf, chain.ca, chain.root].map((b) => certificateFacts(b.der));
-  if (!leafRead!.ok) return { verified: false, detail: `leaf unreadable: ${leafRead!.reason}` };
-  const result = validatePath(leafRead!.facts, caRead!.ok ? [caRead!.facts] : [], new TrustAnchorIndex(rootRead!.ok ? [rootRead!.facts] : []), { now: Date.now(), partialChain: false });
-  return { verified: result.verified, detail: result.verified ? 'OK' : `${result.code}: ${result.reason}` };
-}
-
 describe("algorithm encodings against openssl verify and Node's handshake", () => {
   const probe = new HandshakeProbe();
   before(() => probe.start());
@@ -91,12 +82,10 @@ describe("algorithm encodings against openssl verify and Node's handshake", () =
       const r = root('Algorithms Root', { key: pooledKey('ec-p256', 20) });
       const ca = intermediate('Algorithms CA', r, { key: issuerKey, ...c.intermediate?.(issuerKey) });
       const l = leaf(HOST, ca, { key: pooledKey('ec-p256', 22), ...c.leaf });
-      const openssl = opensslVerify({ trusted: [r.pem], untrusted: [ca.pem], leaf: l.pem });
-      const node = await probe.handshake({ keyPem: l.key.keyPem, chainPem: l.pem + ca.pem, anchorsPem: [r.pem], host: HOST, checkHost: false });
-      const certpin = certpinVerdict({ root: r, ca, leaf: l });
-      const verdicts = `openssl ${openssl.detail}; Node ${node.detail}; certpin ${certpin.detail}`;
-      if (certpin.verified) assert.ok(openssl.ok && node.ok, `certpin accepted what OpenSSL refuses: ${verdicts}`);
-      if (openssl.ok && node.ok) assert.ok(certpin.verified, `certpin refused what OpenSSL accepts: ${verdicts}`);
+      const { openssl, node, certpin, bothAccept } = await judgePath({ anchors: [r], chain: [l, ca], host: HOST }, probe);
+      const verdicts = `openssl ${openssl.detail}; Node ${node.detail}; certpin ${certpin.verified ? 'OK' : `${certpin.code}: ${certpin.reason}`}`;
+      if (certpin.verified) assert.ok(bothAccept, `certpin accepted what OpenSSL refuses: ${verdicts}`);
+      if (bothAccept) assert.ok(certpin.verified, `certpin refused what OpenSSL accepts: ${verdicts}`);
     });
   }
 });

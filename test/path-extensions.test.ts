@@ -16,10 +16,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { der } from '../src/core/der.js';
-import type { PathValidation } from '../src/core/path/index.js';
-import { TrustAnchorIndex, validatePath } from '../src/core/path/index.js';
-import { certificateFacts } from '../src/core/x509/index.js';
-import { opensslVerify } from './support/openssl-cli.js';
+import { judgePath } from './support/path-case.js';
+import type { PathCase } from './support/path-case.js';
 import { HandshakeProbe } from './support/tls-probe.js';
 import { OID, buildCertificate, keyIdOf, pooledKey } from './support/x509-builder.js';
 import type { Built, KeyPair, RawExtension } from './support/x509-builder.js';
@@ -204,13 +202,8 @@ function buildChain(choices: CaseChoices): { root: Built; ca: Built; leaf: Built
   return { root, ca, leaf };
 }
 
-/** certpin's verdict: a certificate it cannot read is a refusal, as it is in a handshake. */
-function certpinVerdict(chain: { root: Built; ca: Built; leaf: Built }): PathValidation | { verified: false; code: 'unreadable'; reason: string } {
-  const read = [chain.leaf, chain.ca].map((b) => certificateFacts(b.der));
-  const anchor = certificateFacts(chain.root.der);
-  if (!read[0]!.ok) return { verified: false, code: 'unreadable', reason: read[0]!.reason };
-  const others = read.slice(1).flatMap((r) => (r.ok ? [r.facts] : []));
-  return validatePath(read[0]!.facts, others, new TrustAnchorIndex(anchor.ok ? [anchor.facts] : []), { now: Date.now(), partialChain: false });
+function pathCase(chain: { root: Built; ca: Built; leaf: Built }): PathCase {
+  return { anchors: [chain.root], chain: [chain.leaf, chain.ca], host: HOST };
 }
 
 /** A case in words: each change (and with CERTPIN_SHOW_DER the changed certificates, for openssl asn1parse). */
@@ -229,22 +222,19 @@ describe(`extension encodings against openssl verify and Node's handshake (CERTP
 
   it(`${CASES} chains with random extension encodings: certpin accepts no chain OpenSSL refuses, and refuses none it accepts`, async () => {
     // The usual chain, unchanged, is valid for both.
-    const usual = buildChain({ changes: [], extra: undefined });
-    assert.ok(opensslVerify({ trusted: [usual.root.pem], untrusted: [usual.ca.pem], leaf: usual.leaf.pem }).ok);
-    assert.ok(certpinVerdict(usual).verified);
+    const usual = await judgePath(pathCase(buildChain({ changes: [], extra: undefined })), probe);
+    assert.ok(usual.bothAccept && usual.certpin.verified);
     const cases = fc.sample(caseChoices, { numRuns: CASES, seed: SEED });
     const wrongAccepts: string[] = [];
     const stricter: string[] = [];
     let accepted = 0;
     for (const [i, choices] of cases.entries()) {
       const chain = buildChain(choices);
-      const openssl = opensslVerify({ trusted: [chain.root.pem], untrusted: [chain.ca.pem], leaf: chain.leaf.pem });
-      const node = await probe.handshake({ keyPem: chain.leaf.key.keyPem, chainPem: chain.leaf.pem + chain.ca.pem, anchorsPem: [chain.root.pem], host: HOST, checkHost: false });
-      const certpin = certpinVerdict(chain);
-      if (openssl.ok && node.ok) accepted++;
+      const { openssl, node, certpin, bothAccept } = await judgePath(pathCase(chain), probe);
+      if (bothAccept) accepted++;
       const label = () => `case ${i}: ${describeCase(choices, chain)}`;
-      if (certpin.verified && !(openssl.ok && node.ok)) wrongAccepts.push(`${label()}: openssl ${openssl.detail}, Node ${node.detail}`);
-      if (!certpin.verified && openssl.ok && node.ok && !DOCUMENTED_STRICTER.some((why) => why.test(certpin.reason))) stricter.push(`${label()}: certpin ${certpin.code} (${certpin.reason})`);
+      if (certpin.verified && !bothAccept) wrongAccepts.push(`${label()}: openssl ${openssl.detail}, Node ${node.detail}`);
+      if (!certpin.verified && bothAccept && !DOCUMENTED_STRICTER.some((why) => why.test(certpin.reason))) stricter.push(`${label()}: certpin ${certpin.code} (${certpin.reason})`);
     }
     assert.deepEqual(wrongAccepts, [], `certpin accepted chains OpenSSL refuses; replay with CERTPIN_SEED=${SEED}`);
     assert.deepEqual(stricter, [], `certpin refused chains OpenSSL accepts; replay with CERTPIN_SEED=${SEED}`);

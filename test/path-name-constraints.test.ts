@@ -12,10 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { der } from '../src/core/der.js';
-import { TrustAnchorIndex, validatePath } from '../src/core/path/index.js';
-import type { PathValidation } from '../src/core/path/index.js';
-import { certificateFacts } from '../src/core/x509/index.js';
-import { opensslVerify } from './support/openssl-cli.js';
+import { judgePath } from './support/path-case.js';
 import { HandshakeProbe } from './support/tls-probe.js';
 import { OID, buildCertificate, intermediate, ipBytes, pooledKey, root } from './support/x509-builder.js';
 import type { RawExtension } from './support/x509-builder.js';
@@ -98,13 +95,7 @@ describe(`name constraints against openssl verify and Node's handshake (CERTPIN_
       const ca = intermediate('NC CA', r, { key: pooledKey('ec-p256', 31), extensions: c.permitted.length || c.excluded.length ? [constraints] : [] });
       const sanExtension: RawExtension[] = c.sans.length ? [{ oid: '2.5.29.17', critical: false, value: der.sequence(...c.sans.map(generalName)) }] : [];
       const l = buildCertificate({ subject: [[OID.commonName, c.commonName]], issuer: ca, key: pooledKey('ec-p256', 32), sans: [], extensions: sanExtension });
-      const openssl = opensslVerify({ trusted: [r.pem], untrusted: [ca.pem], leaf: l.pem });
-      const node = await probe.handshake({ keyPem: l.key.keyPem, chainPem: l.pem + ca.pem, anchorsPem: [r.pem], host: 'a.bank.test', checkHost: false });
-      const [leafFacts, caFacts, rootFacts] = [l, ca, r].map((b) => certificateFacts(b.der));
-      const certpin: PathValidation | { verified: false; reason: string } = leafFacts!.ok
-        ? validatePath(leafFacts!.facts, caFacts!.ok ? [caFacts!.facts] : [], new TrustAnchorIndex(rootFacts!.ok ? [rootFacts!.facts] : []), { now: Date.now(), partialChain: false })
-        : { verified: false, reason: leafFacts!.reason };
-      const bothAccept = openssl.ok && node.ok;
+      const { openssl, node, certpin, bothAccept } = await judgePath({ anchors: [r], chain: [l, ca], host: 'a.bank.test' }, probe);
       if (bothAccept) accepted++;
       else refused++;
       const label = `case ${i}: ${describeCase(c)}`;

@@ -1,12 +1,14 @@
 /**
- * A chain judged two ways: by certpin's path validator and by `openssl verify -purpose sslserver`. Shared by the
- * path-validation suites.
+ * A chain judged two ways: by certpin's path validator and by `openssl verify -purpose sslserver`; or three ways, the
+ * path alone, with a real handshake of the running Node as well. Shared by the path-validation suites.
  */
-import { TrustAnchorIndex, validatePath } from '../../src/core/path/index.js';
+import { TrustAnchorIndex, validatePath, validateServedChain } from '../../src/core/path/index.js';
 import type { PathValidation } from '../../src/core/path/index.js';
 import { certificateFacts } from '../../src/core/x509/index.js';
 import type { CertificateFacts } from '../../src/core/x509/index.js';
 import { opensslVerify } from './openssl-cli.js';
+import type { OpensslVerdict } from './openssl-cli.js';
+import type { HandshakeProbe, HandshakeVerdict } from './tls-probe.js';
 import type { Built } from './x509-builder.js';
 
 export interface PathCase {
@@ -40,4 +42,23 @@ export function opensslVerdict(c: PathCase): { ok: boolean; detail: string } {
     ...(isIp ? { ip: c.host } : { hostname: c.host }),
     partialChain: c.partialChain ?? false,
   });
+}
+
+/** The three verdicts on a case's path (host names are not checked). */
+export interface PathVerdicts {
+  readonly openssl: OpensslVerdict;
+  readonly node: HandshakeVerdict;
+  /** certpin as the handshake runs it: an unreadable leaf is refused, any other unreadable certificate left out. */
+  readonly certpin: PathValidation;
+  /** Whether OpenSSL and Node both accept: certpin must accept then, unless it is stricter on purpose, and only then. */
+  readonly bothAccept: boolean;
+}
+
+/** Judges the case's path by `openssl verify`, by a handshake of this Node through `probe`, and by certpin. */
+export async function judgePath(c: PathCase, probe: HandshakeProbe): Promise<PathVerdicts> {
+  const [leaf, ...served] = c.chain;
+  const openssl = opensslVerify({ trusted: c.anchors.map((a) => a.pem), untrusted: served.map((b) => b.pem), leaf: leaf!.pem, partialChain: c.partialChain ?? false });
+  const node = await probe.handshake({ keyPem: leaf!.key.keyPem, chainPem: c.chain.map((b) => b.pem).join(''), anchorsPem: c.anchors.map((a) => a.pem), host: c.host, partialChain: c.partialChain, checkHost: false });
+  const certpin = validateServedChain(c.chain.map((b) => b.der), new TrustAnchorIndex(c.anchors.map((a) => a.der)), { now: Date.now(), partialChain: c.partialChain ?? false });
+  return { openssl, node, certpin, bothAccept: openssl.ok && node.ok };
 }
