@@ -87,7 +87,8 @@ function subjectKeyId(key: KeyPair): Buffer {
   return createHash('sha1').update(spki.subarray(bits.start + 1, bits.end)).digest();
 }
 
-function ipBytes(ip: string): Buffer {
+/** The bytes of an IPv4 or IPv6 literal (IPv6 in any notation, an embedded IPv4 address included). */
+export function ipBytes(ip: string): Buffer {
   if (isIP(ip) === 4) return Buffer.from(ip.split('.').map(Number));
   const url = new URL(`http://[${ip}]/`).hostname.slice(1, -1);
   const [head = '', tail = ''] = url.split('::');

@@ -7,10 +7,11 @@
 import { X509Certificate, createHash, randomBytes, sign } from 'node:crypto';
 import { isIP } from 'node:net';
 import { der, readChildren, readElement } from '../../src/core/der.js';
-import { generateKey } from './pki.js';
+import { generateKey, ipBytes } from './pki.js';
 import type { KeyPair, KeyType } from './pki.js';
 
 export type { KeyPair, KeyType };
+export { ipBytes };
 
 const DAY = 86_400_000;
 const keyPool = new Map<KeyType, KeyPair[]>();
@@ -133,18 +134,6 @@ export function keyIdOf(key: KeyPair): Buffer {
   return createHash('sha1').update(spki.subarray(bits.start + 1, bits.end)).digest();
 }
 
-/** The bytes of an IPv4 or IPv6 literal. */
-export function ipBytes(ip: string): Buffer {
-  if (isIP(ip) === 4) return Buffer.from(ip.split('.').map(Number));
-  const [head = '', tail = ''] = ip.split('::');
-  const parse = (s: string) => (s ? s.split(':').map((h) => parseInt(h, 16)) : []);
-  const h = parse(head);
-  const t = ip.includes('::') ? parse(tail) : [];
-  const groups = [...h, ...new Array(8 - h.length - t.length).fill(0), ...t];
-  const out = Buffer.alloc(16);
-  groups.forEach((g, i) => out.writeUInt16BE(g, i * 2));
-  return out;
-}
 
 function subtree(s: Subtree): Buffer {
   if ('dns' in s) return der.sequence(der.implicit(2, Buffer.from(s.dns, 'ascii')));
