@@ -79,10 +79,34 @@ describe('package', () => {
     // the module's namespace; certpin's import should cost neither.
     const { stdout } = await run(process.execPath, ['-e', `import(${JSON.stringify(path.join(repo, 'dist/index.js'))}).then(() => console.log(JSON.stringify(process.moduleLoadList)))`]);
     const loaded = JSON.parse(stdout) as string[];
-    assert.ok(loaded.includes('NativeModule tls'), 'certpin loads node:tls');
+    assert.ok(loaded.includes('NativeModule crypto'), 'certpin loads node:crypto');
     assert.ok(!loaded.includes('NativeModule internal/crypto/webcrypto'), 'Web Crypto was loaded by an ES module import of node:crypto');
     for (const file of readdirSync(path.join(repo, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'))) {
       assert.doesNotMatch(readFileSync(path.join(repo, 'dist', file), 'utf8'), /^import\b[^;]*"node:/m, file);
     }
+  });
+
+  it('node:tls, node:https, node:http, node:net and node:fs/promises load at the first use, not at import', { skip: !built && 'no build: `npm test` builds before the tests' }, async () => {
+    // node:tls alone costs a Node 22 or 24 process 24 to 31 ms of start-up; a process that never connects should not
+    // pay it. Every entry of the package (and the CLI's) is imported; then one agent of each kind is made, which must
+    // load what it needs and be what it says (an https.Agent, an http.Agent).
+    const lazy = ['tls', 'https', 'http', 'net', 'fs/promises'];
+    const entries = ['dist/index.js', 'dist/tools/index.js', 'dist/adapters/axios.js', 'dist/adapters/got.js', 'dist/adapters/ws.js'];
+    const script = `
+      const before = new Set(process.moduleLoadList);
+      const imported = {};
+      for (const entry of ${JSON.stringify(entries.map((entry) => path.join(repo, entry)))}) Object.assign(imported, await import(entry));
+      const atImport = process.moduleLoadList.filter((m) => !before.has(m));
+      const policy = new imported.PinPolicy({ hosts: { 'api.example.com': ['sha256/${'A'.repeat(43)}=', 'sha256/${'B'.repeat(43)}='] } });
+      const agents = [imported.pinnedAgent(policy), imported.pinnedHttpAgent(policy), imported.pinnedWebSocketOptions(policy).agent];
+      const https = await import('node:https'), http = await import('node:http');
+      console.log(JSON.stringify({ atImport, afterAgents: process.moduleLoadList, kinds: [agents[0] instanceof https.Agent, agents[1] instanceof http.Agent, agents[2] instanceof http.Agent, agents[0] instanceof imported.pinnedAgent(policy).constructor] }));
+      for (const agent of agents) agent.destroy();
+    `;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script]);
+    const { atImport, afterAgents, kinds } = JSON.parse(stdout) as { atImport: string[]; afterAgents: string[]; kinds: boolean[] };
+    for (const name of lazy) assert.ok(!atImport.includes(`NativeModule ${name}`), `importing certpin loaded node:${name}`);
+    for (const name of ['tls', 'https', 'http']) assert.ok(afterAgents.includes(`NativeModule ${name}`), `making the agents did not load node:${name}`);
+    assert.deepEqual(kinds, [true, true, true, true]);
   });
 });

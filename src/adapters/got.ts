@@ -15,15 +15,12 @@
  * @module
  */
 import type { BeforeRequestHook, ExtendOptions, RequestFunction } from 'got';
+import { nodeHttp, nodeHttps } from '../builtins.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import type { PinnedAgent, PinnedHttpAgent } from '../node/agents.js';
 import { isPinnedAgent, pinnedAgents, refuseOption } from './client-agents.js';
 import type { ClientPinningOptions } from './client-agents.js';
 
-// As CommonJS builtins: importing node:http as an ES module makes Node 22 and 24 load their bundled undici (for its
-// lazy WebSocket getters), tens of milliseconds at start-up.
-const http = process.getBuiltinModule('node:http');
-const https = process.getBuiltinModule('node:https');
 
 /** Options of {@link pinnedGotOptions}. */
 export type GotPinningOptions = ClientPinningOptions;
@@ -60,7 +57,7 @@ export function pinnedGotOptions(policy: PinPolicy | PolicyHolder, options: GotP
         ? 'another HTTPS agent (or got\'s HTTP/2 client) would open unpinned connections; pass agent settings as agentOptions of pinnedGotOptions.'
         : 'another HTTP agent would allow plain http:// to pinned hosts (a redirect from https to http).');
     }
-    return (scheme === 'https:' ? https : http).request(url, nativeOptions, callback);
+    return (scheme === 'https:' ? nodeHttps() : nodeHttp()).request(url, nativeOptions, callback);
   };
   const keepTransport: BeforeRequestHook = (requestOptions) => {
     if (requestOptions.http2) refuseOption('got', 'http2', "got's HTTP/2 client opens its own connections, without certpin's agents.");

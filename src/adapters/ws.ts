@@ -15,14 +15,12 @@
  */
 import type http from 'node:http';
 import type { ClientOptions } from 'ws';
+import { lazySuperclass, nodeHttp } from '../builtins.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import type { PinnedAgent, PinnedHttpAgent } from '../node/agents.js';
 import { pinnedAgents } from './client-agents.js';
 import type { ClientPinningOptions, PinnedAgents } from './client-agents.js';
 
-// As CommonJS builtins: importing node:http as an ES module makes Node 22 and 24 load their bundled undici (for its
-// lazy WebSocket getters), tens of milliseconds at start-up.
-const httpModule = process.getBuiltinModule('node:http');
 
 /** Options of {@link pinnedWebSocketOptions}. */
 export type WebSocketPinningOptions = ClientPinningOptions;
@@ -32,7 +30,7 @@ export type WebSocketPinningOptions = ClientPinningOptions;
  * refuses pinned hosts, by the request's own protocol. Its `protocol` is empty so that Node accepts it for both
  * `http.request` and `https.request`.
  */
-export class PinnedWebSocketAgent extends httpModule.Agent {
+export class PinnedWebSocketAgent extends lazySuperclass(() => nodeHttp().Agent) {
   readonly policy: PinPolicy | PolicyHolder;
   readonly https: PinnedAgent;
   readonly http: PinnedHttpAgent;

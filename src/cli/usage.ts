@@ -3,9 +3,9 @@
  * the commands (targets, timeouts, numbers).
  * @module
  */
-import { isIP } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
+import { isIP } from '../builtins.js';
 
 /** A mistake in how the command was called. Exit code 2; the message is printed as is, with a pointer to `--help`. */
 export class UsageError extends Error {

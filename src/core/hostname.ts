@@ -4,8 +4,8 @@
  * `**.example.com` (the name itself and any depth below it).
  * @module
  */
-import { isIP } from 'node:net';
 import { domainToASCII } from 'node:url';
+import { isIP } from '../builtins.js';
 
 /** Lower-case LDH (and `_`) labels of 1 to 63 characters that neither start nor end with `-`, dot-separated. */
 const ALREADY_NORMAL = /^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*$/;

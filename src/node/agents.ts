@@ -10,6 +10,7 @@ import type http from 'node:http';
 import type https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type tls from 'node:tls';
+import { lazySuperclass, nodeHttp, nodeHttps } from '../builtins.js';
 import { hostOfAuthority, plaintextRefusal } from '../core/plaintext.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { InsecureOptionError } from '../errors.js';
@@ -18,11 +19,6 @@ import type { PinnedConnectOptions } from './connect.js';
 import { callerCheckId } from './session-cache.js';
 import { assertSafeTlsOptions } from './tls-options.js';
 
-// As CommonJS builtins: importing node:http as an ES module makes Node 22 and 24 load their bundled undici (for its
-// lazy WebSocket getters), tens of milliseconds at start-up.
-const httpModule = process.getBuiltinModule('node:http');
-const httpsModule = process.getBuiltinModule('node:https');
-
 /** Options of {@link pinnedAgent}: those of `https.Agent`, except TLS trust settings, which belong to the policy. */
 export type PinnedAgentOptions = Omit<https.AgentOptions, 'rejectUnauthorized' | 'ca' | 'cert' | 'key' | 'pfx' | 'secureContext' | 'checkServerIdentity' | 'maxCachedSessions'>;
 
@@ -30,7 +26,7 @@ export type PinnedAgentOptions = Omit<https.AgentOptions, 'rejectUnauthorized' |
 const socketPolicies = new WeakMap<object, PinPolicy>();
 
 /** An `https.Agent` that enforces a policy in the handshake of every connection it opens. */
-export class PinnedAgent extends httpsModule.Agent {
+export class PinnedAgent extends lazySuperclass(() => nodeHttps().Agent) {
   /** The policy (or dynamic policy) this agent enforces. */
   readonly policy: PinPolicy | PolicyHolder;
   readonly #stopWatching: () => void;
@@ -88,7 +84,7 @@ export class PinnedAgent extends httpsModule.Agent {
 
   addRequest(request: http.ClientRequest, options: http.ClientRequestArgs): void {
     bindRequestHost(request);
-    (httpsModule.Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: http.ClientRequestArgs): void }).addRequest.call(this, request, options);
+    (nodeHttps().Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: http.ClientRequestArgs): void }).addRequest.call(this, request, options);
   }
 
   /** A socket checked under a policy no longer in force goes, instead of back to the pool. */
@@ -138,7 +134,7 @@ export type PinnedHttpAgentOptions = http.AgentOptions;
  * The refusal is an `InsecureRedirectError` (`ERR_CERTPIN_INSECURE_REDIRECT`) emitted as the request's `'error'`
  * before any byte is sent.
  */
-export class PinnedHttpAgent extends httpModule.Agent {
+export class PinnedHttpAgent extends lazySuperclass(() => nodeHttp().Agent) {
   readonly policy: PinPolicy | PolicyHolder;
 
   constructor(policy: PinPolicy | PolicyHolder, options: PinnedHttpAgentOptions = {}) {
@@ -155,7 +151,7 @@ export class PinnedHttpAgent extends httpModule.Agent {
       return;
     }
     bindRequestHost(request);
-    (httpModule.Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: http.ClientRequestArgs): void }).addRequest.call(this, request, options);
+    (nodeHttp().Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: http.ClientRequestArgs): void }).addRequest.call(this, request, options);
   }
 }
 

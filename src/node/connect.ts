@@ -10,7 +10,8 @@
  * - TLS sessions are resumed only from a cache of sessions whose full handshake passed this policy's check.
  * @module
  */
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeTls } from '../builtins.js';
 import { isIpLiteral, unbracketHost } from '../core/hostname.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { PinCheckFailedError } from '../errors.js';
@@ -61,7 +62,7 @@ export function pinnedConnect(policy: PinPolicy | PolicyHolder, options: PinnedC
   const host = options.host ?? 'localhost';
   const port = options.port === undefined ? undefined : Number(options.port) || undefined;
   // Node's own host-name check runs anyway: got passes it as "the caller's".
-  const callerCheck = checkServerIdentity === tls.checkServerIdentity ? undefined : (checkServerIdentity as CheckServerIdentity | undefined);
+  const callerCheck = checkServerIdentity === nodeTls().checkServerIdentity ? undefined : (checkServerIdentity as CheckServerIdentity | undefined);
   // The check may ask the socket for every served certificate; the socket exists by the time the check runs.
   const handle: { socket?: tls.TLSSocket } = {};
   const check = createPinCheck(current, {
@@ -87,7 +88,7 @@ export function pinnedConnect(policy: PinPolicy | PolicyHolder, options: PinnedC
     session: slot.offer,
     pskCallback: undefined,
   };
-  const opened = tls.connect(connectOptions);
+  const opened = nodeTls().connect(connectOptions);
   handle.socket = opened;
   refuseUncheckedHandshake(opened, check.passed, slot.offer !== undefined, servername ?? host);
   if (onSecureConnect) opened.once('secureConnect', onSecureConnect);

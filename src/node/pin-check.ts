@@ -4,7 +4,8 @@
  * the host name first (Node's own check), then the caller's check, then the pins, and fails closed on any exception.
  * @module
  */
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeTls } from '../builtins.js';
 import { decide } from '../core/decision.js';
 import type { PinDecision } from '../core/decision.js';
 import type { PinPolicy } from '../core/policy.js';
@@ -52,7 +53,7 @@ export function createPinCheck(policy: PinPolicy, options: PinCheckOptions): Pin
   let until: number | undefined;
   const checkServerIdentity: CheckServerIdentity = (hostname, certificate) => {
     try {
-      const identityError = tls.checkServerIdentity(hostname, certificate);
+      const identityError = nodeTls().checkServerIdentity(hostname, certificate);
       if (identityError) return identityError;
       const callerError = options.callerCheck?.(hostname, certificate);
       if (callerError) return callerError;

@@ -6,7 +6,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { nodeFsPromises } from '../builtins.js';
 import path from 'node:path';
 import { isSequence } from '../core/pinset-sequence.js';
 import type { SequenceFloor } from '../core/pinset-sequence.js';
@@ -28,7 +28,7 @@ export interface PinSetCacheContents {
 export async function readPinSetCache(file: string, maxBytes: number): Promise<PinSetCacheContents> {
   let text: string;
   try {
-    const bytes = await readFile(file);
+    const bytes = await nodeFsPromises().readFile(file);
     if (bytes.length > maxBytes + 4096) return { jws: undefined, floor: undefined, problem: `${file} is ${bytes.length} bytes, too large to be a cache file` };
     text = bytes.toString('utf8');
   } catch (error) {
@@ -66,10 +66,10 @@ export async function writePinSetCache(file: string, contents: { readonly jws: s
   const floor = onDisk.floor && onDisk.floor.sequence > contents.floor.sequence ? onDisk.floor : contents.floor;
   const data = `${JSON.stringify({ format: FORMAT, version: 1, jws: contents.jws, highestSeq: floor.sequence, ...(floor.digest ? { highestDigest: floor.digest } : {}) }, null, 2)}\n`;
   const directory = path.dirname(path.resolve(file));
-  await mkdir(directory, { recursive: true, mode: 0o700 });
+  await nodeFsPromises().mkdir(directory, { recursive: true, mode: 0o700 });
   // Same directory: rename() is atomic only within one file system.
   const temporary = path.join(directory, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await open(temporary, 'wx', 0o600);
+  const handle = await nodeFsPromises().open(temporary, 'wx', 0o600);
   try {
     await handle.writeFile(data);
     await handle.sync();
@@ -77,9 +77,9 @@ export async function writePinSetCache(file: string, contents: { readonly jws: s
     await handle.close();
   }
   try {
-    await rename(temporary, file);
+    await nodeFsPromises().rename(temporary, file);
   } catch (error) {
-    await rm(temporary, { force: true });
+    await nodeFsPromises().rm(temporary, { force: true });
     throw error;
   }
 }

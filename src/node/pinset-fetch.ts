@@ -6,8 +6,7 @@
  * attacker a certificate; one who has it can serve old or broken documents, which are refused.
  * @module
  */
-import https from 'node:https';
-import tls from 'node:tls';
+import { nodeHttps, nodeTls } from '../builtins.js';
 import { CERTPIN_VERSION } from '../version.js';
 
 /** How a document is fetched. */
@@ -43,14 +42,14 @@ export function fetchPinSetDocument(url: URL, options: PinSetFetchOptions): Prom
     };
     const deadline = setTimeout(() => finish(new Error(`no complete answer from ${url.origin} within ${options.timeout} ms`)), options.timeout);
     if (options.background) deadline.unref();
-    const ca = options.ca.length ? [...tls.rootCertificates, ...options.ca] : undefined;
+    const ca = options.ca.length ? [...nodeTls().rootCertificates, ...options.ca] : undefined;
 
     const get = (target: URL, redirects: number) => {
       if (target.protocol !== 'https:') {
         finish(new Error(`a redirect to ${target.href}, which is not https: the document is fetched over https only`));
         return;
       }
-      request = https.get(
+      request = nodeHttps().get(
         target,
         {
           agent: false,

@@ -11,16 +11,12 @@ import type http from 'node:http';
 import type https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { nodeHttp, nodeHttps } from '../builtins.js';
 import { formatAuthority, unbracketHost } from '../core/hostname.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { ProxyConnectError } from '../errors.js';
 import { PinnedAgent } from './agents.js';
 import type { PinnedAgentOptions } from './agents.js';
-
-// As CommonJS builtins: importing node:http as an ES module makes Node 22 and 24 load their bundled undici (for its
-// lazy WebSocket getters), tens of milliseconds at start-up.
-const httpModule = process.getBuiltinModule('node:http');
-const httpsModule = process.getBuiltinModule('node:https');
 
 /** Options of {@link pinnedProxyAgent}. */
 export interface PinnedProxyAgentOptions extends PinnedAgentOptions {
@@ -60,7 +56,7 @@ export class PinnedProxyAgent extends PinnedAgent {
     }
     const proxyHost = unbracketHost(this.proxy.hostname);
     const proxyPort = Number(this.proxy.port || (this.proxy.protocol === 'https:' ? 443 : 80));
-    const request = (this.proxy.protocol === 'https:' ? httpsModule : httpModule).request({
+    const request = (this.proxy.protocol === 'https:' ? nodeHttps() : nodeHttp()).request({
       host: proxyHost,
       port: proxyPort,
       method: 'CONNECT',

@@ -7,16 +7,13 @@
  * @module
  */
 import type https from 'node:https';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeHttps, nodeTls } from '../builtins.js';
 import type { PinPolicy } from '../core/policy.js';
 import { reportIdentity } from '../core/report.js';
 import type { PinReport, ReportDelivery } from '../core/report.js';
 import { publishReport } from './diagnostics.js';
 import { tlsTrustFor } from './trust-store.js';
-
-// As CommonJS builtins: importing node:http as an ES module makes Node 22 and 24 load their bundled undici (for its
-// lazy WebSocket getters), tens of milliseconds at start-up.
-const httpsModule = process.getBuiltinModule('node:https');
 
 const WINDOW_MS = 24 * 60 * 60_000;
 const DISTINCT_PER_WINDOW = 50;
@@ -150,7 +147,7 @@ function post(policy: PinPolicy, uri: string, body: string): Promise<boolean> {
     if (!context) {
       // The policy's trust anchors, without its client certificate: a collector has no business seeing the app's identity.
       const anchors = policy.trust.extraAnchors.length + policy.trust.developmentAnchors.length > 0 ? tlsTrustFor(policy).certificates.map((c) => c.toString()) : undefined;
-      context = tls.createSecureContext({ minVersion: 'TLSv1.2', ...(anchors ? { ca: anchors } : {}) });
+      context = nodeTls().createSecureContext({ minVersion: 'TLSv1.2', ...(anchors ? { ca: anchors } : {}) });
       reportContexts.set(policy.trust, context);
     }
     const options: https.RequestOptions & { secureContext: tls.SecureContext } = {
@@ -161,7 +158,7 @@ function post(policy: PinPolicy, uri: string, body: string): Promise<boolean> {
       timeout: POST_TIMEOUT_MS,
       headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
     };
-    const request = httpsModule.request(uri, options);
+    const request = nodeHttps().request(uri, options);
     // A deadline for the whole POST, answer included: the socket's idle timeout alone lets a collector that trickles
     // bytes, or accepts and stalls, hold a delivery slot for longer.
     const deadline = setTimeout(() => request.destroy(new Error(`no answer within ${POST_TIMEOUT_MS} ms`)), POST_TIMEOUT_MS);

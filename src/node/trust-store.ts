@@ -6,7 +6,8 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import tls from 'node:tls';
+import type tls from 'node:tls';
+import { nodeTls } from '../builtins.js';
 import { certificateFromDer, parseCertificates } from '../core/certificate.js';
 import type { DecisionAnchors } from '../core/decision.js';
 import { TrustAnchorIndex } from '../core/path/index.js';
@@ -51,7 +52,7 @@ function buildTrust(settings: TrustSettings): TlsTrust {
     // The index parses the anchors on first use: a process that pins nothing never reads 150 roots.
     anchors: { index: new TrustAnchorIndex(certificates.map((c) => c.raw)), partialChain },
     certificates,
-    secureContext: tls.createSecureContext(options),
+    secureContext: nodeTls().createSecureContext(options),
   };
 }
 
@@ -63,6 +64,7 @@ let systemAnchors: X509Certificate[] | undefined;
  */
 export function systemTrustAnchors(): readonly X509Certificate[] {
   if (!systemAnchors) {
+    const tls = nodeTls();
     const getCACertificates = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates;
     const pems = getCACertificates ? getCACertificates('default') : [...tls.rootCertificates, ...extraCaCertificates()];
     systemAnchors = pems.flatMap((pem) => parseCertificates(pem, 'A certificate of the system trust store'));

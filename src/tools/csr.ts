@@ -6,7 +6,7 @@
  */
 import { createPublicKey, sign } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { isIP } from 'node:net';
+import { isIP } from '../builtins.js';
 import { der } from '../core/der.js';
 import { unbracketHost } from '../core/hostname.js';
 

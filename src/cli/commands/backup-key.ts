@@ -6,7 +6,7 @@
 import { generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { isIP } from 'node:net';
+import { isIP } from '../../builtins.js';
 import { createCertificateRequest, publicKeyPin } from '../../tools/index.js';
 import { writeOutputFile } from '../files.js';
 import { styleFor } from '../style.js';

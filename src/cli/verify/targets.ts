@@ -3,7 +3,7 @@
  * wildcard patterns and `defaultPins`, each at the address `--connect` maps it to (or the host itself on `--port`).
  * @module
  */
-import { isIP } from 'node:net';
+import { isIP } from '../../builtins.js';
 import type { HostRule, PinPolicy } from '../../index.js';
 import { normalizeHost } from '../../tools/index.js';
 import { UsageError, parseTarget, targetLabel } from '../usage.js';
