@@ -11,7 +11,7 @@ const WEAK_VERSIONS = new Set(['SSLv3', 'TLSv1', 'TLSv1.1']);
  * Options of the secure context. A pinned connection uses the policy's one context, and Node ignores these options
  * whenever a context is given, so they are refused rather than dropped.
  */
-const SECURE_CONTEXT_OPTIONS = [
+export const SECURE_CONTEXT_OPTIONS = [
   'ca', 'secureContext', 'cert', 'key', 'pfx', 'passphrase', 'secureProtocol', 'crl', 'ciphers', 'sigalgs',
   'ecdhCurve', 'dhparam', 'secureOptions', 'honorCipherOrder', 'privateKeyEngine', 'privateKeyIdentifier',
   'clientCertEngine', 'ticketKeys', 'sessionTimeout',
