@@ -9,6 +9,7 @@
  * @module
  */
 import type * as Http from 'node:http';
+import type * as Http2 from 'node:http2';
 import type * as Https from 'node:https';
 import type * as Net from 'node:net';
 import type * as Tls from 'node:tls';
@@ -17,6 +18,7 @@ import type * as FsPromises from 'node:fs/promises';
 let tls: typeof Tls | undefined;
 let https: typeof Https | undefined;
 let http: typeof Http | undefined;
+let http2: typeof Http2 | undefined;
 let net: typeof Net | undefined;
 let fsPromises: typeof FsPromises | undefined;
 
@@ -33,6 +35,11 @@ export function nodeHttps(): typeof Https {
 /** `node:http`. */
 export function nodeHttp(): typeof Http {
   return (http ??= process.getBuiltinModule('node:http'));
+}
+
+/** `node:http2` (most processes never open an HTTP/2 session). */
+export function nodeHttp2(): typeof Http2 {
+  return (http2 ??= process.getBuiltinModule('node:http2'));
 }
 
 /** `node:fs/promises`. */

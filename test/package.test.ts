@@ -86,11 +86,11 @@ describe('package', () => {
     }
   });
 
-  it('node:tls, node:https, node:http, node:net and node:fs/promises load at the first use, not at import', { skip: !built && 'no build: `npm test` builds before the tests' }, async () => {
+  it('node:tls, node:https, node:http, node:http2, node:net and node:fs/promises load at the first use, not at import', { skip: !built && 'no build: `npm test` builds before the tests' }, async () => {
     // node:tls alone costs a Node 22 or 24 process 24 to 31 ms of start-up; a process that never connects should not
     // pay it. Every entry of the package (and the CLI's) is imported; then one agent of each kind is made, which must
     // load what it needs and be what it says (an https.Agent, an http.Agent).
-    const lazy = ['tls', 'https', 'http', 'net', 'fs/promises'];
+    const lazy = ['tls', 'https', 'http', 'http2', 'net', 'fs/promises'];
     const entries = ['dist/index.js', 'dist/tools/index.js', 'dist/adapters/axios.js', 'dist/adapters/got.js', 'dist/adapters/ws.js'];
     const script = `
       const before = new Set(process.moduleLoadList);

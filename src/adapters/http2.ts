@@ -10,6 +10,7 @@
  */
 import type http2 from 'node:http2';
 import type { Duplex } from 'node:stream';
+import { nodeHttp2 } from '../builtins.js';
 import { formatAuthority, normalizeHost, unbracketHost } from '../core/hostname.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { InsecureOptionError } from '../errors.js';
@@ -62,8 +63,7 @@ export function pinnedHttp2Connect(
   assertSafeTlsOptions(sessionOptions as Record<string, unknown>, 'pinnedHttp2Connect options', current.trust.minVersion);
   const host = unbracketHost(origin.hostname);
   const port = Number(origin.port || 443);
-  // node:http2 loads on the first session, not with `import 'certpin'`: most processes never open one.
-  const session = process.getBuiltinModule('node:http2').connect(origin, {
+  const session = nodeHttp2().connect(origin, {
     ...sessionOptions,
     createConnection: () => pinnedConnect(current, { host, port, servername, socket: tunnel, checkServerIdentity, ALPNProtocols: ['h2'] }),
   }, listener);

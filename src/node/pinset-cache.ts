@@ -6,8 +6,8 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { nodeFsPromises } from '../builtins.js';
 import path from 'node:path';
+import { nodeFsPromises } from '../builtins.js';
 import { isSequence } from '../core/pinset-sequence.js';
 import type { SequenceFloor } from '../core/pinset-sequence.js';
 
@@ -66,10 +66,11 @@ export async function writePinSetCache(file: string, contents: { readonly jws: s
   const floor = onDisk.floor && onDisk.floor.sequence > contents.floor.sequence ? onDisk.floor : contents.floor;
   const data = `${JSON.stringify({ format: FORMAT, version: 1, jws: contents.jws, highestSeq: floor.sequence, ...(floor.digest ? { highestDigest: floor.digest } : {}) }, null, 2)}\n`;
   const directory = path.dirname(path.resolve(file));
-  await nodeFsPromises().mkdir(directory, { recursive: true, mode: 0o700 });
+  const fs = nodeFsPromises();
+  await fs.mkdir(directory, { recursive: true, mode: 0o700 });
   // Same directory: rename() is atomic only within one file system.
   const temporary = path.join(directory, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const handle = await nodeFsPromises().open(temporary, 'wx', 0o600);
+  const handle = await fs.open(temporary, 'wx', 0o600);
   try {
     await handle.writeFile(data);
     await handle.sync();
@@ -77,9 +78,9 @@ export async function writePinSetCache(file: string, contents: { readonly jws: s
     await handle.close();
   }
   try {
-    await nodeFsPromises().rename(temporary, file);
+    await fs.rename(temporary, file);
   } catch (error) {
-    await nodeFsPromises().rm(temporary, { force: true });
+    await fs.rm(temporary, { force: true });
     throw error;
   }
 }
