@@ -56,6 +56,7 @@ await build({
   logLevel: 'warning',
 });
 loadBuiltinsAsCommonJs(dist);
+keepAscii(dist);
 cpSync(compiled, dist, { recursive: true, filter: (source) => !source.endsWith('.js') });
 
 /**
@@ -79,6 +80,22 @@ function loadBuiltinsAsCommonJs(dir) {
     const left = /^import\b[^;]*"node:[^"]*";$/m.exec(rewritten);
     if (left) throw new Error(`${file}: cannot load this built-in as CommonJS: ${left[0]}`);
     if (rewritten !== source) writeFileSync(file, rewritten);
+  }
+}
+
+/**
+ * Escapes the non-ASCII characters esbuild leaves in the bundles (it escapes those of strings, templates and regular
+ * expressions itself, not those of the comments it keeps). V8 holds a source with a single non-ASCII character as a
+ * two-byte string: the main chunk took 273 KB of young-generation memory at import instead of 137 KB. `\uXXXX`
+ * (a surrogate pair above U+FFFF) means the same character in a comment, a string, an identifier or a pattern.
+ */
+function keepAscii(dir) {
+  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile() || !entry.name.endsWith('.js')) continue;
+    const file = path.join(entry.parentPath, entry.name);
+    const source = readFileSync(file, 'utf8');
+    const ascii = source.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    if (ascii !== source) writeFileSync(file, ascii);
   }
 }
 

@@ -86,6 +86,12 @@ describe('package', () => {
     }
   });
 
+  it('the bundles are ASCII: V8 would hold a source with one other character as a two-byte string, twice the memory', { skip: !built && 'no build: `npm test` builds before the tests' }, () => {
+    for (const file of readdirSync(path.join(repo, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'))) {
+      assert.doesNotMatch(readFileSync(path.join(repo, 'dist', file), 'utf8'), /[\u0080-\uffff]/, file);
+    }
+  });
+
   it('node:tls, node:https, node:http, node:http2, node:net and node:fs/promises load at the first use, not at import', { skip: !built && 'no build: `npm test` builds before the tests' }, async () => {
     // node:tls alone costs a Node 22 or 24 process 24 to 31 ms of start-up; a process that never connects should not
     // pay it. Every entry of the package (and the CLI's) is imported; then one agent of each kind is made, which must
