@@ -149,6 +149,7 @@ async function main(): Promise<void> {
     other_rows.push(
       { cells: ["import('certpin') (built dist)", base, both(s.importDelta), `${s.runs} interleaved sets`, '≤ +30 ms wall and CPU'], verdict: s.importDelta ? atMost(30, s.importDelta.wall, s.importDelta.cpu) : '' },
       { cells: ["import('certpin') in a process that already imported node:https and node:tls", `those imports: ${both(s.httpsDelta)}`, both(s.importAfterHttpsDelta), `${s.runs} interleaved sets`, '(information)'], verdict: '' },
+      { cells: ["import 'certpin' from an ES module entry (Node has not loaded node:crypto, as it has for -e)", 'an empty ES module entry', both(s.moduleImportDelta), `${s.runs} interleaved sets`, '(information)'], verdict: '' },
       { cells: ['certpin --help (bin/certpin.js)', base, both(s.helpDelta), `${s.runs} interleaved sets`, '≤ +100 ms wall and CPU'], verdict: s.helpDelta ? atMost(100, s.helpDelta.wall, s.helpDelta.cpu) : '' },
     );
   }

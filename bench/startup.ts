@@ -1,7 +1,9 @@
 /**
  * Start-up: child processes of the Node binary running the benchmark, interleaved in sets (`node -e 0`, `import()`
- * of the built `dist/index.js`, `certpin --help`, `import('node:https')`, and that followed by certpin's import;
- * the order rotates), and the paired differences per set, in wall-clock time and in the child's own CPU time. dist/ is rebuilt first when it is missing or older than a file of src/.
+ * of the built `dist/index.js`, `certpin --help`, `import('node:https')`, and that followed by certpin's import; an
+ * empty ES module entry, and one that imports certpin; the order rotates), and the paired differences per set, in
+ * wall-clock time and in the child's own CPU time. dist/ is rebuilt first when it is missing or older than a file of
+ * src/.
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -26,6 +28,11 @@ export interface StartupResults {
   readonly httpsDelta: { readonly wall: Quartiles; readonly cpu: Quartiles } | undefined;
   /** `import('certpin')` in a process that has already imported node:https and node:tls, over that process. */
   readonly importAfterHttpsDelta: { readonly wall: Quartiles; readonly cpu: Quartiles } | undefined;
+  /**
+   * `import 'certpin'` as an ES module entry (`--input-type=module`) over an empty one: the case of an application's
+   * own module. Unlike `-e` code, such an entry starts without `node:crypto`, so certpin's import loads it.
+   */
+  readonly moduleImportDelta: { readonly wall: Quartiles; readonly cpu: Quartiles } | undefined;
   readonly runs: number;
   readonly note?: string;
 }
@@ -77,6 +84,9 @@ export function benchmarkStartup(runs: number, options: { build: boolean }): Sta
     // What certpin adds to an application that already uses node:https (which loads tls, net, http and crypto's core).
     ...(canImport ? [{ name: 'https', args: ['-e', `${https}.then(() => {})`], base: 'baseline' }] : []),
     ...(canImport ? [{ name: 'importAfterHttps', args: ['-e', `${https}.then(() => import(${JSON.stringify(distEntry)}))`], base: 'https' }] : []),
+    // An application's ES module: `node -e` loads node:crypto before any code runs, a module entry does not.
+    ...(canImport ? [{ name: 'module', args: ['--input-type=module', '-e', ''], base: 'module' }] : []),
+    ...(canImport ? [{ name: 'moduleImport', args: ['--input-type=module', '-e', `import ${JSON.stringify(distEntry)};`], base: 'module' }] : []),
   ];
   for (const kind of kinds) timeRun(kind.args); // warm the file system cache
   const times: Record<string, { wall: number; cpu: number }[]> = Object.fromEntries(kinds.map((k) => [k.name, []]));
@@ -90,9 +100,9 @@ export function benchmarkStartup(runs: number, options: { build: boolean }): Sta
     for (const kind of kinds) {
       const t = set[kind.name]!;
       const b = set[kind.base]!;
-      times[kind.name]!.push(kind.name === 'baseline' ? t : { wall: t.wall - b.wall, cpu: t.cpu - b.cpu });
+      times[kind.name]!.push(kind.name === kind.base ? t : { wall: t.wall - b.wall, cpu: t.cpu - b.cpu });
     }
   }
   const summary = (list: { wall: number; cpu: number }[]) => (list.length ? { wall: quartiles(list.map((x) => x.wall)), cpu: quartiles(list.map((x) => x.cpu)) } : undefined);
-  return { baseline: summary(times.baseline!)!, importDelta: summary(times.import ?? []), helpDelta: summary(times.help ?? []), httpsDelta: summary(times.https ?? []), importAfterHttpsDelta: summary(times.importAfterHttps ?? []), runs, note };
+  return { baseline: summary(times.baseline!)!, importDelta: summary(times.import ?? []), helpDelta: summary(times.help ?? []), httpsDelta: summary(times.https ?? []), importAfterHttpsDelta: summary(times.importAfterHttps ?? []), moduleImportDelta: summary(times.moduleImport ?? []), runs, note };
 }
