@@ -55,32 +55,37 @@ await build({
   chunkNames: 'chunks/[name]-[hash]',
   logLevel: 'warning',
 });
-loadBuiltinsAsCommonJs(dist);
-keepAscii(dist);
+rewriteBundles(dist, [loadBuiltinsAsCommonJs, keepAscii]);
 cpSync(compiled, dist, { recursive: true, filter: (source) => !source.endsWith('.js') });
 
-/**
- * Rewrites every import of a Node built-in in the bundles (`import x, { a, b as c } from "node:m";`, as esbuild
- * writes them) into `process.getBuiltinModule("node:m")` (see the header for why). Fails the build on any import of
- * a built-in it cannot rewrite.
- */
-function loadBuiltinsAsCommonJs(dir) {
+/** Applies each rewrite, in order, to every JavaScript file of `dir`, and writes the files that changed. */
+function rewriteBundles(dir, rewrites) {
   for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile() || !entry.name.endsWith('.js')) continue;
     const file = path.join(entry.parentPath, entry.name);
     const source = readFileSync(file, 'utf8');
-    const rewritten = source.replace(/^import (?:([\w$]+)(?:, )?)?(?:\{([^}]*)\})? from "(node:[\w/]+)";$/gm, (statement, name, members, specifier) => {
-      const load = `process.getBuiltinModule(${JSON.stringify(specifier)})`;
-      const named = members?.trim() ? `{ ${members.trim().replace(/\s+as\s+/g, ': ')} }` : undefined;
-      if (name && named) return `const ${name} = ${load}, ${named} = ${name};`;
-      if (name) return `const ${name} = ${load};`;
-      if (named) return `const ${named} = ${load};`;
-      return statement;
-    });
-    const left = /^import\b[^;]*"node:[^"]*";$/m.exec(rewritten);
-    if (left) throw new Error(`${file}: cannot load this built-in as CommonJS: ${left[0]}`);
+    const rewritten = rewrites.reduce((text, rewrite) => rewrite(text, file), source);
     if (rewritten !== source) writeFileSync(file, rewritten);
   }
+}
+
+/**
+ * Rewrites every import of a Node built-in (`import x, { a, b as c } from "node:m";`, as esbuild writes them) into
+ * `process.getBuiltinModule("node:m")` (see the header for why). Fails the build on any import of a built-in it
+ * cannot rewrite.
+ */
+function loadBuiltinsAsCommonJs(source, file) {
+  const rewritten = source.replace(/^import (?:([\w$]+)(?:, )?)?(?:\{([^}]*)\})? from "(node:[\w/]+)";$/gm, (statement, name, members, specifier) => {
+    const load = `process.getBuiltinModule(${JSON.stringify(specifier)})`;
+    const named = members?.trim() ? `{ ${members.trim().replace(/\s+as\s+/g, ': ')} }` : undefined;
+    if (name && named) return `const ${name} = ${load}, ${named} = ${name};`;
+    if (name) return `const ${name} = ${load};`;
+    if (named) return `const ${named} = ${load};`;
+    return statement;
+  });
+  const left = /^import\b[^;]*"node:[^"]*";$/m.exec(rewritten);
+  if (left) throw new Error(`${file}: cannot load this built-in as CommonJS: ${left[0]}`);
+  return rewritten;
 }
 
 /**
@@ -89,14 +94,8 @@ function loadBuiltinsAsCommonJs(dir) {
  * two-byte string: the main chunk took 273 KB of young-generation memory at import instead of 137 KB. `\uXXXX`
  * (a surrogate pair above U+FFFF) means the same character in a comment, a string, an identifier or a pattern.
  */
-function keepAscii(dir) {
-  for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (!entry.isFile() || !entry.name.endsWith('.js')) continue;
-    const file = path.join(entry.parentPath, entry.name);
-    const source = readFileSync(file, 'utf8');
-    const ascii = source.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
-    if (ascii !== source) writeFileSync(file, ascii);
-  }
+function keepAscii(source) {
+  return source.replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** The `require` branch of every exports entry that has one: `{ types: X.d.cts, default: X.cjs }`. */

@@ -5,7 +5,9 @@
  * the module's own code ran), `node:net` about 5 ms and `node:fs/promises` about 3 ms. A process that imports certpin
  * and never opens a connection (a build step that reads a policy, `certpin inspect`, a test that only computes pins)
  * should not pay that; a process that connects pays it once, at its first connection, as it would without certpin.
- * Each accessor is a load on the first call and a field read after it.
+ * Each accessor is a load on the first call and a field read after it. `process.getBuiltinModule` gives a module's
+ * CommonJS face: its ES module face would read every export and run the lazy getters (on Node 22 and 24,
+ * `node:http`'s loads the bundled undici).
  * @module
  */
 import type * as Http from 'node:http';
