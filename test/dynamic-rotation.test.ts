@@ -174,10 +174,15 @@ describe('rotation driven by a signed pin-set document', () => {
   });
 
   it('5. a document pins C and D, the server moves to D first: the pin failure makes the clients fetch it', async () => {
-    // Refreshes started by step 4's refused interceptions end first: the only fetch after this one is the failure's.
+    // Every pin failure of step 4 (the refused interceptions, the static agent) asks for a refresh one turn of the
+    // event loop later; let the last ask arrive, then wait for the fetch queued behind them all.
+    await new Promise((resolve) => setImmediate(resolve));
     await policy.refresh();
-    await publish(3, [pin(keys.C), pin(keys.D)]);
+    const next = await signDocument(signer, { seq: 3, pinset: { hosts: { localhost: [pin(keys.C), pin(keys.D)] } } });
     await api.deploy(leaves.D);
+    assert.equal(policy.current().pinSetSequence, 2, 'no fetch took a document before the pin failure');
+    // Published as the connection opens: only a fetch that starts after it (the failure's) can read it.
+    document = next;
     const updated = new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the pin failure did not bring the new document within 5 s')), 5_000);
       const stop = policy.onChange(() => {
