@@ -86,6 +86,27 @@ describe('package', () => {
     }
   });
 
+  it('import("certpin") reads two files, and every other entry shares that library through #internal, never a copy', { skip: !built && 'no build: `npm test` builds before the tests' }, () => {
+    // Each module an ES module import reads costs Node about 2 ms of start-up: the main entry is one file of
+    // re-exports and one chunk with the whole library.
+    const staticImports = (file: string) => [...readFileSync(path.join(repo, 'dist', file), 'utf8').matchAll(/^(?:import|export)\b[^;]*?from "([^"]+)";$|^import "([^"]+)";$/gms)].map((m) => m[1] ?? m[2]!);
+    const [library, ...others] = staticImports('index.js');
+    assert.deepEqual(others, [], 'dist/index.js imports more than the library chunk');
+    assert.match(library!, /^\.\/chunks\/library-\w+\.js$/);
+    const libraryFile = path.join('chunks', path.basename(library!));
+    const librarySource = readFileSync(path.join(repo, 'dist', libraryFile), 'utf8');
+    assert.deepEqual(staticImports(libraryFile), [], 'the library chunk imports other files at load');
+    assert.doesNotMatch(librarySource, /import\("\.\.?\//, 'the library chunk imports other files of the package');
+    assert.deepEqual(staticImports('internal.js'), [library], 'the private #internal entry is the same chunk');
+    const packageJson = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { imports: Record<string, string> };
+    assert.equal(packageJson.imports['#internal'], './dist/internal.js');
+    const bundles = readdirSync(path.join(repo, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
+    for (const name of ['PinPolicy', 'DynamicPinPolicy', 'PinnedAgent', 'PinningError', 'PolicyError']) {
+      const defining = bundles.filter((file) => new RegExp(`^var ${name} = class\\b`, 'm').test(readFileSync(path.join(repo, 'dist', file), 'utf8')));
+      assert.deepEqual(defining, [libraryFile], `class ${name} is defined in [${defining.join(', ')}]`);
+    }
+  });
+
   it('the bundles are ASCII: V8 would hold a source with one other character as a two-byte string, twice the memory', { skip: !built && 'no build: `npm test` builds before the tests' }, () => {
     for (const file of readdirSync(path.join(repo, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'))) {
       assert.doesNotMatch(readFileSync(path.join(repo, 'dist', file), 'utf8'), /[\u0080-\uffff]/, file);
