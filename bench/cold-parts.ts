@@ -8,9 +8,13 @@
  * - decide: that and the pin decision (names, pin sets, matching);
  * - Node's X509Certificate: Node parsing the same leaf at the same moment, as a yardstick for the cold caches;
  * - the reader alone (`readCertificate`, no cache), and the same read repeated at once with only the repeat timed:
- *   the difference is what the handshake's work before it costs a first read (cold caches), not the code's speed.
+ *   the difference is what the handshake's work before it costs a first read, not the code's speed;
+ * - with --control, the reader on a certificate the server never sent (is it the moment or the served bytes?). Not
+ *   by default: on Node 24 these reads make the reader's other parts slower, even the repeated read (about 107
+ *   instead of 30 µs), for a reason not found; on Node 20 and 22 they change nothing measurable.
+ *   `bench/reader-disturbed.ts` disturbs the reader outside handshakes (memory traffic, signatures, idling).
  *
- *   node --import tsx bench/cold-parts.ts [leaf|chain] [handshakes]
+ *   node --import tsx bench/cold-parts.ts [leaf|chain] [handshakes] [--control]
  */
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
@@ -28,6 +32,9 @@ const entries = kind === 'chain' ? cold.chain : cold.leaf;
 const port = origin.ports[`cold.${kind}`]!;
 const trust = tlsTrustFor(cold.policy);
 
+const control = process.argv.includes('--control');
+const unrelated = control ? makeColdWorld(handshakes).leaf.map((entry) => firstCertificate(entry.cert)) : [];
+let unrelatedNext = 0;
 const parts: Record<string, (host: string, leaf: tls.DetailedPeerCertificate) => void> = {
   facts: (_host, leaf) => {
     const linked = peerChain(leaf);
@@ -51,6 +58,17 @@ const parts: Record<string, (host: string, leaf: tls.DetailedPeerCertificate) =>
     void readCertificate(leaf.raw);
   },
 };
+if (control) parts['the reader, on a certificate never served'] = () => void readCertificate(unrelated[unrelatedNext++ % unrelated.length]!);
+/** The DER of the first certificate of a PEM bundle. */
+function firstCertificate(pem: string | Buffer): Buffer {
+  const body = /-----BEGIN CERTIFICATE-----([^-]+)-----END CERTIFICATE-----/.exec(String(pem))?.[1];
+  if (!body) throw new Error('no certificate in the PEM');
+  const der = Buffer.from(body.replace(/\s+/g, ''), 'base64');
+  // A Buffer of its own, as Node hands over a peer's certificate (not a slice of Buffer's shared pool).
+  const own = Buffer.allocUnsafeSlow(der.length);
+  der.copy(own);
+  return own;
+}
 /** Set by a part that times only its end. */
 let timedFrom: number | undefined;
 const names = Object.keys(parts);
@@ -77,7 +95,7 @@ try {
     );
   }
   console.log(`Node ${process.version}: a new ${kind === 'leaf' ? 'leaf under a known intermediate' : 'chain (leaf, intermediate, root)'}, ${entries.length - 1} first handshakes, each timing one part inside checkServerIdentity\n`);
-  for (const name of names) console.log(`${name.padEnd(24)} ${`${median(times.get(name)!).toFixed(0)} µs`.padStart(8)}  (${times.get(name)!.length} handshakes)`);
+  for (const name of names) console.log(`${name.padEnd(56)} ${`${median(times.get(name)!).toFixed(0)} µs`.padStart(8)}  (${times.get(name)!.length} handshakes)`);
 } finally {
   origin.close();
 }
