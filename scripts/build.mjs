@@ -5,7 +5,7 @@
 // 2. esbuild bundles in two passes, from that output into dist/. First the library: every module the main entry
 //    reaches, in one chunk (dist/chunks/library-*.js) that dist/index.js re-exports the public part of, so that
 //    `import('certpin')` reads two files: Node spends about 2 ms of start-up on each ES module it loads, and seven
-//    files cost 9 to 15 ms more than two (Node 20, 22 and 24). dist/internal.js re-exports all of that chunk by name
+//    files cost 9 to 16 ms more than two (Node 20, 22 and 24). dist/internal.js re-exports all of that chunk by name
 //    for the other entries, which reach it through the package's private import `#internal` (package.json
 //    "imports"). Then those entries (tools, the client adapters, the CLI) with their own code in shared chunks.
 //    Not minified: names and statements are tsc's, so stack traces stay readable. Dependencies stay outside
@@ -24,7 +24,8 @@
 // loaded through the other. Its .d.cts re-exports the .d.ts, so that TypeScript sees a CommonJS entry (what it is to
 // the code that requires it) with the ES module's types. Bundling keeps that property: the library is one chunk that
 // every entry imports, and the other entries' shared code is in chunks of one build, so two entries never hold two
-// copies of a module (builtins.js, which holds no state, is the one exception: see below).
+// copies of a module (builtins.js, whose only state is a cache of Node's own modules, is the one exception: see
+// below).
 import { execFileSync } from 'node:child_process';
 import { cpSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
