@@ -429,6 +429,13 @@ async function workspace(): Promise<Workspace> {
   return { dir, ...(JSON.parse(readFileSync(path.join(dir, 'workspace.json'), 'utf8')) as Omit<Workspace, 'dir'>) };
 }
 
+/** A new directory under `parent`, its name starting with `prefix`. */
+function mkdtempIn(parent: string, prefix: string): string {
+  const dir = path.join(parent, `${prefix}${randomBytes(6).toString('hex')}`);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
 /** Runs a project's program on this Node: it prints `ok` and nothing on stderr (no warning either). */
 async function runs(file: string, args: readonly string[] = []): Promise<void> {
   const { stdout, stderr } = await run(process.execPath, [file, ...args], path.dirname(file));
@@ -479,6 +486,31 @@ describe(`the packed package in fresh projects (Node ${process.version})`, { tim
 
   it('require() and import() give one module instance: a policy made through one is accepted by the other', async () => {
     await runs(path.join(ws.dir, 'bare/cjs/same-instance.js'), [String(await closedPort())]);
+  });
+
+  it('an application bundled by esbuild (certpin inlined) holds one copy of the library and runs', async () => {
+    // The entries reach the library through the package's private import `#internal`: a bundler must follow it to
+    // the same chunk as `certpin`, or the application would hold two PinPolicy classes.
+    const out = mkdtempIn(path.join(ws.dir, 'bare'), 'bundled-');
+    writeFileSync(path.join(out, 'app.js'), `
+      import { PinPolicy, pinnedAgent } from 'certpin';
+      import { parsePin } from 'certpin/tools';
+      import { pinnedWebSocketOptions } from 'certpin/ws';
+      const policy = new PinPolicy({ hosts: { 'api.example.com': ['${PIN_A}', '${PIN_B}'] } });
+      const agents = [pinnedAgent(policy), pinnedWebSocketOptions(policy).agent];
+      if (parsePin('${PIN_A}').kind !== 'spki') throw new Error('certpin/tools');
+      for (const agent of agents) agent.destroy();
+      console.log('ok');
+    `);
+    try {
+      const { build } = createRequire(path.join(repo, 'package.json'))('esbuild') as typeof import('esbuild');
+      await build({ entryPoints: [path.join(out, 'app.js')], outfile: path.join(out, 'app.bundle.mjs'), bundle: true, platform: 'node', format: 'esm', external: ['undici', 'jose', 'tldts-icann'], logLevel: 'error' });
+      const bundle = readFileSync(path.join(out, 'app.bundle.mjs'), 'utf8');
+      assert.equal(bundle.match(/^var PinPolicy = class\b/gm)?.length, 1, 'PinPolicy is defined once in the bundle');
+      await runs(path.join(out, 'app.bundle.mjs'));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 
   it('a Node that cannot require() an ES module gets an error that says what to do', async (t) => {
