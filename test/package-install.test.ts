@@ -531,8 +531,18 @@ describe(`the packed package in fresh projects (Node ${process.version})`, { tim
     });
   }
 
-  it('the certpin command runs from the installed package', async () => {
-    const { stdout } = await run(process.execPath, [path.join(ws.dir, 'typed/node_modules/certpin/bin/certpin.js'), '--version'], ws.dir);
+  it('the certpin command runs from the installed package, and its commands reach the library (#internal)', async () => {
+    const cli = path.join(ws.dir, 'typed/node_modules/certpin/bin/certpin.js');
+    const { stdout } = await run(process.execPath, [cli, '--version'], ws.dir);
     assert.equal(stdout.trim(), pkg.version);
+    const out = mkdtempIn(ws.dir, 'cli-');
+    try {
+      await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=installed.example', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2'], out);
+      const inspected = await run(process.execPath, [cli, 'inspect', 'cert.pem'], out);
+      assert.match(inspected.stdout, /installed\.example/);
+      assert.match(inspected.stdout, /sha256\/[A-Za-z0-9+/]{43}=/);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
   });
 });
