@@ -8,7 +8,7 @@ import tls from 'node:tls';
 import { certpin } from './certpin.js';
 import { httpsGet, keepAlivePairs, newConnectionPairs } from './clients.js';
 import type { ClientEnvironment, ClientPair } from './clients.js';
-import { atMost, formatMicros, percent, ratioWithSpread, sizedCompare } from './harness.js';
+import { atMost, formatMicros, percent, ratioAtMost, ratioWithSpread, sizedCompare } from './harness.js';
 import type { Comparison, Quartiles, Row, SizedRounds, Table } from './harness.js';
 import { countsBetween, describeCounts } from './origin.js';
 import type { HandshakeCounts, Origin } from './origin.js';
@@ -31,7 +31,7 @@ function delta(d: Quartiles, r: Quartiles, slower: number, rounds: number): stri
 export function comparisonRow(client: string, sides: string, c: Comparison, evidence: string, limit = 1.01): Row {
   return {
     cells: [client, sides, `${c.rounds}×${c.operations / c.rounds}: CPU ${formatMicros(c.cpuB)}, wall ${formatMicros(c.wallB)}`, delta(c.cpuDelta, c.cpuRatio, c.cpuSlower, c.rounds), delta(c.wallDelta, c.wallRatio, c.wallSlower, c.rounds), evidence, `≤ ${percent(limit, 0)} CPU and wall`],
-    verdict: atMost(limit, c.cpuRatio, c.wallRatio),
+    verdict: ratioAtMost(limit, c.cpuRatio, c.wallRatio),
   };
 }
 

@@ -221,14 +221,26 @@ export function nsPerCall(fn: (i: number) => unknown, options: { rounds: number;
 export type Verdict = '' | 'PASS' | 'MISS' | 'NOISE';
 
 /**
- * The verdict for "at most `limit`": PASS when the upper quartile of every measure is within it (the whole
- * interquartile range is inside the target), MISS when the median of any measure is outside it, NOISE otherwise
- * (the median is inside, but the spread of this run reaches past the target).
+ * The verdict for a cost of "at most `limit`", where no cost at all is 0 (a time, or a time added to a baseline):
+ * PASS when the interquartile range of every measure is inside the target, its upper quartile within `limit` and
+ * its width no more than the target allows (a spread wider than the allowance cannot tell whether the cost is within
+ * it: an import measured at −15 ms with an IQR of −22 … +22 ms is noise, not a pass); MISS when the median of any
+ * measure is outside it; NOISE otherwise.
  */
 export function atMost(limit: number, ...measures: readonly Quartiles[]): Verdict {
+  return verdictWithin(limit, 0, measures);
+}
+
+/** The same for a ratio of certpin to a baseline, "at most `limit`×", where no cost at all is 1×. */
+export function ratioAtMost(limit: number, ...measures: readonly Quartiles[]): Verdict {
+  return verdictWithin(limit, 1, measures);
+}
+
+function verdictWithin(limit: number, noCost: number, measures: readonly Quartiles[]): Verdict {
   if (measures.some((m) => !Number.isFinite(m.median))) return '';
   if (measures.some((m) => m.median > limit)) return 'MISS';
-  if (measures.every((m) => m.high <= limit)) return 'PASS';
+  const allowance = limit - noCost;
+  if (measures.every((m) => m.high <= limit && m.high - m.low <= allowance)) return 'PASS';
   return 'NOISE';
 }
 
