@@ -50,7 +50,19 @@ const DOCUMENTED_STRICTER: readonly { readonly why: string; readonly applies: (c
   { why: 'a dNSName with a trailing dot', applies: (c) => c.sans.some(([tag, v]) => tag === 2 && v.toString('latin1').endsWith('.')) },
   { why: 'a commonName Node could use as a host name, under DNS constraints', applies: (c) => !c.sans.some(([tag]) => tag === 2) },
   { why: 'a DNS subtree written as a wildcard or with a trailing dot', applies: (c) => [...c.permitted, ...c.excluded].some(([tag, v]) => tag === 2 && /^\*|\.$/.test(v.toString('latin1'))) },
+  { why: 'an IPv4-mapped IPv6 address under an excluded IPv4 subtree', applies: (c) => c.sans.some(([tag, v]) => tag === 7 && mappedIpv4(v) !== undefined && c.excluded.some(([t, s]) => t === 7 && s.length === 8 && inSubtree(mappedIpv4(v)!, s))) },
 ];
+
+/** The IPv4 address an IPv4-mapped IPv6 address (::ffff:a.b.c.d) carries. */
+function mappedIpv4(address: Buffer): Buffer | undefined {
+  return address.length === 16 && address.subarray(0, 12).equals(Buffer.from('00000000000000000000ffff', 'hex')) ? address.subarray(12) : undefined;
+}
+
+/** Whether an address lies in an iPAddress subtree (address then mask, as nameConstraints write it). */
+function inSubtree(address: Buffer, subtree: Buffer): boolean {
+  const half = subtree.length / 2;
+  return address.length === half && address.every((byte, i) => (byte & subtree[half + i]!) === (subtree[i]! & subtree[half + i]!));
+}
 
 interface NcCase {
   readonly permitted: readonly GeneralName[];

@@ -211,6 +211,8 @@ function decodeAuthorityKeyId(value: Uint8Array): AuthorityKeyIdentifier {
   let serial: Uint8Array | undefined;
   let last = -1;
   for (const field of readDerChildren(value, seq, 3)) {
+    // As for GeneralName strings: OpenSSL joins the parts of a constructed keyIdentifier; DER has none.
+    if (field.tag === 0xa0) throw new DerError('a keyIdentifier in constructed (BER) form, which DER forbids');
     const order = field.tag === 0x80 ? 0 : field.tag === 0xa1 ? 1 : field.tag === 0x82 ? 2 : -1;
     if (order <= last) throw new DerError('unexpected field in authorityKeyIdentifier');
     last = order;

@@ -52,6 +52,13 @@ export function parseGeneralName(buf: Uint8Array, el: DerElement): GeneralName {
       return { type: 'iPAddress', value: buf.subarray(el.start, el.end) };
     case 0x88:
       return { type: 'registeredID', oid: decodeOidStrict(buf, { ...el, tag: 0x06 }) };
+    case 0xa1:
+    case 0xa2:
+    case 0xa6:
+    case 0xa7:
+      // OpenSSL's decoder takes BER's constructed form of these strings and joins the parts, whatever their tags.
+      // certpin reads DER only: a second reading of what a name says is where parser-differential bypasses start.
+      throw new DerError(`a GeneralName string in constructed (BER) form, which DER forbids (tag 0x${el.tag.toString(16)})`);
     default:
       throw new DerError(`unknown GeneralName tag 0x${el.tag.toString(16)}`);
   }
