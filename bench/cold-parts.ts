@@ -33,7 +33,8 @@ const port = origin.ports[`cold.${kind}`]!;
 const trust = tlsTrustFor(cold.policy);
 
 const control = process.argv.includes('--control');
-const unrelated = control ? makeColdWorld(handshakes).leaf.map((entry) => firstCertificate(entry.cert)) : [];
+// Node's X509Certificate reads the first certificate of the bundle, and its `raw` is what a handshake hands over.
+const unrelated = control ? makeColdWorld(handshakes).leaf.map((entry) => new X509Certificate(entry.cert).raw) : [];
 let unrelatedNext = 0;
 const parts: Record<string, (host: string, leaf: tls.DetailedPeerCertificate) => void> = {
   facts: (_host, leaf) => {
@@ -59,16 +60,6 @@ const parts: Record<string, (host: string, leaf: tls.DetailedPeerCertificate) =>
   },
 };
 if (control) parts['the reader, on a certificate never served'] = () => void readCertificate(unrelated[unrelatedNext++ % unrelated.length]!);
-/** The DER of the first certificate of a PEM bundle. */
-function firstCertificate(pem: string | Buffer): Buffer {
-  const body = /-----BEGIN CERTIFICATE-----([^-]+)-----END CERTIFICATE-----/.exec(String(pem))?.[1];
-  if (!body) throw new Error('no certificate in the PEM');
-  const der = Buffer.from(body.replace(/\s+/g, ''), 'base64');
-  // A Buffer of its own, as Node hands over a peer's certificate (not a slice of Buffer's shared pool).
-  const own = Buffer.allocUnsafeSlow(der.length);
-  der.copy(own);
-  return own;
-}
 /** Set by a part that times only its end. */
 let timedFrom: number | undefined;
 const names = Object.keys(parts);

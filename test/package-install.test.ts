@@ -13,7 +13,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import os from 'node:os';
@@ -429,13 +429,6 @@ async function workspace(): Promise<Workspace> {
   return { dir, ...(JSON.parse(readFileSync(path.join(dir, 'workspace.json'), 'utf8')) as Omit<Workspace, 'dir'>) };
 }
 
-/** A new directory under `parent`, its name starting with `prefix`. */
-function mkdtempIn(parent: string, prefix: string): string {
-  const dir = path.join(parent, `${prefix}${randomBytes(6).toString('hex')}`);
-  mkdirSync(dir, { recursive: true });
-  return dir;
-}
-
 /** Runs a project's program on this Node: it prints `ok` and nothing on stderr (no warning either). */
 async function runs(file: string, args: readonly string[] = []): Promise<void> {
   const { stdout, stderr } = await run(process.execPath, [file, ...args], path.dirname(file));
@@ -491,7 +484,7 @@ describe(`the packed package in fresh projects (Node ${process.version})`, { tim
   it('an application bundled by esbuild (certpin inlined) holds one copy of the library and runs', async () => {
     // The entries reach the library through the package's private import `#internal`: a bundler must follow it to
     // the same chunk as `certpin`, or the application would hold two PinPolicy classes.
-    const out = mkdtempIn(path.join(ws.dir, 'bare'), 'bundled-');
+    const out = mkdtempSync(path.join(ws.dir, 'bare', 'bundled-'));
     writeFileSync(path.join(out, 'app.js'), `
       import { PinPolicy, pinnedAgent } from 'certpin';
       import { parsePin } from 'certpin/tools';
@@ -535,7 +528,7 @@ describe(`the packed package in fresh projects (Node ${process.version})`, { tim
     const cli = path.join(ws.dir, 'typed/node_modules/certpin/bin/certpin.js');
     const { stdout } = await run(process.execPath, [cli, '--version'], ws.dir);
     assert.equal(stdout.trim(), pkg.version);
-    const out = mkdtempIn(ws.dir, 'cli-');
+    const out = mkdtempSync(path.join(ws.dir, 'cli-'));
     try {
       await run('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=installed.example', '-keyout', 'key.pem', '-out', 'cert.pem', '-days', '2'], out);
       const inspected = await run(process.execPath, [cli, 'inspect', 'cert.pem'], out);
