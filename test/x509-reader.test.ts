@@ -8,7 +8,7 @@ import { describe, it } from 'node:test';
 import tls from 'node:tls';
 import { TrustAnchorIndex, validateServedChain } from '../src/core/path/index.js';
 import { certificateFacts, normaliseDigest, readCertificate } from '../src/core/x509/index.js';
-import { OID, intermediate, leaf, root } from './support/x509-builder.js';
+import { OID, buildCertificate, intermediate, leaf, root } from './support/x509-builder.js';
 
 describe('certificate reader', () => {
   it("reads every root of Node's store: self-signed CAs, nothing invalid", () => {
@@ -41,6 +41,27 @@ describe('certificate reader', () => {
     assert.equal(rootFacts.facts.nameConstraints?.permitted.length, 1);
     assert.equal(rootFacts.facts.nameConstraints?.excluded[0]?.base.type, 'iPAddress');
     assert.ok(rootFacts.facts.selfSigned);
+  });
+
+  it("a name or key identifier in BER's constructed form makes the certificate invalid, where OpenSSL joins the parts", () => {
+    const tlv = (tag: number, ...parts: Buffer[]) => {
+      const body = Buffer.concat(parts);
+      return Buffer.concat([Buffer.from([tag, body.length]), body]);
+    };
+    const host = Buffer.from('reader.test', 'latin1');
+    // dNSName [2] as a constructed string of two IA5String parts; keyIdentifier [0] as a constructed OCTET STRING.
+    const san = tlv(0x30, tlv(0xa2, tlv(0x16, host.subarray(0, 6)), tlv(0x16, host.subarray(6))));
+    const akid = tlv(0x30, tlv(0xa0, tlv(0x04, Buffer.from([1, 2, 3, 4]))));
+    const raw = { ca: 'omit', keyUsage: 'omit', eku: 'omit', skid: 'omit', akid: 'omit', sans: [] } as const;
+    for (const [what, extension] of [['subjectAltName', { oid: '2.5.29.17', critical: false, value: san }], ['authorityKeyIdentifier', { oid: '2.5.29.35', critical: false, value: akid }]] as const) {
+      const built = buildCertificate({ ...raw, subject: 'reader.test', extensions: [extension] });
+      const read = readCertificate(built.der);
+      assert.ok(read.ok);
+      assert.ok(read.facts.invalid.some((why) => /constructed \(BER\) form, which DER forbids/.test(why)), `${what}: ${read.facts.invalid.join('; ')}`);
+    }
+    // OpenSSL reads the constructed dNSName as one name: a reader that joined the parts would agree with it today,
+    // and would be a second reading of names to keep identical to OpenSSL's.
+    assert.equal(new X509Certificate(buildCertificate({ ...raw, subject: 'reader.test', extensions: [{ oid: '2.5.29.17', critical: false, value: san }] }).der).subjectAltName, 'DNS:reader.test');
   });
 
   it("caches facts by SHA-256, keyed by Node's fingerprint256 without hashing again", () => {
