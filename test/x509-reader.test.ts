@@ -84,6 +84,21 @@ describe('certificate reader', () => {
     assert.equal(index.unreadable, 0);
   });
 
+  it("an anchor given as Node's X509Certificate lends the key OpenSSL decoded: the first chain under it decodes none", () => {
+    const r = root('Lending Root');
+    const i = intermediate('Lending Issuing', r);
+    const l = leaf('lending.test', i);
+    const anchors = new TrustAnchorIndex([r.cert]);
+    const result = validateServedChain([l.der, i.der], anchors, { now: Date.now() }, [l.cert.fingerprint256, i.cert.fingerprint256]);
+    assert.ok(result.verified, result.verified ? '' : result.reason);
+    const anchor = result.paths[0]!.at(-1)!;
+    assert.equal(anchor.x509(), r.cert, "the anchor's facts hold the store's X509Certificate");
+    assert.ok(anchor.publicKey().equals(r.cert.publicKey));
+    // A certificate read from DER alone still decodes its own key.
+    const issuing = result.paths[0]![1]!;
+    assert.notEqual(issuing.x509(), i.cert);
+  });
+
   it('validateServedChain: an unreadable leaf is refused, unreadable others are left out', () => {
     const r = root('Served Root');
     const i = intermediate('Served Issuing', r);

@@ -50,7 +50,7 @@ function buildTrust(settings: TrustSettings): TlsTrust {
   if (settings.clientCertificate) Object.assign(options, settings.clientCertificate);
   return {
     // The index parses the anchors on first use: a process that pins nothing never reads 150 roots.
-    anchors: { index: new TrustAnchorIndex(certificates.map((c) => c.raw)), partialChain },
+    anchors: { index: new TrustAnchorIndex(certificates), partialChain },
     certificates,
     secureContext: nodeTls().createSecureContext(options),
   };

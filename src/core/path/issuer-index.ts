@@ -5,6 +5,7 @@
  * is checked later, once, on the path that is kept.
  * @module
  */
+import { X509Certificate } from 'node:crypto';
 import { authorityKeyIdMatches, certificateFacts, signatureAlgorithmFits } from '../x509/index.js';
 import type { CertificateFacts } from '../x509/index.js';
 
@@ -60,20 +61,21 @@ export class IssuerIndex {
 /**
  * The trust anchors of a policy (the certificates of the store OpenSSL verifies against), indexed by canonical
  * subject. Built on first use: a store of 150 system roots costs nothing until a handshake needs it, then one parse
- * per root, once per process.
+ * per root, once per process. Anchors given as Node's `X509Certificate` (as a trust store holds them) lend their
+ * already decoded public keys: the first chain under a root does not decode its key again.
  *
  * @example
  * ```ts
- * const anchors = new TrustAnchorIndex(tls.rootCertificates.map((pem) => new X509Certificate(pem).raw));
+ * const anchors = new TrustAnchorIndex(tls.rootCertificates.map((pem) => new X509Certificate(pem)));
  * validatePath(leaf, served, anchors, { now: Date.now(), partialChain: false });
  * ```
  */
 export class TrustAnchorIndex {
-  readonly #input: readonly (CertificateFacts | Uint8Array)[];
+  readonly #input: readonly (CertificateFacts | Uint8Array | X509Certificate)[];
   #index: IssuerIndex | undefined;
   #unreadable = 0;
 
-  constructor(anchors: readonly (CertificateFacts | Uint8Array)[]) {
+  constructor(anchors: readonly (CertificateFacts | Uint8Array | X509Certificate)[]) {
     this.#input = [...anchors];
   }
 
@@ -81,8 +83,8 @@ export class TrustAnchorIndex {
     if (!this.#index) {
       const index = new IssuerIndex();
       for (const anchor of this.#input) {
-        if (anchor instanceof Uint8Array) {
-          const read = certificateFacts(anchor);
+        if (anchor instanceof Uint8Array || anchor instanceof X509Certificate) {
+          const read = anchor instanceof X509Certificate ? certificateFacts(anchor.raw, anchor.fingerprint256, anchor) : certificateFacts(anchor);
           if (read.ok) index.add(read.facts);
           else this.#unreadable++;
         } else index.add(anchor);

@@ -5,6 +5,7 @@
  * @module
  */
 import { createHash } from 'node:crypto';
+import type { X509Certificate } from 'node:crypto';
 import { readCertificate } from './certificate.js';
 import type { CertificateReadResult } from './certificate.js';
 
@@ -46,13 +47,15 @@ function colonHex(digest: string): string | undefined {
  * The facts of a certificate, from the cache or parsed now. Never throws.
  * @param digest the DER's SHA-256 if the caller has it (bytes, hex or Node's `fingerprint256`); it is trusted to be
  *   the digest of `der`.
+ * @param parsed Node's `X509Certificate` of `der`, if the caller has one: see {@link readCertificate}. A certificate
+ *   already in the cache keeps the facts it has.
  * @example
  * ```ts
  * const peer = socket.getPeerCertificate(true);
  * const read = certificateFacts(peer.raw, peer.fingerprint256);
  * ```
  */
-export function certificateFacts(der: Uint8Array, digest?: string | Uint8Array): CertificateReadResult {
+export function certificateFacts(der: Uint8Array, digest?: string | Uint8Array, parsed?: X509Certificate): CertificateReadResult {
   const key = (digest === undefined ? undefined : normaliseDigest(digest)) ?? createHash('sha256').update(der).digest('hex');
   const hit = cache.get(key);
   if (hit) {
@@ -61,7 +64,7 @@ export function certificateFacts(der: Uint8Array, digest?: string | Uint8Array):
     cache.set(key, hit);
     return hit;
   }
-  const read = readCertificate(der, key);
+  const read = readCertificate(der, key, parsed);
   if (cache.size >= LIMIT) cache.delete(cache.keys().next().value!);
   cache.set(key, read);
   return read;
