@@ -12,6 +12,7 @@ import type * as Got from '../src/adapters/got.js';
 import type * as Ws from '../src/adapters/ws.js';
 import type * as X509 from '../src/core/x509/index.js';
 import type * as Path from '../src/core/path/index.js';
+import type * as Signature from '../src/core/path/signature.js';
 import type * as Decision from '../src/core/decision.js';
 import type * as Hostname from '../src/core/hostname.js';
 import type * as Diagnostics from '../src/node/diagnostics.js';
@@ -33,5 +34,6 @@ export const { publishDecision } = await load<typeof Diagnostics>('node/diagnost
 export const { createPinCheck, peerChain } = await load<typeof PinCheck>('node/pin-check.js');
 export const { certificateFacts, readCertificate } = await load<typeof X509>('core/x509/index.js');
 export const { validateServedChain } = await load<typeof Path>('core/path/index.js');
+export const { signatureVerifies } = await load<typeof Signature>('core/path/signature.js');
 export const { normalizeHost } = await load<typeof Hostname>('core/hostname.js');
 export const { tlsTrustFor } = await load<typeof TrustStore>('node/trust-store.js');

@@ -18,7 +18,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import tls from 'node:tls';
-import { certificateFacts, decide, peerChain, readCertificate, tlsTrustFor, validateServedChain } from './certpin.js';
+import { certificateFacts, decide, peerChain, readCertificate, signatureVerifies, tlsTrustFor, validateServedChain } from './certpin.js';
 import { makeColdWorld } from './decisions.js';
 import { median } from './harness.js';
 import { startOrigin } from './origin.js';
@@ -51,6 +51,29 @@ const parts: Record<string, (host: string, leaf: tls.DetailedPeerCertificate) =>
     if (!decision.allowed) throw new Error(`refused: ${decision.outcome}`);
   },
   "Node's X509Certificate": (_host, leaf) => void new X509Certificate(leaf.raw),
+  "certpin's signature check alone (facts read untimed)": (_host, leaf) => {
+    const linked = peerChain(leaf);
+    const [subject, issuer] = linked.der.map((der, i) => certificateFacts(der, linked.fingerprints[i]));
+    if (!subject?.ok || !issuer?.ok) throw new Error('unreadable');
+    timedFrom = performance.now();
+    if (!signatureVerifies(subject.facts, issuer.facts, { fresh: 0, limit: 1 })) throw new Error('the leaf does not verify');
+  },
+  // What any sound validator must do for new certificates, done by Node and OpenSSL at the same moment: the floor
+  // under the targets. Each certificate not seen before is read (OpenSSL decodes its key as it reads it) and each
+  // signature below the anchor is checked with X509_verify. The anchors come read, as certpin's index has them.
+  "Node's floor: new certificates read, each signature checked": (_host, leaf) => {
+    for (let c = leaf; c.issuerCertificate && c.issuerCertificate !== c; c = c.issuerCertificate) {
+      if (!nodeRead(c.raw, c.fingerprint256).verify(nodeRead(c.issuerCertificate.raw, c.issuerCertificate.fingerprint256).publicKey)) {
+        throw new Error('a signature of the chain does not verify');
+      }
+    }
+  },
+  "Node's signature check alone (the certificates read untimed)": (_host, leaf) => {
+    const subject = nodeRead(leaf.raw, leaf.fingerprint256);
+    const key = nodeRead(leaf.issuerCertificate.raw, leaf.issuerCertificate.fingerprint256).publicKey;
+    timedFrom = performance.now();
+    if (!subject.verify(key)) throw new Error('the leaf does not verify');
+  },
   // The reader alone (no cache), then the same read again at once: what the handshake's work costs the first read.
   'the reader alone': (_host, leaf) => void readCertificate(leaf.raw),
   'the reader again, at once (only the second timed)': (_host, leaf) => {
@@ -60,6 +83,13 @@ const parts: Record<string, (host: string, leaf: tls.DetailedPeerCertificate) =>
   },
 };
 if (control) parts['the reader, on a certificate never served'] = () => void readCertificate(unrelated[unrelatedNext++ % unrelated.length]!);
+const nodeCertificates = new Map(trust.certificates.map((c) => [c.fingerprint256, c]));
+/** Node's reading of a certificate, kept by fingerprint as certpin keeps its facts. */
+function nodeRead(der: Buffer, fingerprint256: string): X509Certificate {
+  let read = nodeCertificates.get(fingerprint256);
+  if (!read) nodeCertificates.set(fingerprint256, (read = new X509Certificate(der)));
+  return read;
+}
 /** Set by a part that times only its end. */
 let timedFrom: number | undefined;
 const names = Object.keys(parts);
