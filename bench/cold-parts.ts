@@ -7,6 +7,9 @@
  * - validate: that and path validation (the issuer look-ups, OpenSSL's checks, one signature per new certificate);
  * - decide: that and the pin decision (names, pin sets, matching);
  * - Node's X509Certificate: Node parsing the same leaf at the same moment, as a yardstick for the cold caches;
+ * - certpin's signature check alone, and Node's (OpenSSL's X509_verify) alone, the certificates read untimed;
+ * - Node's floor: what any sound validator must do for the new certificates, done by Node at the same moment (each
+ *   read, each signature below the anchor checked): a target under it cannot be met on this machine by reading less;
  * - the reader alone (`readCertificate`, no cache), and the same read repeated at once with only the repeat timed:
  *   the difference is what the handshake's work before it costs a first read, not the code's speed;
  * - with --control, the reader on a certificate the server never sent (is it the moment or the served bytes?). Not
