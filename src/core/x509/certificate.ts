@@ -4,7 +4,7 @@
  * `ok: false` with a reason instead.
  * @module
  */
-import { X509Certificate, createHash, createPublicKey } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { DerError, decodeOidStrict, readDerChildren, readDerElement } from '../der.js';
 import { keyInfo, parseAlgorithmIdentifier, signatureScheme } from './algorithms.js';
@@ -50,7 +50,10 @@ export interface CertificateFacts extends DecodedExtensions {
   readonly selfIssued: boolean;
   /** OpenSSL's "self-signed" (EXFLAG_SS): self-issued, its AKID matches itself, its signature algorithm its key. */
   readonly selfSigned: boolean;
-  /** The public key, made on first use (certificates that are never an issuer never pay for it). */
+  /**
+   * The public key, made on first use (certificates that are never an issuer never pay for it): the key OpenSSL
+   * decodes as it reads the certificate (see {@link CertificateFacts.x509}), the one its own `X509_verify` uses.
+   */
   publicKey(): KeyObject;
   /** Node's X509Certificate for this DER, made on first use. */
   x509(): X509Certificate;
@@ -70,8 +73,8 @@ export type CertificateReadResult = { readonly ok: true; readonly facts: Certifi
  * Reads a certificate's facts from its DER. Never throws.
  * @param sha256 the DER's SHA-256 in lower-case hex, when the caller already has it (it is trusted, not checked).
  * @param parsed Node's `X509Certificate` of the same DER, when the caller already has one (a trust store's anchors):
- *   the facts' `publicKey()` then takes the key OpenSSL decoded when it read the certificate, instead of decoding the
- *   key again (tens of µs, over 100 µs with OpenSSL 3.0). It is trusted to be of `der`, not checked.
+ *   the facts' `x509()` and `publicKey()` then come from it, and the certificate is not read by OpenSSL again. It is
+ *   trusted to be of `der`, not checked.
  * @example
  * ```ts
  * const read = readCertificate(der);
@@ -152,6 +155,7 @@ function parse(input: Uint8Array, sha256: string | undefined, parsed: X509Certif
   const key = keyInfo(spki);
   const selfIssued = subject.key === issuer.key;
   const invalid = [...decoded.invalid];
+  const x509 = parsed ? () => parsed : lazy(() => new X509Certificate(der));
   const facts = {
     der,
     sha256: sha256 ?? createHash('sha256').update(der).digest('hex'),
@@ -173,8 +177,10 @@ function parse(input: Uint8Array, sha256: string | undefined, parsed: X509Certif
     invalid,
     selfIssued,
     selfSigned: false,
-    publicKey: lazy(() => (parsed ? parsed.publicKey : createPublicKey({ key: Buffer.from(spki), format: 'der', type: 'spki' }))),
-    x509: parsed ? () => parsed : lazy(() => new X509Certificate(der)),
+    // The key from Node's reading of the whole certificate rather than `createPublicKey` on the SPKI: inside a
+    // handshake that is 0.09 against 0.21 ms on Node 24, the same on 20, 0.11 against 0.10 ms on 22.
+    publicKey: lazy(() => x509().publicKey),
+    x509,
   };
   facts.selfSigned = selfIssued && invalid.length === 0 && authorityKeyIdMatches(facts, facts) && signatureAlgorithmFits(facts, facts);
   return Object.freeze(facts);
