@@ -13,6 +13,11 @@ import type * as Ws from '../src/adapters/ws.js';
 import type * as X509 from '../src/core/x509/index.js';
 import type * as Path from '../src/core/path/index.js';
 import type * as Signature from '../src/core/path/signature.js';
+import type * as Der from '../src/core/der.js';
+import type * as Algorithms from '../src/core/x509/algorithms.js';
+import type * as Names from '../src/core/x509/name.js';
+import type * as Times from '../src/core/x509/time.js';
+import type * as Extensions from '../src/core/x509/extensions.js';
 import type * as Decision from '../src/core/decision.js';
 import type * as Hostname from '../src/core/hostname.js';
 import type * as Diagnostics from '../src/node/diagnostics.js';
@@ -35,5 +40,13 @@ export const { createPinCheck, peerChain } = await load<typeof PinCheck>('node/p
 export const { certificateFacts, readCertificate } = await load<typeof X509>('core/x509/index.js');
 export const { validateServedChain } = await load<typeof Path>('core/path/index.js');
 export const { signatureVerifies } = await load<typeof Signature>('core/path/signature.js');
+/** The reader's steps, for `reader-stages.ts`. */
+export const readerSteps = {
+  ...(await load<typeof Der>('core/der.js')),
+  ...(await load<typeof Algorithms>('core/x509/algorithms.js')),
+  ...(await load<typeof Names>('core/x509/name.js')),
+  ...(await load<typeof Times>('core/x509/time.js')),
+  ...(await load<typeof Extensions>('core/x509/extensions.js')),
+};
 export const { normalizeHost } = await load<typeof Hostname>('core/hostname.js');
 export const { tlsTrustFor } = await load<typeof TrustStore>('node/trust-store.js');
