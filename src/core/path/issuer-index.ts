@@ -83,11 +83,12 @@ export class TrustAnchorIndex {
     if (!this.#index) {
       const index = new IssuerIndex();
       for (const anchor of this.#input) {
-        if (anchor instanceof Uint8Array || anchor instanceof X509Certificate) {
-          const read = anchor instanceof X509Certificate ? certificateFacts(anchor.raw, anchor.fingerprint256, anchor) : certificateFacts(anchor);
-          if (read.ok) index.add(read.facts);
-          else this.#unreadable++;
-        } else index.add(anchor);
+        const read =
+          anchor instanceof X509Certificate ? certificateFacts(anchor.raw, anchor.fingerprint256, anchor)
+          : anchor instanceof Uint8Array ? certificateFacts(anchor)
+          : { ok: true as const, facts: anchor };
+        if (read.ok) index.add(read.facts);
+        else this.#unreadable++;
       }
       this.#index = index;
     }
