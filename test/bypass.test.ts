@@ -604,6 +604,31 @@ describe('what the README promises', () => {
     bound.destroy();
   });
 
+  it('accessors on Object.prototype cannot take the pin check off a connection', async () => {
+    // Code that can define accessors owns the process anyway; still, a setter must not silently swallow the pin check
+    // certpin sets, nor a getter supply its own. (A getter that supplies a session is refused on entry.)
+    const acceptAll = () => undefined;
+    const proto = Object.prototype as Record<string, unknown>;
+    const agent = pinnedAgent(policyOf(), { keepAlive: false });
+    try {
+      for (const [name, value] of [['checkServerIdentity', acceptAll], ['session', undefined]] as const) {
+        Object.defineProperty(proto, name, { configurable: true, get: () => value, set: () => {} });
+      }
+      await rogueReadsNothing(async () => {
+        const code = await refusal(new Promise((resolve, reject) => {
+          const socket = pinnedConnect(policyOf(), { host: '127.0.0.1', port: rogue.port, servername: 'localhost' });
+          socket.on('secureConnect', resolve).on('error', reject);
+        }));
+        assert.equal(code, 'ERR_CERTPIN_PIN_MISMATCH');
+        assert.equal(await refusal(get(`https://localhost:${rogue.port}/`, { agent })), 'ERR_CERTPIN_PIN_MISMATCH');
+      });
+    } finally {
+      delete proto.checkServerIdentity;
+      delete proto.session;
+      agent.destroy();
+    }
+  });
+
   it('ca entries are validated when the policy is built', () => {
     for (const ca of [null, [{}], [null], [42], '', 'not a certificate']) {
       assert.throws(() => new PinPolicy({ hosts: {}, ca: ca as never, onWarning: () => {} }), { code: 'ERR_CERTPIN_INVALID_POLICY' }, JSON.stringify(ca));

@@ -4,11 +4,13 @@
  * weaker policy than the input says.
  */
 import assert from 'node:assert/strict';
+import { isIP } from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { PinPolicy, policyFromJson } from '../src/index.js';
 import { normalizeHost, parseCertificates, parsePin } from '../src/tools/index.js';
 import { CertpinError } from '../src/errors.js';
+import { isIpLiteral } from '../src/core/hostname.js';
 import { backupPin, createPki } from './support/pki.js';
 
 const RUNS = { numRuns: 400 };
@@ -85,6 +87,22 @@ describe('normalizeHost', () => {
       }),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('isIpLiteral', () => {
+  it("agrees with Node's isIP on addresses, names and strings made of their characters", () => {
+    const characters = fc.constantFrom(...'0123456789abcdefABCDEFxyz.:%[]-_ '.split(''));
+    const input = fc.oneof(
+      fc.ipV4(),
+      fc.ipV4Extended(),
+      fc.ipV6(),
+      fc.tuple(fc.ipV6(), fc.stringMatching(/^[a-z0-9]{1,6}$/)).map(([address, zone]) => `${address}%${zone}`),
+      fc.domain(),
+      fc.string({ unit: characters, maxLength: 24 }),
+      fc.string(),
+    );
+    fc.assert(fc.property(input, (host) => isIpLiteral(host) === (isIP(host) !== 0)), { numRuns: 3000 });
   });
 });
 

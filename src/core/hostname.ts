@@ -97,6 +97,10 @@ export function formatAuthority(host: string, port: number | string, defaultPort
 
 /** Whether a normalised host is an IP literal (policy patterns with wildcards never apply to those). */
 export function isIpLiteral(host: string): boolean {
+  // Every connection asks, mostly of names: an IPv4 literal ends with a digit and an IPv6 one has a colon, and a name
+  // with neither is not worth Node's regular expressions.
+  const last = host.charCodeAt(host.length - 1);
+  if (!(last >= 0x30 && last <= 0x39) && !host.includes(':')) return false;
   return isIP(host) !== 0;
 }
 

@@ -14,7 +14,7 @@ import { lazySuperclass, nodeHttp, nodeHttps } from '../builtins.js';
 import { hostOfAuthority, plaintextRefusal } from '../core/plaintext.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { InsecureOptionError } from '../errors.js';
-import { pinnedConnect } from './connect.js';
+import { openPinnedSocket } from './connect.js';
 import type { PinnedConnectOptions } from './connect.js';
 import { callerCheckId } from './session-cache.js';
 import { assertSafeTlsOptions } from './tls-options.js';
@@ -70,14 +70,7 @@ export class PinnedAgent extends lazySuperclass(() => nodeHttps().Agent) {
   /** Opens one pinned socket for `options` (what a subclass changes to reach the server another way). */
   protected connect(options: https.RequestOptions, viaTunnel?: Duplex): tls.TLSSocket {
     // `path` is the request's path here (or the socket path Node copied into it); a TLS socket must not read it as an IPC path.
-    const { path: _requestPath, socketPath, ...tlsOptions } = options;
-    const connectOptions: PinnedConnectOptions = {
-      ...(tlsOptions as PinnedConnectOptions),
-      ...(socketPath === undefined ? {} : { path: socketPath }),
-      ...(viaTunnel === undefined ? {} : { socket: viaTunnel }),
-      requestHost: requestHostOf(options),
-    };
-    const socket = pinnedConnect(this.policy, connectOptions);
+    const socket = openPinnedSocket(this.policy, options as PinnedConnectOptions, { path: options.socketPath, socket: viaTunnel, requestHost: requestHostOf(options) });
     socketPolicies.set(socket, this.policy.current());
     return socket;
   }

@@ -23,6 +23,7 @@ export const SECURE_CONTEXT_OPTIONS = [
  * @param policyMinVersion the policy's minimum version; a `minVersion` equal to it is accepted.
  */
 export function assertSafeTlsOptions(options: Readonly<Record<string, unknown>>, where = 'options', policyMinVersion = 'TLSv1.2'): void {
+  if (!mayBeRefused(options)) return;
   if (options.rejectUnauthorized === false) {
     throw new InsecureOptionError('rejectUnauthorized', `${where}.rejectUnauthorized is false: certpin never turns certificate validation off. For a development CA, add it to the policy's "ca" or "developmentOverrides".`);
   }
@@ -52,4 +53,20 @@ export function assertSafeTlsOptions(options: Readonly<Record<string, unknown>>,
   if (options.maxVersion !== undefined) {
     throw new InsecureOptionError('maxVersion', `${where}.maxVersion is set: pinned connections negotiate the highest version both sides support, from the policy's minVersion up.`);
   }
+}
+
+/**
+ * False when {@link assertSafeTlsOptions} cannot refuse `options`: none of the options it refuses is set. Every
+ * connection passes here, and loads of named properties cost a fraction of looking the names up from a list; the
+ * list decides what is refused, and a test holds this shortcut to every name in it.
+ */
+function mayBeRefused(o: Readonly<Record<string, unknown>>): boolean {
+  return (
+    o.rejectUnauthorized === false || o.pskCallback !== undefined || o.session !== undefined || o.minVersion !== undefined || o.maxVersion !== undefined ||
+    o.ca !== undefined || o.secureContext !== undefined || o.cert !== undefined || o.key !== undefined || o.pfx !== undefined ||
+    o.passphrase !== undefined || o.secureProtocol !== undefined || o.crl !== undefined || o.ciphers !== undefined || o.sigalgs !== undefined ||
+    o.ecdhCurve !== undefined || o.dhparam !== undefined || o.secureOptions !== undefined || o.honorCipherOrder !== undefined ||
+    o.privateKeyEngine !== undefined || o.privateKeyIdentifier !== undefined || o.clientCertEngine !== undefined || o.ticketKeys !== undefined ||
+    o.sessionTimeout !== undefined
+  );
 }
