@@ -639,6 +639,7 @@ describe('what the README promises', () => {
     const proto = Object.prototype as Record<string, unknown>;
     const polluted = { reportOnly: true, expires: '2000-01-01', includeSubdomains: true, trustSystemRoots: false, onlyPinnedHosts: false, pskCallback: () => ({ psk: Buffer.alloc(16), identity: 'x' }), session: Buffer.from('x'), rejectUnauthorized: false };
     const policy = policyOf();
+    const agent = pinnedAgent(policy, { keepAlive: false });
     try {
       Object.assign(proto, polluted);
       const fresh = policyOf();
@@ -653,9 +654,33 @@ describe('what the README promises', () => {
           socket.on('secureConnect', resolve).on('error', reject);
         }));
         assert.ok(code === 'ERR_CERTPIN_INSECURE_OPTION' || code === 'ERR_CERTPIN_PIN_MISMATCH', code);
+        // An agent's request options have no prototype (Node makes them so); the connection is still made from an
+        // ordinary object, and the inherited options are refused before it is.
+        assert.equal(await refusal(get(`https://localhost:${rogue.port}/`, { agent })), 'ERR_CERTPIN_INSECURE_OPTION');
       });
     } finally {
       for (const key of Object.keys(polluted)) delete proto[key];
+      agent.destroy();
+    }
+  });
+
+  it('a polluted Object.prototype cannot choose the transport of a pinned connection', async () => {
+    const proto = Object.prototype as Record<string, unknown>;
+    const agent = pinnedAgent(policyOf(), { keepAlive: false });
+    try {
+      // Node would dial an IPC path, or run TLS over a socket of the attacker's, when it reads either inherited.
+      proto.path = path.join(os.tmpdir(), 'certpin-no-such.sock');
+      await new Promise<void>((resolve, reject) => {
+        const socket = pinnedConnect(policyOf(), { host: 'localhost', port: bank.port });
+        socket.on('secureConnect', () => {
+          socket.end();
+          resolve();
+        }).on('error', reject);
+      });
+      assert.match(await get(`https://localhost:${bank.port}/`, { agent }), /bank/);
+    } finally {
+      delete proto.path;
+      agent.destroy();
     }
   });
 });

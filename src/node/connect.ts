@@ -100,13 +100,13 @@ export function openPinnedSocket(policy: PinPolicy | PolicyHolder, options: Pinn
     resume,
   );
   // One copy of the caller's options (certpin's own, onPinDecision, resume and requestHost, mean nothing to Node).
-  // The literal makes certpin's options the copy's own properties before anything is copied, so that the writes
-  // below replace the caller's values without ever reaching a setter an Object.prototype may hold; then neither the
-  // caller nor anything inherited can supply a session, a PSK or another identity check. Object.assign costs a third
-  // of a spread followed by properties on Node 20 (an own "__proto__" becomes the copy's prototype, which Node never
-  // reads: it copies own properties only).
+  // The literal makes certpin's options, and the transport an agent routes to, the copy's own properties before
+  // anything is copied, so that the writes below replace the caller's values without ever reaching a setter an
+  // Object.prototype may hold; then neither the caller nor anything inherited can supply a session, a PSK, another
+  // identity check or another transport. Object.assign costs a third of a spread followed by properties on Node 20
+  // (an own "__proto__" becomes the copy's prototype, which Node never reads: it copies own properties only).
   const connectOptions: tls.ConnectionOptions = Object.assign(
-    { servername: undefined, secureContext: undefined, rejectUnauthorized: true, checkServerIdentity: undefined, session: undefined, pskCallback: undefined },
+    { servername: undefined, secureContext: undefined, rejectUnauthorized: true, checkServerIdentity: undefined, session: undefined, pskCallback: undefined, socket: undefined, path: undefined },
     options,
   );
   if (route) {

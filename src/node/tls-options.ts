@@ -23,6 +23,13 @@ export const SECURE_CONTEXT_OPTIONS = [
  * @param policyMinVersion the policy's minimum version; a `minVersion` equal to it is accepted.
  */
 export function assertSafeTlsOptions(options: Readonly<Record<string, unknown>>, where = 'options', policyMinVersion = 'TLSv1.2'): void {
+  refuseWeakening(options, where, policyMinVersion);
+  // Node's agents hand over options without a prototype, and the copy a connection is made from is an ordinary
+  // object: what Object.prototype holds is read through it, so it counts as inherited here too.
+  if (Object.getPrototypeOf(options) === null) refuseWeakening(Object.prototype as Record<string, unknown>, where, policyMinVersion);
+}
+
+function refuseWeakening(options: Readonly<Record<string, unknown>>, where: string, policyMinVersion: string): void {
   if (!mayBeRefused(options)) return;
   if (options.rejectUnauthorized === false) {
     throw new InsecureOptionError('rejectUnauthorized', `${where}.rejectUnauthorized is false: certpin never turns certificate validation off. For a development CA, add it to the policy's "ca" or "developmentOverrides".`);
