@@ -19,7 +19,8 @@ import { parseArgs } from 'node:util';
 import type * as Index from '../src/index.js';
 import type * as TrustStore from '../src/node/trust-store.js';
 import { makeColdWorld } from './decisions.js';
-import { median } from './harness.js';
+import { interleavedRounds, median, timeCall } from './harness.js';
+import type { TimedOperation } from './harness.js';
 import { startOrigin } from './origin.js';
 import { tlsOnce } from './tls-once.js';
 import { backupPin, createPki, pinOf } from '../test/support/pki.js';
@@ -46,36 +47,29 @@ const moduleOf = <T>(dir: string, file: string) => import(new URL(`file://${proc
 const builds = await Promise.all(dirs.map(async (dir) => ({ dir, certpin: await moduleOf<typeof Index>(dir, 'index.js'), trust: await moduleOf<typeof TrustStore>(dir, 'node/trust-store.js') })));
 
 const pki = createPki({ name: 'Bench', hosts: [HOST] });
-const origin = await startOrigin({ main: { key: pki.leaf.key.keyPem, cert: pki.chainPem }, coldLeaf: makeColdWorld(0).leaf, coldChain: makeColdWorld(0).chain });
+const cold = makeColdWorld(0);
+const origin = await startOrigin({ main: { key: pki.leaf.key.keyPem, cert: pki.chainPem }, coldLeaf: cold.leaf, coldChain: cold.chain });
 const certpinPort = origin.ports[`https.${kind}.a`]!;
 const plainPort = origin.ports[`https.${kind}.b`]!;
 const policies = builds.map(({ certpin }) => new certpin.PinPolicy({ hosts: { [HOST]: [pinOf(pki.intermediate), backupPin()] }, ca: [pki.root.pem], trustSystemRoots: false, onWarning: () => {} }));
 const secureContext = builds[0]!.trust.tlsTrustFor(policies[0]!).secureContext;
 
-/** One operation of a side; `call` receives the time of the synchronous call that opens the connection. */
-type Operation = (call: (µs: number) => void) => Promise<void>;
-const timed = <T>(call: (µs: number) => void, open: () => T): T => {
-  const started = performance.now();
-  const opened = open();
-  call((performance.now() - started) * 1000);
-  return opened;
-};
 const agents: https.Agent[] = [];
 function get(port: number, agent: https.Agent, call: (µs: number) => void): Promise<void> {
   return new Promise((resolve, reject) => {
-    timed(call, () => https.get(`https://${HOST}:${port}/`, { agent }, (response) => response.resume().once('end', resolve))).once('error', reject);
+    timeCall(call, () => https.get(`https://${HOST}:${port}/`, { agent }, (response) => response.resume().once('end', resolve))).once('error', reject);
   });
 }
 
 let lastSession: Buffer | undefined;
-const variants: [string, Operation][] = [];
+const variants: [string, TimedOperation][] = [];
 if (values.client === 'tls') {
   variants.push(['plain tls.connect', (call) => tlsOnce(() => {
-    const socket = timed(call, () => tls.connect({ host: HOST, port: plainPort, servername: HOST, secureContext, session: values.resume ? lastSession : undefined }));
+    const socket = timeCall(call, () => tls.connect({ host: HOST, port: plainPort, servername: HOST, secureContext, session: values.resume ? lastSession : undefined }));
     if (values.resume) socket.once('session', (session: Buffer) => (lastSession = session));
     return socket;
   })]);
-  builds.forEach(({ dir, certpin }, i) => variants.push([`pinnedConnect of ${dir}`, (call) => tlsOnce(() => timed(call, () => certpin.pinnedConnect(policies[i]!, { host: HOST, port: certpinPort })))]));
+  builds.forEach(({ dir, certpin }, i) => variants.push([`pinnedConnect of ${dir}`, (call) => tlsOnce(() => timeCall(call, () => certpin.pinnedConnect(policies[i]!, { host: HOST, port: certpinPort })))]));
 } else {
   const plain = new https.Agent({ keepAlive: false, secureContext, ...(values.resume ? {} : { maxCachedSessions: 0 }) });
   agents.push(plain);
@@ -88,20 +82,7 @@ if (values.client === 'tls') {
 }
 
 try {
-  const ignore = () => {};
-  for (let i = 0; i < 30; i++) for (const [, operation] of variants) await operation(ignore);
-  const cpu = variants.map((): number[] => []);
-  const calls = variants.map((): number[] => []);
-  for (let r = 0; r < rounds; r++) {
-    for (let k = 0; k < variants.length; k++) {
-      const v = r % 2 === 0 ? k : variants.length - 1 - k;
-      const record = (µs: number) => calls[v]!.push(µs);
-      const start = process.cpuUsage();
-      for (let i = 0; i < perRound; i++) await variants[v]![1](record);
-      const used = process.cpuUsage(start);
-      cpu[v]!.push((used.user + used.system) / perRound);
-    }
-  }
+  const { cpu, calls } = await interleavedRounds(variants.map(([, operation]) => operation), rounds, perRound);
   console.log(`Node ${process.version}, ${values.client}, ${kind} handshakes: ${rounds} rounds of ${perRound} connections per variant, interleaved\n`);
   console.log(`${'variant'.padEnd(40)} ${'CPU/conn'.padStart(9)}  ${'Δ CPU (paired median)'.padStart(22)}  slower rounds  ${'call'.padStart(9)}  call over plain`);
   variants.forEach(([name], v) => {

@@ -18,7 +18,7 @@
  */
 import tls from 'node:tls';
 import { certpin, createPinCheck, tlsTrustFor } from './certpin.js';
-import { median } from './harness.js';
+import { interleavedRounds, median, timeCall } from './harness.js';
 import { makeColdWorld } from './decisions.js';
 import { startOrigin } from './origin.js';
 import { tlsOnce } from './tls-once.js';
@@ -49,26 +49,8 @@ const variants: [string, () => tls.TLSSocket][] = [
 ];
 
 try {
-  for (let i = 0; i < 30; i++) for (const [, open] of variants) await tlsOnce(open);
-  const cpu = variants.map((): number[] => []);
-  // The synchronous call alone (options, check, session slot, tls.connect), per connection: far less noisy.
-  const calls = variants.map((): number[] => []);
-  for (let r = 0; r < rounds; r++) {
-    for (let k = 0; k < variants.length; k++) {
-      const v = r % 2 === 0 ? k : variants.length - 1 - k;
-      const open = variants[v]![1];
-      const timedOpen = () => {
-        const called = performance.now();
-        const socket = open();
-        calls[v]!.push((performance.now() - called) * 1000);
-        return socket;
-      };
-      const start = process.cpuUsage();
-      for (let i = 0; i < perRound; i++) await tlsOnce(timedOpen);
-      const used = process.cpuUsage(start);
-      cpu[v]!.push((used.user + used.system) / perRound);
-    }
-  }
+  // Beside the CPU, the synchronous call alone (options, check, session slot, tls.connect), per connection: far less noisy.
+  const { cpu, calls } = await interleavedRounds(variants.map(([, open]) => (recordCall) => tlsOnce(() => timeCall(recordCall, open))), rounds, perRound);
   console.log(`Node ${process.version}: ${rounds} rounds of ${perRound} full handshakes per variant, CPU per handshake (this process)\n`);
   console.log(`${'variant'.padEnd(52)} ${'median'.padStart(9)}  ${'Δ vs plain (paired median)'.padStart(27)}  slower rounds  synchronous call (median)`);
   variants.forEach(([name], v) => {

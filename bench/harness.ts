@@ -57,6 +57,40 @@ export function quartiles(values: readonly number[]): Quartiles {
   return { low: quantile(values, 0.25), median: quantile(values, 0.5), high: quantile(values, 0.75) };
 }
 
+/** An operation that reports the time of the synchronous call that opens its connection, in µs. */
+export type TimedOperation = (recordCall: (µs: number) => void) => Promise<void>;
+
+/** Runs `open`, reports how long the call took to `recordCall`, and returns what it opened. */
+export function timeCall<T>(recordCall: (µs: number) => void, open: () => T): T {
+  const started = performance.now();
+  const opened = open();
+  recordCall((performance.now() - started) * 1000);
+  return opened;
+}
+
+/**
+ * Runs each operation `perRound` times per round, the order of the operations alternating from round to round, after
+ * `warmUp` untimed runs of each. Per operation: the CPU time of this process per run, one value per round, and the
+ * time of every synchronous call it reported.
+ */
+export async function interleavedRounds(operations: readonly TimedOperation[], rounds: number, perRound: number, warmUp = 30): Promise<{ cpu: number[][]; calls: number[][] }> {
+  const ignore = () => {};
+  for (let i = 0; i < warmUp; i++) for (const operation of operations) await operation(ignore);
+  const cpu = operations.map((): number[] => []);
+  const calls = operations.map((): number[] => []);
+  for (let r = 0; r < rounds; r++) {
+    for (let k = 0; k < operations.length; k++) {
+      const v = r % 2 === 0 ? k : operations.length - 1 - k;
+      const record = (µs: number) => calls[v]!.push(µs);
+      const start = process.cpuUsage();
+      for (let i = 0; i < perRound; i++) await operations[v]!(record);
+      const used = process.cpuUsage(start);
+      cpu[v]!.push((used.user + used.system) / perRound);
+    }
+  }
+  return { cpu, calls };
+}
+
 const collectGarbage = (globalThis as { gc?: () => void }).gc;
 
 /** One batch of operations: microseconds per operation, wall clock and CPU time of the process that ran them. */
