@@ -86,7 +86,8 @@ const parts: Record<string, (host: string, leaf: tls.DetailedPeerCertificate) =>
   },
 };
 if (control) parts['the reader, on a certificate never served'] = () => void readCertificate(unrelated[unrelatedNext++ % unrelated.length]!);
-const nodeCertificates = new Map(trust.certificates.map((c) => [c.fingerprint256, c]));
+// The anchors read beforehand, as the policy's own anchors are (Node's X509Certificates).
+const nodeCertificates = new Map((trust.caPems ?? []).map((pem) => new X509Certificate(pem)).map((c) => [c.fingerprint256, c]));
 /** Node's reading of a certificate, kept by fingerprint as certpin keeps its facts. */
 function nodeRead(der: Buffer, fingerprint256: string): X509Certificate {
   let read = nodeCertificates.get(fingerprint256);

@@ -19,11 +19,13 @@ import { benchmarkConnections, CONNECTION_HEADER } from './connections.js';
 import type { ConnectionSettings } from './connections.js';
 import { benchmarkDecisions, makeColdWorld } from './decisions.js';
 import type { DecisionSettings } from './decisions.js';
-import { atMost, formatNanos, ratioAtMost, renderTables } from './harness.js';
+import { atMost, formatNanos, ratioAtMost, ratioWithSpread, renderTables } from './harness.js';
 import type { Quartiles, Row, Table } from './harness.js';
 import { benchmarkLookup } from './lookup.js';
 import { startOrigin } from './origin.js';
 import { benchmarkReportDelivery } from './report-delivery.js';
+import { benchmarkFirstConnection } from './first-connection.js';
+import type { FirstConnectionResults } from './first-connection.js';
 import { benchmarkStartup } from './startup.js';
 import type { StartupResults } from './startup.js';
 
@@ -59,6 +61,8 @@ interface Settings {
   readonly decisions: DecisionSettings;
   readonly reports: { rounds: number; perRound: number; spanMs: number };
   readonly startupRuns: number;
+  /** Pairs of fresh processes for the first connection of a process. */
+  readonly firstConnectionPairs: number;
   readonly lookupRounds: number;
 }
 
@@ -70,6 +74,7 @@ const FULL: Settings = {
   decisions: { cachedConnections: 200, coldConnections: 50, diagnostics: { rounds: 20, batchMs: 100, minPerRound: 6, maxPerRound: 200, warmup: 12 } },
   reports: { rounds: 20, perRound: 10, spanMs: 21_000 },
   startupRuns: 11,
+  firstConnectionPairs: 15,
   lookupRounds: 21,
 };
 
@@ -81,6 +86,7 @@ const QUICK: Settings = {
   decisions: { cachedConnections: 5, coldConnections: 3, diagnostics: { rounds: 2, batchMs: 0, minPerRound: 2, maxPerRound: 2, warmup: 2 } },
   reports: { rounds: 2, perRound: 2, spanMs: 0 },
   startupRuns: 1,
+  firstConnectionPairs: 1,
   lookupRounds: 3,
 };
 
@@ -122,6 +128,7 @@ async function main(): Promise<void> {
   const env = { policy, secureContext: tlsTrustFor(policy).secureContext, ports: origin.ports };
 
   const tables: Table[] = [];
+  let first: FirstConnectionResults | undefined;
   try {
     if (wants('connections')) tables.push(...(await benchmarkConnections(env, origin, settings.connections, progress)));
     if (wants('decisions')) tables.push(...(await benchmarkDecisions({ policy, port: origin.ports['https.full.a']!, chain: [pki.leaf.der, pki.intermediate.der] }, cold, origin, settings.decisions, progress)));
@@ -133,6 +140,10 @@ async function main(): Promise<void> {
         rows: [row],
         notes: [`${settings.reports.rounds} interleaved rounds of ${settings.reports.perRound} connections per side, ${settings.reports.spanMs > 0 ? `spread over ${Math.round(settings.reports.spanMs / 1000)} s: two of the reporter's 10-second POST deadlines, so that its first POSTs to the dead collector fail and the next ones start while connections are measured` : 'not spread out (--quick)'}.`],
       });
+    }
+    if (wants('startup')) {
+      progress('the first connection of a process (child processes)');
+      first = benchmarkFirstConnection(settings.firstConnectionPairs, { port: origin.ports['https.full.a']!, rootPem: pki.root.pem, pins: [pinOf(pki.intermediate), backupPin()] });
     }
   } finally {
     origin.close();
@@ -150,6 +161,20 @@ async function main(): Promise<void> {
       { cells: ["import('certpin') (built dist)", base, both(s.importDelta), `${s.runs} interleaved sets`, '≤ +30 ms wall and CPU'], verdict: s.importDelta ? atMost(30, s.importDelta.wall, s.importDelta.cpu) : '' },
       { cells: ["import('certpin') in a process that already imported node:https and node:tls", `those imports: ${both(s.httpsDelta)}`, both(s.importAfterHttpsDelta), `${s.runs} interleaved sets`, '(information)'], verdict: '' },
       { cells: ["import 'certpin' from an ES module entry (Node has not loaded node:crypto, as it has for -e)", 'an empty ES module entry', both(s.moduleImportDelta), `${s.runs} interleaved sets`, '(information)'], verdict: '' },
+      ...(first
+        ? [
+            {
+              cells: [
+                "a process's first connection: new PinPolicy (system roots, the pin) + pinnedConnect vs tls.connect, the server's root in Node's default store on both sides",
+                `tls.connect: wall ${first.plain.wall.median.toFixed(1)} ms, CPU ${first.plain.cpu.median.toFixed(1)} ms`,
+                `wall ${ratioWithSpread(first.ratio.wall)}; CPU ${ratioWithSpread(first.ratio.cpu)}`,
+                `${first.pairs} interleaved pairs`,
+                '≤ +1 % CPU and wall',
+              ],
+              verdict: ratioAtMost(1.01, first.ratio.wall, first.ratio.cpu),
+            },
+          ]
+        : []),
       { cells: ['certpin --help (bin/certpin.js)', base, both(s.helpDelta), `${s.runs} interleaved sets`, '≤ +100 ms wall and CPU'], verdict: s.helpDelta ? atMost(100, s.helpDelta.wall, s.helpDelta.cpu) : '' },
     );
   }

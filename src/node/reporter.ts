@@ -146,7 +146,7 @@ function post(policy: PinPolicy, uri: string, body: string): Promise<boolean> {
     let context = reportContexts.get(policy.trust);
     if (!context) {
       // The policy's trust anchors, without its client certificate: a collector has no business seeing the app's identity.
-      const anchors = policy.trust.extraAnchors.length + policy.trust.developmentAnchors.length > 0 ? tlsTrustFor(policy).certificates.map((c) => c.toString()) : undefined;
+      const anchors = policy.trust.extraAnchors.length + policy.trust.developmentAnchors.length > 0 ? [...(tlsTrustFor(policy).caPems ?? [])] : undefined;
       context = nodeTls().createSecureContext({ minVersion: 'TLSv1.2', ...(anchors ? { ca: anchors } : {}) });
       reportContexts.set(policy.trust, context);
     }

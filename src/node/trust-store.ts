@@ -4,11 +4,10 @@
  * against one store. Built once per trust settings (shared by every policy derived from the same bootstrap).
  * @module
  */
-import type { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type tls from 'node:tls';
 import { nodeTls } from '../builtins.js';
-import { certificateFromDer, parseCertificates } from '../core/certificate.js';
+import { certificateFromDer } from '../core/certificate.js';
 import type { DecisionAnchors } from '../core/decision.js';
 import { TrustAnchorIndex } from '../core/path/index.js';
 import { supportsPartialChains } from '../core/policy.js';
@@ -18,8 +17,11 @@ import type { PinPolicy, TrustSettings } from '../core/policy.js';
 export interface TlsTrust {
   /** The anchors certpin verifies paths against (the same certificates OpenSSL trusts), and OpenSSL's chain mode. */
   readonly anchors: DecisionAnchors;
-  /** The anchor certificates themselves. */
-  readonly certificates: readonly X509Certificate[];
+  /**
+   * The anchors as PEM for a secure context of their own (the reporter's), when the policy adds anchors to the system
+   * store or replaces it; undefined when the store is Node's default.
+   */
+  readonly caPems: readonly string[] | undefined;
   /** The one secure context every connection of the policy shares (CA store parsed once, not per handshake). */
   readonly secureContext: tls.SecureContext;
 }
@@ -39,37 +41,57 @@ export function tlsTrustFor(policy: PinPolicy): TlsTrust {
 
 function buildTrust(settings: TrustSettings): TlsTrust {
   const own = [...settings.extraAnchors, ...settings.developmentAnchors].map((der) => certificateFromDer(der, 'A trust anchor of the policy'));
-  const certificates = settings.trustSystemRoots ? [...systemTrustAnchors(), ...own] : own;
+  const system = settings.trustSystemRoots ? systemTrustStore() : undefined;
   const options: tls.SecureContextOptions & { allowPartialTrustChain?: boolean } = { minVersion: settings.minVersion };
   const partialChain = own.length > 0 && !settings.trustSystemRoots && supportsPartialChains();
   // Without extra anchors, Node's default store is exactly the system anchors: no need to hand it over again.
-  if (own.length > 0) {
-    options.ca = certificates.map((c) => c.toString());
+  const caPems = own.length > 0 ? [...(system?.pems ?? []), ...own.map((c) => c.toString())] : undefined;
+  if (caPems) {
+    options.ca = caPems;
     if (partialChain) options.allowPartialTrustChain = true;
   }
   if (settings.clientCertificate) Object.assign(options, settings.clientCertificate);
   return {
-    // The index parses the anchors on first use: a process that pins nothing never reads 150 roots.
-    anchors: { index: new TrustAnchorIndex(certificates), partialChain },
-    certificates,
+    // The index reads an anchor only when a chain names it as an issuer: a process never reads 150 roots to pin one host.
+    anchors: { index: new TrustAnchorIndex([...(system?.ders ?? []), ...own]), partialChain },
+    caPems,
     secureContext: nodeTls().createSecureContext(options),
   };
 }
 
-let systemAnchors: X509Certificate[] | undefined;
+/** The certificates of Node's default store, as PEM (what OpenSSL is given) and as DER (what certpin reads). */
+export interface SystemTrustStore {
+  readonly pems: readonly string[];
+  readonly ders: readonly Uint8Array[];
+}
+
+let systemStore: SystemTrustStore | undefined;
+
+const PEM_BLOCK = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----/g;
 
 /**
  * The certificates of Node's default store: its bundled roots (or, on Node versions that have
- * `tls.getCACertificates`, whatever the default store holds) plus `NODE_EXTRA_CA_CERTS`. Parsed once, on first use.
+ * `tls.getCACertificates`, whatever the default store holds) plus `NODE_EXTRA_CA_CERTS`. Decoded once, on first use,
+ * and not parsed: the anchor index reads a root only when a chain needs it (parsing every root as an
+ * `X509Certificate` took 11 to 31 ms of the first pinned connection). A block that is not a certificate is left to
+ * the reader, which counts it unreadable, as OpenSSL skips a store entry it cannot load.
  */
-export function systemTrustAnchors(): readonly X509Certificate[] {
-  if (!systemAnchors) {
+export function systemTrustStore(): SystemTrustStore {
+  if (!systemStore) {
     const tls = nodeTls();
     const getCACertificates = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates;
-    const pems = getCACertificates ? getCACertificates('default') : [...tls.rootCertificates, ...extraCaCertificates()];
-    systemAnchors = pems.flatMap((pem) => parseCertificates(pem, 'A certificate of the system trust store'));
+    const sources = getCACertificates ? getCACertificates('default') : [...tls.rootCertificates, ...extraCaCertificates()];
+    const pems: string[] = [];
+    const ders: Uint8Array[] = [];
+    for (const source of sources) {
+      for (const block of source.matchAll(PEM_BLOCK)) {
+        pems.push(block[0]);
+        ders.push(Buffer.from(block[1]!, 'base64'));
+      }
+    }
+    systemStore = { pems, ders };
   }
-  return systemAnchors;
+  return systemStore;
 }
 
 function extraCaCertificates(): string[] {

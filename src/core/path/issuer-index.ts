@@ -6,8 +6,8 @@
  * @module
  */
 import { X509Certificate } from 'node:crypto';
-import { authorityKeyIdMatches, certificateFacts, signatureAlgorithmFits } from '../x509/index.js';
-import type { CertificateFacts } from '../x509/index.js';
+import { authorityKeyIdMatches, certificateFacts, nameBucket, signatureAlgorithmFits, subjectNameDer } from '../x509/index.js';
+import type { CertificateFacts, DistinguishedName } from '../x509/index.js';
 
 /** Whether `issuer` may have issued `subject`, short of the signature (ossl_x509_likely_issued). */
 export function likelyIssued(issuer: CertificateFacts, subject: CertificateFacts): boolean {
@@ -58,11 +58,19 @@ export class IssuerIndex {
   }
 }
 
+/** A trust anchor as a store hands it over: read already, DER, or Node's `X509Certificate`. */
+export type TrustAnchorInput = CertificateFacts | Uint8Array | X509Certificate;
+
 /**
- * The trust anchors of a policy (the certificates of the store OpenSSL verifies against), indexed by canonical
- * subject. Built on first use: a store of 150 system roots costs nothing until a handshake needs it, then one parse
- * per root, once per process. Anchors given as Node's `X509Certificate` (as a trust store holds them) lend their
- * already decoded public keys: the first chain under a root does not decode its key again.
+ * The trust anchors of a policy (the certificates of the store OpenSSL verifies against), found by canonical subject.
+ *
+ * Read lazily: a store of 150 to 270 system roots is not read when the index is made, nor at the first handshake.
+ * Each anchor is filed under the {@link nameBucket} of its subject, a pass over its bytes that allocates nothing;
+ * an anchor is read (certpin's full parse, cached by SHA-256) only when a certificate names an issuer in its bucket,
+ * and a lookup keeps only the anchors whose canonical subject is exactly the name asked for. Reading every root
+ * before the first pin decision took 20 to 45 ms of a process's first pinned connection.
+ *
+ * Anchors given as Node's `X509Certificate` (the policy's own) lend their already decoded public keys.
  *
  * @example
  * ```ts
@@ -71,43 +79,33 @@ export class IssuerIndex {
  * ```
  */
 export class TrustAnchorIndex {
-  readonly #input: readonly (CertificateFacts | Uint8Array | X509Certificate)[];
-  #index: IssuerIndex | undefined;
-  #unreadable = 0;
+  readonly #input: readonly TrustAnchorInput[];
+  /** Positions in `#input` by subject bucket; made on first use. */
+  #buckets: Map<number, number[]> | undefined;
+  /** Positions whose bytes lead to no subject: looked at by every lookup (each is read once, and found unreadable). */
+  #unfiled: number[] = [];
+  /** Each position read so far: its facts, or null when it could not be read. */
+  readonly #read = new Map<number, CertificateFacts | null>();
+  /** Lookups that found anchors, by canonical name (at most one entry per anchor subject). */
+  readonly #named = new Map<string, readonly CertificateFacts[]>();
 
-  constructor(anchors: readonly (CertificateFacts | Uint8Array | X509Certificate)[]) {
+  constructor(anchors: readonly TrustAnchorInput[]) {
     this.#input = [...anchors];
-  }
-
-  #built(): IssuerIndex {
-    if (!this.#index) {
-      const index = new IssuerIndex();
-      for (const anchor of this.#input) {
-        const read =
-          anchor instanceof X509Certificate ? certificateFacts(anchor.raw, anchor.fingerprint256, anchor)
-          : anchor instanceof Uint8Array ? certificateFacts(anchor)
-          : { ok: true as const, facts: anchor };
-        if (read.ok) index.add(read.facts);
-        else this.#unreadable++;
-      }
-      this.#index = index;
-    }
-    return this.#index;
   }
 
   /** Anchors that may have issued `subject`. */
   issuersOf(subject: CertificateFacts): CertificateFacts[] {
-    return this.#built().issuersOf(subject);
+    return this.named(subject).filter((issuer) => likelyIssued(issuer, subject));
   }
 
   /** Anchors whose subject is `subject`'s issuer name. */
   named(subject: CertificateFacts): readonly CertificateFacts[] {
-    return this.#built().named(subject);
+    return this.#withSubject(subject.issuer);
   }
 
   /** Whether this exact certificate is an anchor. */
   has(c: CertificateFacts): boolean {
-    return this.#built().has(c);
+    return this.#withSubject(c.subject).some((anchor) => anchor.sha256 === c.sha256);
   }
 
   /** How many anchors were given. */
@@ -115,9 +113,67 @@ export class TrustAnchorIndex {
     return this.#input.length;
   }
 
+  /** How many anchors have been read so far (each is read once, when a lookup first needs it). */
+  get readCount(): number {
+    return this.#read.size;
+  }
+
   /** How many anchors could not be read (they are left out, as OpenSSL leaves out a store entry it cannot load). */
   get unreadable(): number {
-    this.#built();
-    return this.#unreadable;
+    let count = 0;
+    for (let position = 0; position < this.#input.length; position++) if (!this.#facts(position)) count++;
+    return count;
+  }
+
+  /** Every readable anchor whose canonical subject is `name`, each DER once, in the order given. */
+  #withSubject(name: DistinguishedName): readonly CertificateFacts[] {
+    const known = this.#named.get(name.key);
+    if (known) return known;
+    const bucket = nameBucket(name.der);
+    const buckets = this.#filed();
+    // A name that cannot be bucketed (certpin read it, so it is well formed; this is defence in depth) is looked for
+    // among every anchor.
+    const positions = bucket === undefined ? this.#input.keys() : [...(buckets.get(bucket) ?? []), ...this.#unfiled];
+    const found: CertificateFacts[] = [];
+    for (const position of positions) {
+      const facts = this.#facts(position);
+      if (facts && facts.subject.key === name.key && !found.some((f) => f.sha256 === facts.sha256)) found.push(facts);
+    }
+    // Only names that found anchors are kept: a server cannot grow this map with the issuer names it makes up.
+    if (found.length > 0) this.#named.set(name.key, found);
+    return found;
+  }
+
+  #filed(): Map<number, number[]> {
+    if (!this.#buckets) {
+      const buckets = new Map<number, number[]>();
+      this.#input.forEach((anchor, position) => {
+        // The policy's own anchors come as X509Certificates (a few): read now rather than copy their DER to find the name.
+        const subject = anchor instanceof Uint8Array ? subjectNameDer(anchor) : anchor instanceof X509Certificate ? this.#facts(position)?.subject.der : anchor.subject.der;
+        const bucket = subject === undefined ? undefined : nameBucket(subject);
+        if (bucket === undefined) this.#unfiled.push(position);
+        else {
+          const list = buckets.get(bucket);
+          if (list) list.push(position);
+          else buckets.set(bucket, [position]);
+        }
+      });
+      this.#buckets = buckets;
+    }
+    return this.#buckets;
+  }
+
+  #facts(position: number): CertificateFacts | null {
+    let facts = this.#read.get(position);
+    if (facts === undefined) {
+      const anchor = this.#input[position]!;
+      const read =
+        anchor instanceof X509Certificate ? certificateFacts(anchor.raw, anchor.fingerprint256, anchor)
+        : anchor instanceof Uint8Array ? certificateFacts(anchor)
+        : { ok: true as const, facts: anchor };
+      facts = read.ok ? read.facts : null;
+      this.#read.set(position, facts);
+    }
+    return facts;
   }
 }

@@ -92,6 +92,27 @@ export function readCertificate(der: Uint8Array, sha256?: string, parsed?: X509C
   }
 }
 
+/**
+ * The subject Name of a certificate's DER (tag and length included), found without reading the rest; undefined when
+ * the bytes do not lead to one. Only a hint for indexing: the certificate is read in full before it is used.
+ */
+export function subjectNameDer(der: Uint8Array): Uint8Array | undefined {
+  try {
+    const outer = readDerElement(der);
+    const tbs = readDerElement(der, outer.start, outer.end);
+    let offset = tbs.start;
+    let field = readDerElement(der, offset, tbs.end);
+    // version (optional), serialNumber, signature, issuer, validity, then subject.
+    for (let skip = field.tag === 0xa0 ? 5 : 4; skip > 0; skip--) {
+      offset = field.next;
+      field = readDerElement(der, offset, tbs.end);
+    }
+    return der.subarray(offset, field.end);
+  } catch {
+    return undefined;
+  }
+}
+
 function parse(input: Uint8Array, sha256: string | undefined, parsed: X509Certificate | undefined): CertificateFacts {
   // A copy, so that the caller reusing its buffer cannot change facts already read (a plain copy, not from()'s iteration).
   const der = new Uint8Array(input);

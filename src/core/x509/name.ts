@@ -143,6 +143,75 @@ function pushHeader(out: number[], tag: number, length: number): void {
   out.push(0x80 | bytes.length, ...bytes);
 }
 
+/**
+ * A number that names OpenSSL holds equal always share: the attribute types, and for each value that OpenSSL
+ * canonicalises only its ASCII letters and digits, lower-cased (what trimming, collapsing white space, lower-casing and
+ * re-encoding as UTF-8 all keep); other values whole. Members of one RDN are summed, since OpenSSL sorts them. Names
+ * with different numbers are never equal; names with the same number may differ, and are told apart by their
+ * canonical key. It reads the bytes once without allocating, so that a trust store can be indexed without reading
+ * each certificate: a process's first pinned connection would otherwise read every root of the system store.
+ * @param der a Name, tag and length included.
+ * @returns undefined when the bytes are not a well-formed Name (the caller then reads the certificate instead).
+ */
+export function nameBucket(der: Uint8Array): number | undefined {
+  let at = 0;
+  const end = der.length;
+  // Each element: tag at `at`, then its length; `tlv` leaves the contents' start in `from` and their end in `to`.
+  let from = 0;
+  let to = 0;
+  const tlv = (offset: number, limit: number): boolean => {
+    if (offset + 2 > limit) return false;
+    let length = der[offset + 1]!;
+    let start = offset + 2;
+    if (length & 0x80) {
+      const count = length & 0x7f;
+      if (count === 0 || count > 3 || start + count > limit) return false;
+      length = 0;
+      for (let i = 0; i < count; i++) length = length * 256 + der[start + i]!;
+      start += count;
+    }
+    if (start + length > limit) return false;
+    from = start;
+    to = start + length;
+    return true;
+  };
+  if (der[at] !== 0x30 || !tlv(at, end) || to !== end) return undefined;
+  let hash = 0x811c9dc5;
+  for (at = from; at < end; ) {
+    if (der[at] !== 0x31 || !tlv(at, end)) return undefined;
+    const rdnEnd = to;
+    let sum = 0;
+    for (let member = from; member < rdnEnd; ) {
+      if (der[member] !== 0x30 || !tlv(member, rdnEnd)) return undefined;
+      const memberEnd = to;
+      if (der[from] !== 0x06 || !tlv(from, memberEnd)) return undefined;
+      let h = 0x811c9dc5;
+      for (let i = from; i < to; i++) h = Math.imul(h ^ der[i]!, 0x01000193);
+      const valueAt = to;
+      const tag = der[valueAt];
+      if (tag === undefined || !tlv(valueAt, memberEnd) || to !== memberEnd) return undefined;
+      if (CANON_TAGS.has(tag)) {
+        const width = tag === 0x1e ? 2 : tag === 0x1c ? 4 : 1;
+        for (let i = from + width - 1; i < to; i += width) {
+          // The last byte of a BMP or Universal code unit is an ASCII character only when the others are zero.
+          let c = der[i]!;
+          for (let k = 1; k < width; k++) if (der[i - k] !== 0) c = 0x80;
+          if (c >= 0x41 && c <= 0x5a) c += 0x20;
+          if ((c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a)) h = Math.imul(h ^ c, 0x01000193);
+        }
+      } else {
+        h = Math.imul(h ^ 0x100, 0x01000193);
+        for (let i = valueAt; i < to; i++) h = Math.imul(h ^ der[i]!, 0x01000193);
+      }
+      sum = (sum + Math.imul(h ^ (h >>> 15), 0x2c1b3c6d)) | 0;
+      member = memberEnd;
+    }
+    hash = Math.imul((hash ^ sum) + 0x9e3779b9, 0x01000193) | 0;
+    at = rdnEnd;
+  }
+  return hash >>> 0;
+}
+
 /** The attributes of a name with one OID (commonName 2.5.4.3, emailAddress 1.2.840.113549.1.9.1, …). */
 export function attributesOf(name: DistinguishedName, oid: string): readonly NameAttribute[] {
   return name.attributes.filter((a) => a.oid === oid);

@@ -1,0 +1,82 @@
+/**
+ * The first connection of a process: what a command-line tool, a serverless function's cold start or an app's first
+ * request pays. Fresh child processes of the Node binary running the benchmark, in interleaved pairs (the order
+ * alternating): one makes a `PinPolicy` (system roots trusted, the default; the intermediate pinned) and opens one
+ * `pinnedConnect`, the other one `tls.connect` with Node's defaults. Like for like, both trust the server's root
+ * through Node's default store (`NODE_EXTRA_CA_CERTS`), as a public server's root is. Each child times itself from
+ * just before the policy (or the connection) to `secureConnect`, wall and CPU; the import of certpin is not counted
+ * (the start-up rows measure it).
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { quartiles } from './harness.js';
+import type { Quartiles } from './harness.js';
+import { distEntry } from './startup.js';
+
+/** Quartiles of the per-pair ratios (certpin over plain) and the plain side's own times, milliseconds. */
+export interface FirstConnectionResults {
+  readonly plain: { readonly wall: Quartiles; readonly cpu: Quartiles };
+  readonly ratio: { readonly wall: Quartiles; readonly cpu: Quartiles };
+  readonly pairs: number;
+}
+
+function child(pinned: boolean, port: number, pins: readonly string[]): string {
+  const open = pinned
+    ? `const { PinPolicy, pinnedConnect } = await import(${JSON.stringify(distEntry)});
+       start();
+       const socket = pinnedConnect(new PinPolicy({ hosts: { localhost: ${JSON.stringify(pins)} } }), { host: 'localhost', port: ${port} });`
+    : `start();
+       const socket = tls.connect({ host: 'localhost', port: ${port}, servername: 'localhost' });`;
+  return `import tls from 'node:tls';
+    let wall, cpu;
+    const start = () => { wall = performance.now(); cpu = process.cpuUsage(); };
+    ${open}
+    socket.once('secureConnect', () => {
+      const used = process.cpuUsage(cpu);
+      console.log(JSON.stringify({ wall: performance.now() - wall, cpu: (used.user + used.system) / 1000 }));
+      socket.destroy();
+    });
+    socket.once('error', (error) => { console.error(error); process.exit(1); });`;
+}
+
+export function benchmarkFirstConnection(pairs: number, server: { port: number; rootPem: string; pins: readonly string[] }): FirstConnectionResults {
+  const dir = mkdtempSync(path.join(tmpdir(), 'certpin-first-'));
+  try {
+    const rootFile = path.join(dir, 'root.pem');
+    writeFileSync(rootFile, server.rootPem);
+    const run = (pinned: boolean): { wall: number; cpu: number } => {
+      const result = spawnSync(process.execPath, ['--input-type=module', '-e', child(pinned, server.port, server.pins)], {
+        encoding: 'utf8',
+        env: { ...process.env, NODE_EXTRA_CA_CERTS: rootFile },
+      });
+      if (result.status !== 0) throw new Error(`the first-connection child (${pinned ? 'certpin' : 'plain'}) failed: ${result.stderr.slice(0, 500)}`);
+      return JSON.parse(result.stdout.trim()) as { wall: number; cpu: number };
+    };
+    run(true); // the file system cache
+    run(false);
+    const plain: { wall: number; cpu: number }[] = [];
+    const ratios: { wall: number; cpu: number }[] = [];
+    for (let i = 0; i < pairs; i++) {
+      let pinned: { wall: number; cpu: number };
+      let unpinned: { wall: number; cpu: number };
+      if (i % 2) {
+        pinned = run(true);
+        unpinned = run(false);
+      } else {
+        unpinned = run(false);
+        pinned = run(true);
+      }
+      plain.push(unpinned);
+      ratios.push({ wall: pinned.wall / unpinned.wall, cpu: pinned.cpu / unpinned.cpu });
+    }
+    return {
+      plain: { wall: quartiles(plain.map((p) => p.wall)), cpu: quartiles(plain.map((p) => p.cpu)) },
+      ratio: { wall: quartiles(ratios.map((r) => r.wall)), cpu: quartiles(ratios.map((r) => r.cpu)) },
+      pairs,
+    };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
