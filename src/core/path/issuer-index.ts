@@ -70,7 +70,8 @@ export type TrustAnchorInput = CertificateFacts | Uint8Array | X509Certificate;
  * and a lookup keeps only the anchors whose canonical subject is exactly the name asked for. Reading every root
  * before the first pin decision took 20 to 45 ms of a process's first pinned connection.
  *
- * Anchors given as Node's `X509Certificate` (the policy's own) lend their already decoded public keys.
+ * Anchors given as Node's `X509Certificate` (the policy's own) are read when the index is first used, and lend their
+ * already decoded public keys.
  *
  * @example
  * ```ts
@@ -148,7 +149,9 @@ export class TrustAnchorIndex {
     if (!this.#buckets) {
       const buckets = new Map<number, number[]>();
       this.#input.forEach((anchor, position) => {
-        // The policy's own anchors come as X509Certificates (a few): read now rather than copy their DER to find the name.
+        // The policy's own anchors come as X509Certificates: read now. They are few, and the ones its pinned hosts
+        // chain to, so their first chains need not read them in the handshake (the system store's roots, mostly
+        // unused, are read when a chain names them).
         const subject = anchor instanceof Uint8Array ? subjectNameDer(anchor) : anchor instanceof X509Certificate ? this.#facts(position)?.subject.der : anchor.subject.der;
         const bucket = subject === undefined ? undefined : nameBucket(subject);
         if (bucket === undefined) this.#unfiled.push(position);
