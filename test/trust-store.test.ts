@@ -6,7 +6,10 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import tls from 'node:tls';
@@ -25,8 +28,30 @@ describe('trust store', () => {
     const store = systemTrustStore();
     assert.ok(expected.length > 100, `${expected.length} roots`);
     assert.equal(store.ders.length, expected.length);
-    assert.equal(store.pems.length, expected.length);
+    assert.equal(store.pems().length, expected.length);
+    // What OpenSSL is given when the policy adds anchors is made from the very bytes certpin reads.
+    store.pems().forEach((pem, i) => assert.ok(new X509Certificate(pem).raw.equals(expected[i]!), `root ${i} as PEM`));
     store.ders.forEach((der, i) => assert.ok(Buffer.from(der).equals(expected[i]!), `root ${i}`));
+  });
+
+  it('a NODE_EXTRA_CA_CERTS file with a block OpenSSL cannot read: certpin trusts what Node does, or refuses', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'certpin-extra-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const file = path.join(dir, 'extra.pem');
+    // A good certificate, a block whose base64 is not a certificate, then another good one.
+    writeFileSync(file, `${pki.root.pem}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n${pki.intermediate.pem}`);
+    const script = `
+      import tls from 'node:tls';
+      import { systemTrustStore } from ${JSON.stringify(new URL('../src/node/trust-store.ts', import.meta.url).href)};
+      let outcome;
+      try { outcome = { count: systemTrustStore().ders.length }; } catch (error) { outcome = { code: error.code }; }
+      const nodes = tls.getCACertificates ? tls.getCACertificates('default').length : undefined;
+      console.log(JSON.stringify({ ...outcome, nodes }));`;
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: file } });
+    assert.equal(child.status, 0, child.stderr);
+    const result = JSON.parse(child.stdout.trim()) as { count?: number; code?: string; nodes?: number };
+    if (result.nodes === undefined) assert.equal(result.code, 'ERR_CERTPIN_INVALID_CERTIFICATE', child.stdout);
+    else assert.equal(result.count, result.nodes);
   });
 
   it('a pinned connection reads only the trust anchors its chain names, not the whole system store', async () => {

@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type tls from 'node:tls';
 import { nodeTls } from '../builtins.js';
-import { certificateFromDer } from '../core/certificate.js';
+import { certificateFromDer, parseCertificates } from '../core/certificate.js';
 import type { DecisionAnchors } from '../core/decision.js';
 import { TrustAnchorIndex } from '../core/path/index.js';
 import { supportsPartialChains } from '../core/policy.js';
@@ -45,7 +45,7 @@ function buildTrust(settings: TrustSettings): TlsTrust {
   const options: tls.SecureContextOptions & { allowPartialTrustChain?: boolean } = { minVersion: settings.minVersion };
   const partialChain = own.length > 0 && !settings.trustSystemRoots && supportsPartialChains();
   // Without extra anchors, Node's default store is exactly the system anchors: no need to hand it over again.
-  const caPems = own.length > 0 ? [...(system?.pems ?? []), ...own.map((c) => c.toString())] : undefined;
+  const caPems = own.length > 0 ? [...(system?.pems() ?? []), ...own.map((c) => c.toString())] : undefined;
   if (caPems) {
     options.ca = caPems;
     if (partialChain) options.allowPartialTrustChain = true;
@@ -59,39 +59,55 @@ function buildTrust(settings: TrustSettings): TlsTrust {
   };
 }
 
-/** The certificates of Node's default store, as PEM (what OpenSSL is given) and as DER (what certpin reads). */
+/** The certificates of Node's default store, as DER (what certpin reads). */
 export interface SystemTrustStore {
-  readonly pems: readonly string[];
   readonly ders: readonly Uint8Array[];
+  /** The same certificates as PEM, for a secure context of the policy's own (made from the DER on first use). */
+  pems(): readonly string[];
 }
 
 let systemStore: SystemTrustStore | undefined;
 
-const PEM_BLOCK = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+?)-----END CERTIFICATE-----/g;
+/** One PEM certificate and nothing else around it: what Node hands over for each certificate of its stores. */
+const SINGLE_PEM = /^\s*-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----\s*$/;
 
 /**
  * The certificates of Node's default store: its bundled roots (or, on Node versions that have
  * `tls.getCACertificates`, whatever the default store holds) plus `NODE_EXTRA_CA_CERTS`. Decoded once, on first use,
  * and not parsed: the anchor index reads a root only when a chain needs it (parsing every root as an
- * `X509Certificate` took 11 to 31 ms of the first pinned connection). A block that is not a certificate is left to
- * the reader, which counts it unreadable, as OpenSSL skips a store entry it cannot load.
+ * `X509Certificate` took 11 to 31 ms of the first pinned connection).
+ *
+ * Node gives each certificate of its stores as one PEM, which is decoded directly when its base64 is exactly the
+ * canonical encoding of the bytes; anything else, and the `NODE_EXTRA_CA_CERTS` file of Node versions without
+ * `getCACertificates`, is parsed by OpenSSL (`X509Certificate`), which refuses what it cannot read: certpin then
+ * refuses to build its store rather than trust other certificates than OpenSSL does.
+ * @throws {CertificateParseError} for a store entry OpenSSL cannot read.
  */
 export function systemTrustStore(): SystemTrustStore {
   if (!systemStore) {
     const tls = nodeTls();
     const getCACertificates = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates;
-    const sources = getCACertificates ? getCACertificates('default') : [...tls.rootCertificates, ...extraCaCertificates()];
-    const pems: string[] = [];
     const ders: Uint8Array[] = [];
-    for (const source of sources) {
-      for (const block of source.matchAll(PEM_BLOCK)) {
-        pems.push(block[0]);
-        ders.push(Buffer.from(block[1]!, 'base64'));
-      }
-    }
-    systemStore = { pems, ders };
+    for (const pem of getCACertificates ? getCACertificates('default') : tls.rootCertificates) ders.push(...storeEntry(pem));
+    if (!getCACertificates) for (const extra of extraCaCertificates()) ders.push(...parseCertificates(extra, 'NODE_EXTRA_CA_CERTS').map((c) => c.raw));
+    let pems: string[] | undefined;
+    systemStore = { ders, pems: () => (pems ??= ders.map(pemOf)) };
   }
   return systemStore;
+}
+
+function storeEntry(pem: string): Uint8Array[] {
+  const body = SINGLE_PEM.exec(pem)?.[1]?.replace(/\s+/g, '');
+  if (body !== undefined) {
+    const der = Buffer.from(body, 'base64');
+    if (der.toString('base64') === body) return [der];
+  }
+  return parseCertificates(pem, 'A certificate of the system trust store').map((c) => c.raw);
+}
+
+function pemOf(der: Uint8Array): string {
+  const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64').replace(/.{64}/g, '$&\n');
+  return `-----BEGIN CERTIFICATE-----\n${base64}${base64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`;
 }
 
 function extraCaCertificates(): string[] {
