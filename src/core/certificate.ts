@@ -100,6 +100,12 @@ export function parseCertificates(input: string | Uint8Array, what = 'The input'
   return certificates;
 }
 
+/** A certificate's DER as PEM, whether or not it parses (reports show what was served, as it came). */
+export function pemOfDer(der: Uint8Array): string {
+  const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64').replace(/.{64}/g, '$&\n');
+  return `-----BEGIN CERTIFICATE-----\n${base64}${base64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`;
+}
+
 /**
  * Reads one DER certificate.
  * @throws {CertificateParseError}

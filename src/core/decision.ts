@@ -5,7 +5,7 @@
  */
 import { ChainVerificationError, PinningError, UnpinnedHostError } from '../errors.js';
 import type { ChainEntry } from '../errors.js';
-import { formatDigest, formatName } from './certificate.js';
+import { formatDigest, formatName, pemOfDer } from './certificate.js';
 import { normalizeHost } from './hostname.js';
 import { validateServedChain } from './path/index.js';
 import type { TrustAnchorIndex } from './path/index.js';
@@ -198,11 +198,6 @@ function endsAtDevelopmentAnchor(policy: PinPolicy, path: VerifiedPath): boolean
   return anchor !== undefined && digests.has(anchor.digests.spkiSha256);
 }
 
-/** A served certificate as PEM, for reports (a certificate that does not parse is still reported as it came). */
-function pemOfDer(der: Uint8Array): string {
-  const base64 = Buffer.from(der).toString('base64').replace(/.{64}/g, '$&\n');
-  return `-----BEGIN CERTIFICATE-----\n${base64}${base64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`;
-}
 
 /** The certificates of a path as error messages and reports list them. */
 export function chainEntries(path: readonly PathCertificate[]): ChainEntry[] {

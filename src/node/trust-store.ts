@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type tls from 'node:tls';
 import { nodeTls } from '../builtins.js';
-import { certificateFromDer, parseCertificates } from '../core/certificate.js';
+import { certificateFromDer, parseCertificates, pemOfDer } from '../core/certificate.js';
 import type { DecisionAnchors } from '../core/decision.js';
 import { TrustAnchorIndex } from '../core/path/index.js';
 import { supportsPartialChains } from '../core/policy.js';
@@ -91,7 +91,7 @@ export function systemTrustStore(): SystemTrustStore {
     for (const pem of getCACertificates ? getCACertificates('default') : tls.rootCertificates) ders.push(...storeEntry(pem));
     if (!getCACertificates) for (const extra of extraCaCertificates()) ders.push(...parseCertificates(extra, 'NODE_EXTRA_CA_CERTS').map((c) => c.raw));
     let pems: string[] | undefined;
-    systemStore = { ders, pems: () => (pems ??= ders.map(pemOf)) };
+    systemStore = { ders, pems: () => (pems ??= ders.map(pemOfDer)) };
   }
   return systemStore;
 }
@@ -103,11 +103,6 @@ function storeEntry(pem: string): Uint8Array[] {
     if (der.toString('base64') === body) return [der];
   }
   return parseCertificates(pem, 'A certificate of the system trust store').map((c) => c.raw);
-}
-
-function pemOf(der: Uint8Array): string {
-  const base64 = Buffer.from(der.buffer, der.byteOffset, der.byteLength).toString('base64').replace(/.{64}/g, '$&\n');
-  return `-----BEGIN CERTIFICATE-----\n${base64}${base64.endsWith('\n') ? '' : '\n'}-----END CERTIFICATE-----\n`;
 }
 
 function extraCaCertificates(): string[] {
