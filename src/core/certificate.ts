@@ -56,6 +56,26 @@ function pemBlocks(text: string, what: string): PemBlock[] {
 }
 
 /**
+ * The DER of every certificate block of a PEM text, in order, without parsing it (strict base64), and the labels of
+ * the other blocks.
+ * @throws {CertificateParseError} for a block that is incomplete or whose base64 is not valid.
+ */
+export function pemCertificateDer(text: string, what: string): { ders: Buffer[]; otherLabels: string[] } {
+  const ders: Buffer[] = [];
+  const otherLabels: string[] = [];
+  for (const block of pemBlocks(text, what)) {
+    if (!CERTIFICATE_LABELS.has(block.label)) {
+      otherLabels.push(block.label);
+      continue;
+    }
+    const body = block.body.replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) throw new CertificateParseError(what, `certificate block ${ders.length + 1} is not valid base64`);
+    ders.push(Buffer.from(body, 'base64'));
+  }
+  return { ders, otherLabels };
+}
+
+/**
  * Reads every certificate in a PEM bundle, or the one certificate of a DER buffer. For files and user input; a
  * certificate served in a TLS handshake is DER, and is read with {@link certificateFromDer} (its bytes may contain
  * any text, `-----BEGIN` included).
@@ -80,19 +100,8 @@ export function parseCertificates(input: string | Uint8Array, what = 'The input'
   if (!text.includes(BEGIN)) {
     throw new CertificateParseError(what, 'it is neither PEM (no -----BEGIN CERTIFICATE----- line) nor DER (does not start with an ASN.1 SEQUENCE)');
   }
-  const certificates: X509Certificate[] = [];
-  const otherBlocks: string[] = [];
-  for (const block of pemBlocks(text, what)) {
-    if (!CERTIFICATE_LABELS.has(block.label)) {
-      otherBlocks.push(block.label);
-      continue;
-    }
-    const body = block.body.replace(/\s+/g, '');
-    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) {
-      throw new CertificateParseError(what, `certificate block ${certificates.length + 1} is not valid base64`);
-    }
-    certificates.push(certificateFromDer(Buffer.from(body, 'base64'), what, certificates.length + 1));
-  }
+  const { ders, otherLabels: otherBlocks } = pemCertificateDer(text, what);
+  const certificates = ders.map((der, i) => certificateFromDer(der, what, i + 1));
   if (certificates.length === 0) {
     const found = otherBlocks.length ? `it holds ${otherBlocks.map((l) => `a ${l.slice(0, 40)}`).join(', ')} but no CERTIFICATE block` : 'its PEM block is incomplete';
     throw new CertificateParseError(what, `${found}. Give a PEM file with -----BEGIN CERTIFICATE----- blocks, or a DER (.cer/.crt) file.`);

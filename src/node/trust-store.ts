@@ -7,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type tls from 'node:tls';
 import { nodeTls } from '../builtins.js';
-import { certificateFromDer, parseCertificates, pemOfDer } from '../core/certificate.js';
+import { certificateFromDer, parseCertificates, pemCertificateDer, pemOfDer } from '../core/certificate.js';
 import type { DecisionAnchors } from '../core/decision.js';
 import { TrustAnchorIndex } from '../core/path/index.js';
 import { supportsPartialChains } from '../core/policy.js';
@@ -68,41 +68,29 @@ export interface SystemTrustStore {
 
 let systemStore: SystemTrustStore | undefined;
 
-/** One PEM certificate and nothing else around it: what Node hands over for each certificate of its stores. */
-const SINGLE_PEM = /^\s*-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----\s*$/;
-
 /**
  * The certificates of Node's default store: its bundled roots (or, on Node versions that have
  * `tls.getCACertificates`, whatever the default store holds) plus `NODE_EXTRA_CA_CERTS`. Decoded once, on first use,
  * and not parsed: the anchor index reads a root only when a chain needs it (parsing every root as an
  * `X509Certificate` took 11 to 31 ms of the first pinned connection).
  *
- * Node gives each certificate of its stores as one PEM, which is decoded directly when its base64 is exactly the
- * canonical encoding of the bytes; anything else, and the `NODE_EXTRA_CA_CERTS` file of Node versions without
- * `getCACertificates`, is parsed by OpenSSL (`X509Certificate`), which refuses what it cannot read: certpin then
- * refuses to build its store rather than trust other certificates than OpenSSL does.
- * @throws {CertificateParseError} for a store entry OpenSSL cannot read.
+ * Node gives each certificate of its stores as one PEM, which it made itself: decoded directly. The
+ * `NODE_EXTRA_CA_CERTS` file of Node versions without `getCACertificates` is a user's file: parsed by OpenSSL
+ * (`X509Certificate`), which refuses what it cannot read, and certpin then refuses to build its store rather than
+ * trust other certificates than OpenSSL does.
+ * @throws {CertificateParseError} for a store entry that is not valid PEM, or an extra file OpenSSL cannot read.
  */
 export function systemTrustStore(): SystemTrustStore {
   if (!systemStore) {
     const tls = nodeTls();
     const getCACertificates = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates;
     const ders: Uint8Array[] = [];
-    for (const pem of getCACertificates ? getCACertificates('default') : tls.rootCertificates) ders.push(...storeEntry(pem));
+    for (const pem of getCACertificates ? getCACertificates('default') : tls.rootCertificates) ders.push(...pemCertificateDer(pem, 'A certificate of the system trust store').ders);
     if (!getCACertificates) for (const extra of extraCaCertificates()) ders.push(...parseCertificates(extra, 'NODE_EXTRA_CA_CERTS').map((c) => c.raw));
     let pems: string[] | undefined;
     systemStore = { ders, pems: () => (pems ??= ders.map(pemOfDer)) };
   }
   return systemStore;
-}
-
-function storeEntry(pem: string): Uint8Array[] {
-  const body = SINGLE_PEM.exec(pem)?.[1]?.replace(/\s+/g, '');
-  if (body !== undefined) {
-    const der = Buffer.from(body, 'base64');
-    if (der.toString('base64') === body) return [der];
-  }
-  return parseCertificates(pem, 'A certificate of the system trust store').map((c) => c.raw);
 }
 
 function extraCaCertificates(): string[] {
