@@ -6,18 +6,21 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { once } from 'node:events';
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
+import https from 'node:https';
 import tls from 'node:tls';
+import { promisify } from 'node:util';
 import { PinPolicy, pinnedConnect } from '../src/index.js';
-import { systemTrustStore, tlsTrustFor } from '../src/node/trust-store.js';
+import { systemTrustStore, tlsTrustFor, usesOpenSslStore } from '../src/node/trust-store.js';
 import { backupPin, createPki, pinOf } from './support/pki.js';
 
 const pki = createPki();
+const run = promisify(execFile);
 
 describe('trust store', () => {
   it('holds every certificate of Node\'s default store, as the DER Node reads from each PEM', () => {
@@ -69,5 +72,106 @@ describe('trust store', () => {
     assert.ok(index.size > 100, `${index.size} anchors`);
     // The policy's own root (read when the index files it), and any system root whose name falls in its bucket.
     assert.ok(index.readCount <= 2, `${index.readCount} of ${index.size} anchors read`);
+  });
+});
+
+/**
+ * With `--use-openssl-ca` (or a Node build whose default it is, as Linux distributions ship it), OpenSSL verifies
+ * against its own default locations (SSL_CERT_FILE, SSL_CERT_DIR), not Node's bundled roots. certpin's anchors must be
+ * those certificates: Node's "default" list then holds only NODE_EXTRA_CA_CERTS, and a store read from it refused
+ * every server a system root vouches for, while the bundled roots would trust what the machine's store may not.
+ */
+describe('trust store under OpenSSL\'s own CA store', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'certpin-openssl-ca-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const rootFile = path.join(dir, 'roots.pem');
+  writeFileSync(rootFile, pki.root.pem);
+  const emptyDir = mkdtempSync(path.join(dir, 'certs-'));
+  const hasSystemList = typeof (tls as { getCACertificates?: unknown }).getCACertificates === 'function';
+
+  /** Runs a child that trusts the system store (certpin's default) and connects to `port`, plain and pinned. */
+  async function child(port: number, how: { argv?: string[]; nodeOptions?: string }, pins: readonly string[]) {
+    const script = `
+      import tls from 'node:tls';
+      import { PinPolicy, pinnedConnect } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)};
+      import { systemTrustStore } from ${JSON.stringify(new URL('../src/node/trust-store.ts', import.meta.url).href)};
+      const warnings = [];
+      process.on('warning', (w) => warnings.push(w.code));
+      const settle = (socket) => new Promise((resolve) => {
+        socket.once('secureConnect', () => { socket.destroy(); resolve('connected'); });
+        socket.once('error', (error) => resolve(error.code ?? error.message));
+      });
+      const plain = await settle(tls.connect({ host: 'localhost', port: ${port}, servername: 'localhost' }));
+      const policy = new PinPolicy({ hosts: { localhost: ${JSON.stringify(pins)} }, onWarning: () => {} });
+      const pinned = await settle(pinnedConnect(policy, { host: 'localhost', port: ${port} }));
+      await new Promise((resolve) => setImmediate(resolve));
+      console.log(JSON.stringify({ plain, pinned, anchors: systemTrustStore().ders.length, warnings }));`;
+    const env: NodeJS.ProcessEnv = { ...process.env, SSL_CERT_FILE: rootFile, SSL_CERT_DIR: emptyDir };
+    delete env.NODE_EXTRA_CA_CERTS;
+    if (how.nodeOptions) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} ${how.nodeOptions}`;
+    // Not spawnSync: the server runs in this process.
+    const { stdout } = await run(process.execPath, [...(how.argv ?? []), '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env });
+    return JSON.parse(stdout.trim().split('\n').at(-1)!) as { plain: string; pinned: string; anchors: number; warnings: string[] };
+  }
+
+  async function server(): Promise<number> {
+    const listener = tls.createServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem }, (socket) => socket.end());
+    listener.listen(0, '127.0.0.1');
+    await once(listener, 'listening');
+    after(() => listener.close());
+    return (listener.address() as AddressInfo).port;
+  }
+
+  for (const how of [{ argv: ['--use-openssl-ca'] }, { nodeOptions: '--use-openssl-ca' }]) {
+    it(`${how.argv ? 'node --use-openssl-ca' : 'NODE_OPTIONS=--use-openssl-ca'}: certpin trusts what OpenSSL trusts, and still enforces the pins`, async () => {
+      const port = await server();
+      const good = await child(port, how, [pinOf(pki.intermediate), backupPin()]);
+      // OpenSSL trusts the root through SSL_CERT_FILE: the plain connection is the yardstick.
+      assert.equal(good.plain, 'connected');
+      if (hasSystemList) {
+        assert.equal(good.pinned, 'connected', JSON.stringify(good));
+        // Only the root in OpenSSL's locations: none of Node's bundled roots, which OpenSSL is not using.
+        assert.equal(good.anchors, 1);
+        assert.deepEqual(good.warnings, []);
+        const wrong = await child(port, how, [backupPin(), backupPin()]);
+        assert.equal(wrong.pinned, 'ERR_CERTPIN_PIN_MISMATCH', JSON.stringify(wrong));
+      } else {
+        // Node cannot list OpenSSL's store: certpin keeps Node's bundled roots, fails closed for this root, and says why.
+        assert.notEqual(good.pinned, 'connected');
+        assert.ok(good.warnings.includes('CERTPIN_OPENSSL_CA_STORE'), JSON.stringify(good));
+      }
+    });
+  }
+
+  it('a Node build that uses OpenSSL\'s store by default is recognised, and --use-bundled-ca overrides it', () => {
+    assert.equal(usesOpenSslStore([], '', ['NODE_OPENSSL_CERT_STORE']), true);
+    assert.equal(usesOpenSslStore(['--use-bundled-ca'], '', ['NODE_OPENSSL_CERT_STORE']), false);
+    assert.equal(usesOpenSslStore([], '--max-old-space-size=100 --use-bundled-ca', ['NODE_OPENSSL_CERT_STORE']), false);
+    assert.equal(usesOpenSslStore([], '', ['NODE_OPENSSL_CONF_NAME=nodejs_conf']), false);
+    assert.equal(usesOpenSslStore(['--use-openssl-ca'], '', []), true);
+    assert.equal(usesOpenSslStore([], ' --use-openssl-ca', []), true);
+    assert.equal(usesOpenSslStore([], '', undefined), false);
+  });
+});
+
+describe('the pin-set document fetch', () => {
+  it('with documentCa, still trusts the default store, NODE_EXTRA_CA_CERTS included', async () => {
+    const documentPki = createPki({ name: 'Document CDN' });
+    const other = createPki({ name: 'Unrelated' });
+    const server = https.createServer({ key: documentPki.leaf.key.keyPem, cert: documentPki.chainPem }, (_request, response) => response.end('document'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    after(() => server.close());
+    const dir = mkdtempSync(path.join(tmpdir(), 'certpin-document-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const extra = path.join(dir, 'extra.pem');
+    writeFileSync(extra, documentPki.root.pem);
+    const script = `
+      import { fetchPinSetDocument } from ${JSON.stringify(new URL('../src/node/pinset-fetch.ts', import.meta.url).href)};
+      const url = new URL('https://localhost:${(server.address() as AddressInfo).port}/pins.jws');
+      const options = { ca: [${JSON.stringify(other.root.pem)}], timeout: 5000, maxBytes: 1000, background: false };
+      console.log(await fetchPinSetDocument(url, options).catch((error) => error.message));`;
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: extra } });
+    assert.equal(stdout.trim(), 'document');
   });
 });

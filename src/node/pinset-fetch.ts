@@ -6,8 +6,9 @@
  * attacker a certificate; one who has it can serve old or broken documents, which are refused.
  * @module
  */
-import { nodeHttps, nodeTls } from '../builtins.js';
+import { nodeHttps } from '../builtins.js';
 import { CERTPIN_VERSION } from '../version.js';
+import { systemTrustStore } from './trust-store.js';
 
 /** How a document is fetched. */
 export interface PinSetFetchOptions {
@@ -42,7 +43,8 @@ export function fetchPinSetDocument(url: URL, options: PinSetFetchOptions): Prom
     };
     const deadline = setTimeout(() => finish(new Error(`no complete answer from ${url.origin} within ${options.timeout} ms`)), options.timeout);
     if (options.background) deadline.unref();
-    const ca = options.ca.length ? [...nodeTls().rootCertificates, ...options.ca] : undefined;
+    // Node's default store, the one a connection without `ca` trusts, plus the document's own anchors.
+    const ca = options.ca.length ? [...systemTrustStore().pems(), ...options.ca] : undefined;
 
     const get = (target: URL, redirects: number) => {
       if (target.protocol !== 'https:') {

@@ -69,28 +69,59 @@ export interface SystemTrustStore {
 let systemStore: SystemTrustStore | undefined;
 
 /**
- * The certificates of Node's default store: its bundled roots (or, on Node versions that have
- * `tls.getCACertificates`, whatever the default store holds) plus `NODE_EXTRA_CA_CERTS`. Decoded once, on first use,
- * and not parsed: the anchor index reads a root only when a chain needs it (parsing every root as an
- * `X509Certificate` took 11 to 31 ms of the first pinned connection).
+ * The certificates OpenSSL verifies against when a secure context names none (Node's default store): Node's bundled
+ * roots, plus the system's with `--use-system-ca`, plus `NODE_EXTRA_CA_CERTS`. Under OpenSSL's own store
+ * ({@link usesOpenSslStore}) Node's bundled roots are not used: the store is then the certificates in OpenSSL's
+ * default locations, as Node lists them (`tls.getCACertificates('system')` reads `SSL_CERT_FILE` and `SSL_CERT_DIR`
+ * on Linux and other Unix systems), plus `NODE_EXTRA_CA_CERTS`.
  *
- * Node gives each certificate of its stores as one PEM, which it made itself: decoded directly. The
- * `NODE_EXTRA_CA_CERTS` file of Node versions without `getCACertificates` is a user's file: parsed by OpenSSL
- * (`X509Certificate`), which refuses what it cannot read, and certpin then refuses to build its store rather than
- * trust other certificates than OpenSSL does.
+ * Where Node cannot list OpenSSL's store (versions without `tls.getCACertificates`, or whose "system" list is empty;
+ * macOS and Windows, where "system" is the OS's store, not OpenSSL's), certpin keeps Node's bundled roots and warns once
+ * (`CERTPIN_OPENSSL_CA_STORE`): a chain to a root that only OpenSSL's store holds is then refused, never accepted.
+ *
+ * Decoded once, on first use, and not parsed: the anchor index reads a root only when a chain needs it (parsing every
+ * root as an `X509Certificate` took 11 to 31 ms of the first pinned connection). Node gives each certificate of its
+ * stores as one PEM, which it made itself: decoded directly. The `NODE_EXTRA_CA_CERTS` file of Node versions without
+ * `getCACertificates` is a user's file: parsed by OpenSSL (`X509Certificate`), which refuses what it cannot read, and
+ * certpin then refuses to build its store rather than trust other certificates than OpenSSL does.
  * @throws {CertificateParseError} for a store entry that is not valid PEM, or an extra file OpenSSL cannot read.
  */
 export function systemTrustStore(): SystemTrustStore {
   if (!systemStore) {
-    const tls = nodeTls();
-    const getCACertificates = (tls as { getCACertificates?: (type: string) => string[] }).getCACertificates;
     const ders: Uint8Array[] = [];
-    for (const pem of getCACertificates ? getCACertificates('default') : tls.rootCertificates) ders.push(...pemCertificateDer(pem, 'A certificate of the system trust store').ders);
-    if (!getCACertificates) for (const extra of extraCaCertificates()) ders.push(...parseCertificates(extra, 'NODE_EXTRA_CA_CERTS').map((c) => c.raw));
+    for (const pem of defaultStorePems()) ders.push(...pemCertificateDer(pem, 'A certificate of the system trust store').ders);
+    if (!nodeCaLists()) for (const extra of extraCaCertificates()) ders.push(...parseCertificates(extra, 'NODE_EXTRA_CA_CERTS').map((c) => c.raw));
     let pems: string[] | undefined;
     systemStore = { ders, pems: () => (pems ??= ders.map(pemOfDer)) };
   }
   return systemStore;
+}
+
+type CaList = 'default' | 'system' | 'bundled' | 'extra';
+
+function nodeCaLists(): ((list: CaList) => readonly string[]) | undefined {
+  return (nodeTls() as { getCACertificates?: (list: CaList) => readonly string[] }).getCACertificates;
+}
+
+/** Node's PEMs of the default store (without `NODE_EXTRA_CA_CERTS` where Node cannot list it). */
+function defaultStorePems(): readonly string[] {
+  const lists = nodeCaLists();
+  const openssl = usesOpenSslStore();
+  if (lists && !openssl) return lists('default');
+  // On macOS and Windows "system" is the OS's store, which OpenSSL does not read; a Node that lists no system
+  // certificate elsewhere does not read OpenSSL's locations.
+  if (lists && process.platform !== 'darwin' && process.platform !== 'win32') {
+    const system = lists('system');
+    // A certificate directory holds each root under its name and under its hash link: one anchor each.
+    if (system.length > 0) return [...new Set([...system, ...lists('extra')])];
+  }
+  if (openssl) {
+    process.emitWarning(
+      'certpin: Node verifies TLS against OpenSSL\'s certificate store (--use-openssl-ca, or this Node build\'s default), which this Node cannot list. certpin checks paths against Node\'s bundled roots and NODE_EXTRA_CA_CERTS instead, and refuses a chain to a root only OpenSSL\'s store holds: add such a root to NODE_EXTRA_CA_CERTS or to the policy\'s `ca`, or run with --use-bundled-ca.',
+      { code: 'CERTPIN_OPENSSL_CA_STORE' },
+    );
+  }
+  return lists ? [...lists('bundled'), ...lists('extra')] : nodeTls().rootCertificates;
 }
 
 function extraCaCertificates(): string[] {
@@ -102,4 +133,21 @@ function extraCaCertificates(): string[] {
     // Node itself only warns when the file is missing; its store then lacks those certificates, and so does ours.
     return [];
   }
+}
+
+/**
+ * Whether Node verifies against OpenSSL's own default locations (`SSL_CERT_FILE`, `SSL_CERT_DIR`, else OpenSSL's
+ * directory) instead of its bundled roots: `--use-openssl-ca` on the command line or in `NODE_OPTIONS`, or a Node
+ * build whose default it is (Linux distributions build theirs so), unless `--use-bundled-ca` says otherwise. Node
+ * refuses to start with both flags.
+ */
+export function usesOpenSslStore(
+  execArgv: readonly string[] = process.execArgv,
+  nodeOptions: string = process.env.NODE_OPTIONS ?? '',
+  buildDefines: readonly unknown[] | undefined = (process.config as { target_defaults?: { defines?: unknown[] } }).target_defaults?.defines,
+): boolean {
+  const flags = [...execArgv, ...nodeOptions.split(/\s+/)];
+  if (flags.includes('--use-openssl-ca')) return true;
+  if (flags.includes('--use-bundled-ca')) return false;
+  return buildDefines?.includes('NODE_OPENSSL_CERT_STORE') ?? false;
 }
