@@ -19,13 +19,14 @@ import axios from 'axios';
 import got from 'got';
 import * as undici from 'undici';
 import WebSocket from 'ws';
-import { PinPolicy, checkConnection, pinnedAgent, pinnedConnect, pinnedDispatcher, pinnedFetch, pinnedHttp2Connect, pinnedTlsOptions } from '../src/index.js';
+import { PinPolicy, checkConnection, pinnedAgent, pinnedConnect, pinnedDispatcher, pinnedFetch, pinnedHttp2Connect, pinnedProxyAgent, pinnedTlsOptions } from '../src/index.js';
 import type { PinPolicyOptions } from '../src/index.js';
 import { certificatePinningInterceptor, pinAxios } from '../src/adapters/axios.js';
 import { refuseUncheckedHandshake } from '../src/node/connect.js';
 import { pinnedGotOptions } from '../src/adapters/got.js';
 import { pinnedWebSocketOptions } from '../src/adapters/ws.js';
 import { certpin } from './support/cli.js';
+import { startConnectProxy } from './support/connect-proxy.js';
 import { ipv6SanMatchBroken } from './support/node-quirks.js';
 import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
 import { startHttp2Server } from './support/http2-server.js';
@@ -573,6 +574,88 @@ describe('undici: a plain-HTTP request is judged by every name it carries, also 
     assert.equal(await first.body.text(), 'plain');
     assert.equal(await refusal(undici.request(`http://127.0.0.1:${plain.port}/second`, { dispatcher, headers: { host: `localhost:${plain.port}` } })), 'ERR_CERTPIN_INSECURE_REDIRECT');
     assert.deepEqual(plain.requests.slice(before), [`127.0.0.1:${plain.port} /first`]);
+  });
+});
+
+describe('NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment turns off neither validation nor pins, through every entry point', () => {
+  // Left on from a debugging session (Charles, Burp, mitmproxy), it makes Node's own default `rejectUnauthorized`
+  // false: a failed check would then only mark the socket unauthorized and the request would go out.
+  const saved = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+  before(() => {
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+  });
+  after(() => {
+    if (saved === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    else process.env.NODE_TLS_REJECT_UNAUTHORIZED = saved;
+  });
+  const url = () => `https://localhost:${rogue.port}/`;
+  const opened = (socket: tls.TLSSocket) =>
+    new Promise((resolve, reject) => {
+      socket.write('GET /secret HTTP/1.1\r\nHost: localhost\r\n\r\n');
+      socket.on('secureConnect', resolve).on('error', reject);
+    });
+
+  it('the pins: pinnedConnect, pinnedTlsOptions, node:https, fetch, undici, axios, got, ws, http2 and checkConnection refuse the trusted proxy', async () => {
+    const policy = policyOf();
+    const agent = pinnedAgent(policy);
+    const fetchPinned = pinnedFetch(policy);
+    const gotOptions = pinnedGotOptions(policy);
+    const client = pinAxios(axios.create(), policy);
+    const ws = pinnedWebSocketOptions(policy);
+    cleanups.push(() => agent.destroy(), () => fetchPinned.dispatcher.destroy(), () => gotOptions.destroy(), () => (client.defaults.httpsAgent as https.Agent).destroy(), () => ws.agent.destroy());
+    await rogueReadsNothing(async () => {
+      assert.equal(await refusal(opened(pinnedConnect(policy, { host: 'localhost', port: rogue.port }))), 'ERR_CERTPIN_PIN_MISMATCH');
+      assert.equal(await refusal(opened(tls.connect({ host: 'localhost', port: rogue.port, ...pinnedTlsOptions(policy) }))), 'ERR_CERTPIN_PIN_MISMATCH');
+      assert.equal(await refusal(get(url(), { agent })), 'ERR_CERTPIN_PIN_MISMATCH');
+      assert.equal(await refusal(fetchPinned(url())), 'ERR_CERTPIN_PIN_MISMATCH');
+      assert.equal(await refusal(undici.request(url(), { dispatcher: fetchPinned.dispatcher })), 'ERR_CERTPIN_PIN_MISMATCH');
+      assert.equal(await refusal(client.get(url())), 'ERR_CERTPIN_PIN_MISMATCH');
+      assert.equal(await refusal(got.extend(gotOptions, { retry: { limit: 0 } })(url()).text()), 'ERR_CERTPIN_PIN_MISMATCH');
+      assert.equal(await refusal(wsOpen(`wss://localhost:${rogue.port}/`, ws)), 'ERR_CERTPIN_PIN_MISMATCH');
+      const check = await checkConnection(url(), policy);
+      assert.equal(check.error?.code, 'ERR_CERTPIN_PIN_MISMATCH');
+    });
+    assert.equal(await refusal(http2Get(pinnedHttp2Connect(policy, `https://localhost:${rogueH2.port}`))), 'ERR_CERTPIN_PIN_MISMATCH');
+    assert.equal(rogueH2.requests.length, 0);
+  });
+
+  it('validation: a chain from a CA the policy does not trust is refused even when its pin matches', async () => {
+    // The rogue's CA pinned, but not trusted: only OpenSSL's verification stands between it and the request.
+    const policy = new PinPolicy({ hosts: { localhost: [pinOf(attacker), backupPin()] }, ca: [pki.root.pem], trustSystemRoots: false, onWarning: () => {} });
+    const agent = pinnedAgent(policy);
+    const fetchPinned = pinnedFetch(policy);
+    cleanups.push(() => agent.destroy(), () => fetchPinned.dispatcher.destroy());
+    await rogueReadsNothing(async () => {
+      for (const attempt of [
+        refusal(opened(pinnedConnect(policy, { host: 'localhost', port: rogue.port }))),
+        refusal(opened(tls.connect({ host: 'localhost', port: rogue.port, ...pinnedTlsOptions(policy) }))),
+        refusal(get(url(), { agent })),
+        refusal(fetchPinned(url())),
+      ]) {
+        assert.equal(await attempt, 'SELF_SIGNED_CERT_IN_CHAIN');
+      }
+    });
+  });
+
+  it('an https proxy is validated too: its credentials never reach a proxy the machine does not trust', async () => {
+    const untrusted = createPki({ name: 'Untrusted Proxy', hosts: ['localhost'] });
+    const proxy = await startConnectProxy({ tls: { key: untrusted.leaf.key.keyPem, cert: untrusted.chainPem } });
+    cleanups.push(() => proxy.close());
+    const credentials = new URL(proxy.url);
+    credentials.username = 'user';
+    credentials.password = 'secret';
+    const agent = pinnedProxyAgent(policyOf(), credentials);
+    const dispatcher = pinnedDispatcher(policyOf(), { proxy: credentials.href });
+    cleanups.push(() => agent.destroy(), () => dispatcher.destroy());
+    assert.equal(await refusal(get(`https://localhost:${bank.port}/`, { agent })), 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
+    assert.equal(await refusal(undici.request(`https://localhost:${bank.port}/`, { dispatcher })), 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
+    assert.deepEqual(proxy.connects, []);
+    // Given the proxy's CA, the same proxy carries the pinned request.
+    const trusting = pinnedDispatcher(policyOf(), { proxy: credentials.href, proxyTls: { ca: untrusted.root.pem } });
+    cleanups.push(() => trusting.destroy());
+    const response = await undici.request(`https://localhost:${bank.port}/`, { dispatcher: trusting });
+    assert.equal(await response.body.text(), 'hello from bank');
+    assert.deepEqual(proxy.connects, [`localhost:${bank.port}`]);
   });
 });
 

@@ -16,6 +16,7 @@ import https from 'node:https';
 import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { PinPolicy, pinnedConnect } from '../src/index.js';
+import { fetchPinSetDocument } from '../src/node/pinset-fetch.js';
 import { systemTrustStore, tlsTrustFor, usesOpenSslStore } from '../src/node/trust-store.js';
 import { backupPin, createPki, pinOf } from './support/pki.js';
 
@@ -173,5 +174,24 @@ describe('the pin-set document fetch', () => {
       console.log(await fetchPinSetDocument(url, options).catch((error) => error.message));`;
     const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: extra } });
     assert.equal(stdout.trim(), 'document');
+  });
+
+  it('validates the host\'s certificate even with NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment', async () => {
+    const unknown = createPki({ name: 'Unknown CA' });
+    const server = https.createServer({ key: unknown.leaf.key.keyPem, cert: unknown.chainPem }, (_request, response) => response.end('document'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    after(() => server.close());
+    const saved = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+    try {
+      const url = new URL(`https://localhost:${(server.address() as AddressInfo).port}/pins.jws`);
+      for (const ca of [[], [pki.root.pem]]) {
+        await assert.rejects(fetchPinSetDocument(url, { ca, timeout: 5000, maxBytes: 1000, background: false }), /unable to get local issuer certificate/);
+      }
+    } finally {
+      if (saved === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = saved;
+    }
   });
 });

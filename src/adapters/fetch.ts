@@ -22,7 +22,7 @@ import { createRequire } from 'node:module';
 import type net from 'node:net';
 import type tls from 'node:tls';
 import type * as Undici from 'undici';
-import type { Agent, Dispatcher, Pool, buildConnector } from 'undici';
+import type { Agent, Dispatcher, Pool, ProxyAgent, buildConnector } from 'undici';
 import { unbracketHost } from '../core/hostname.js';
 import { plaintextRefusal } from '../core/plaintext.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
@@ -40,6 +40,11 @@ export interface PinnedDispatcherOptions extends Omit<Agent.Options, 'connect' |
   proxy?: string | URL;
   /** Extra headers of the `CONNECT` request. */
   proxyHeaders?: Readonly<Record<string, string>>;
+  /**
+   * TLS options for an `https://` proxy itself, e.g. its CA as `ca`. It is always validated (never
+   * `rejectUnauthorized: false`, whatever `NODE_TLS_REJECT_UNAUTHORIZED` says); the pins apply to the origins.
+   */
+  proxyTls?: ProxyAgent.Options['proxyTls'];
   /** Milliseconds allowed to open a connection (TCP and TLS handshake). Default 10 000. */
   connectTimeout?: number;
 }
@@ -81,8 +86,8 @@ interface ConnectSettings {
  * @throws {InsecureOptionError} for undici TLS options (`connect`, `requestTls`, an unvalidated `proxyTls`).
  */
 export function pinnedDispatcher(policy: PinPolicy | PolicyHolder, options: PinnedDispatcherOptions = {}): Dispatcher {
-  const { proxy, proxyHeaders, connectTimeout = 10_000, ...agentOptions } = options;
-  refuseForeignTls(agentOptions as Record<string, unknown>);
+  const { proxy, proxyHeaders, proxyTls, connectTimeout = 10_000, ...agentOptions } = options;
+  refuseForeignTls({ ...agentOptions, proxyTls } as Record<string, unknown>);
   if (!Number.isFinite(connectTimeout) || connectTimeout <= 0) throw new TypeError(`pinnedDispatcher: connectTimeout must be a positive number of milliseconds, not ${String(connectTimeout)}`);
   const settings: ConnectSettings = { allowH2: agentOptions.allowH2 === true, connectTimeout };
   let proxyUrl: URL | undefined;
@@ -99,6 +104,8 @@ export function pinnedDispatcher(policy: PinPolicy | PolicyHolder, options: Pinn
       ...agentOptions,
       uri: proxyUrl.href,
       headers: { ...proxyHeaders },
+      // Explicit: NODE_TLS_REJECT_UNAUTHORIZED=0 would otherwise turn the proxy's validation off.
+      proxyTls: { ...proxyTls, rejectUnauthorized: true },
       // Always tunnel: without a tunnel, http: requests would be forwarded by the proxy, outside of our connector.
       proxyTunnel: true,
       factory: (origin, poolOptions) => {

@@ -55,6 +55,8 @@ export function fetchPinSetDocument(url: URL, options: PinSetFetchOptions): Prom
         target,
         {
           agent: false,
+          // Explicit: NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment would otherwise turn validation off.
+          rejectUnauthorized: true,
           minVersion: 'TLSv1.2',
           ...(ca ? { ca } : {}),
           headers: { accept: 'application/jose, text/plain;q=0.5', 'user-agent': `certpin/${CERTPIN_VERSION}` },

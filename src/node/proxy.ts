@@ -28,7 +28,7 @@ export interface PinnedProxyAgentOptions extends PinnedAgentOptions {
  * An `https.Agent` (a {@link PinnedAgent}) that reaches every origin through an HTTP or HTTPS CONNECT proxy and runs
  * the pinned handshake with the origin inside the tunnel. Its keep-alive pool holds only sockets made that way, so
  * reuse never hands out an unchecked connection. The proxy's own TLS (for an `https:` proxy URL) is validated
- * normally by Node; the policy's pins apply to the origins.
+ * against Node's default store, whatever `NODE_TLS_REJECT_UNAUTHORIZED` says; the policy's pins apply to the origins.
  */
 export class PinnedProxyAgent extends PinnedAgent {
   readonly proxy: URL;
@@ -63,6 +63,8 @@ export class PinnedProxyAgent extends PinnedAgent {
       path: authority,
       headers,
       agent: false,
+      // Explicit: NODE_TLS_REJECT_UNAUTHORIZED=0 would otherwise send the proxy's credentials to anyone.
+      rejectUnauthorized: true,
       timeout: options.timeout,
     });
     let settled = false;

@@ -3,6 +3,7 @@
  * port, or (`divertTo`) to another port, as an intercepting corporate proxy in front of a TLS MITM does.
  */
 import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 
@@ -15,12 +16,14 @@ export interface ConnectProxy {
 
 /**
  * An HTTP CONNECT proxy. Honest: pipes each tunnel to the requested 127.0.0.1 port. With `divertTo`, it sends every
- * tunnel to that port instead (an intercepting corporate proxy in front of a TLS MITM). `refuse` answers 403.
+ * tunnel to that port instead (an intercepting corporate proxy in front of a TLS MITM). `refuse` answers 403. With
+ * `tls`, an https proxy (its URL names `localhost`).
  */
-export async function startConnectProxy(options: { divertTo?: number; refuse?: boolean } = {}): Promise<ConnectProxy> {
+export async function startConnectProxy(options: { divertTo?: number; refuse?: boolean; tls?: { key: string; cert: string } } = {}): Promise<ConnectProxy> {
   const connects: string[] = [];
   const sockets = new Set<Socket>();
-  const server = http.createServer((_req, res) => res.writeHead(405).end());
+  const refuseRequest = (_req: http.IncomingMessage, res: http.ServerResponse) => res.writeHead(405).end();
+  const server = options.tls ? https.createServer(options.tls, refuseRequest) : http.createServer(refuseRequest);
   server.on('connect', (req: http.IncomingMessage, client: Socket, head: Buffer) => {
     connects.push(req.url ?? '');
     sockets.add(client);
@@ -46,7 +49,7 @@ export async function startConnectProxy(options: { divertTo?: number; refuse?: b
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: options.tls ? `https://localhost:${(server.address() as AddressInfo).port}` : `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     connects,
     close: () => new Promise((resolve) => {
       for (const s of sockets) s.destroy();
