@@ -17,7 +17,7 @@ import tls from 'node:tls';
 import { promisify } from 'node:util';
 import { PinPolicy, pinnedConnect } from '../src/index.js';
 import { fetchPinSetDocument } from '../src/node/pinset-fetch.js';
-import { systemTrustStore, tlsTrustFor, usesOpenSslStore } from '../src/node/trust-store.js';
+import { defaultStoreSource, storeFlags, systemTrustStore, tlsTrustFor, usesOpenSslStore } from '../src/node/trust-store.js';
 import { backupPin, createPki, pinOf } from './support/pki.js';
 
 const pki = createPki();
@@ -91,7 +91,7 @@ describe('trust store under OpenSSL\'s own CA store', () => {
   const hasSystemList = typeof (tls as { getCACertificates?: unknown }).getCACertificates === 'function';
 
   /** Runs a child that trusts the system store (certpin's default) and connects to `port`, plain and pinned. */
-  async function child(port: number, how: { argv?: string[]; nodeOptions?: string }, pins: readonly string[]) {
+  async function child(port: number, how: { argv?: string[]; nodeOptions?: string; setup?: string; certFile?: string }, pins: readonly string[]) {
     const script = `
       import tls from 'node:tls';
       import { PinPolicy, pinnedConnect } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)};
@@ -102,12 +102,13 @@ describe('trust store under OpenSSL\'s own CA store', () => {
         socket.once('secureConnect', () => { socket.destroy(); resolve('connected'); });
         socket.once('error', (error) => resolve(error.code ?? error.message));
       });
+      ${how.setup ?? ''}
       const plain = await settle(tls.connect({ host: 'localhost', port: ${port}, servername: 'localhost' }));
       const policy = new PinPolicy({ hosts: { localhost: ${JSON.stringify(pins)} }, onWarning: () => {} });
       const pinned = await settle(pinnedConnect(policy, { host: 'localhost', port: ${port} }));
       await new Promise((resolve) => setImmediate(resolve));
       console.log(JSON.stringify({ plain, pinned, anchors: systemTrustStore().ders.length, warnings }));`;
-    const env: NodeJS.ProcessEnv = { ...process.env, SSL_CERT_FILE: rootFile, SSL_CERT_DIR: emptyDir };
+    const env: NodeJS.ProcessEnv = { ...process.env, SSL_CERT_FILE: how.certFile ?? rootFile, SSL_CERT_DIR: emptyDir };
     delete env.NODE_EXTRA_CA_CERTS;
     if (how.nodeOptions) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} ${how.nodeOptions}`;
     // Not spawnSync: the server runs in this process.
@@ -144,14 +145,48 @@ describe('trust store under OpenSSL\'s own CA store', () => {
     });
   }
 
-  it('a Node build that uses OpenSSL\'s store by default is recognised, and --use-bundled-ca overrides it', () => {
-    assert.equal(usesOpenSslStore([], '', ['NODE_OPENSSL_CERT_STORE']), true);
-    assert.equal(usesOpenSslStore(['--use-bundled-ca'], '', ['NODE_OPENSSL_CERT_STORE']), false);
-    assert.equal(usesOpenSslStore([], '--max-old-space-size=100 --use-bundled-ca', ['NODE_OPENSSL_CERT_STORE']), false);
-    assert.equal(usesOpenSslStore([], '', ['NODE_OPENSSL_CONF_NAME=nodejs_conf']), false);
-    assert.equal(usesOpenSslStore(['--use-openssl-ca'], '', []), true);
-    assert.equal(usesOpenSslStore([], ' --use-openssl-ca', []), true);
-    assert.equal(usesOpenSslStore([], '', undefined), false);
+  it('tls.setDefaultCACertificates under --use-openssl-ca: certpin trusts the certificates set, as OpenSSL does', async (t) => {
+    if (typeof (tls as { setDefaultCACertificates?: unknown }).setDefaultCACertificates !== 'function') return t.skip('no tls.setDefaultCACertificates on this Node');
+    const port = await server();
+    // OpenSSL's locations hold another root; the root of the server is set as the default store.
+    const elsewhere = path.join(dir, 'elsewhere.pem');
+    writeFileSync(elsewhere, createPki({ name: 'Elsewhere' }).root.pem);
+    const setup = `tls.setDefaultCACertificates([${JSON.stringify(pki.root.pem)}]);`;
+    const result = await child(port, { argv: ['--use-openssl-ca'], setup, certFile: elsewhere }, [pinOf(pki.intermediate), backupPin()]);
+    assert.equal(result.plain, 'connected');
+    assert.equal(result.pinned, 'connected', JSON.stringify(result));
+    assert.equal(result.anchors, 1);
+  });
+
+  it('a Node build that uses OpenSSL\'s store by default is recognised, and --use-bundled-ca overrides it, however written', () => {
+    const define = ['NODE_OPENSSL_CERT_STORE'];
+    assert.equal(usesOpenSslStore(storeFlags([], '', define)), true);
+    assert.equal(usesOpenSslStore(storeFlags(['--use-bundled-ca'], '', define)), false);
+    assert.equal(usesOpenSslStore(storeFlags(['--use_bundled_ca'], '', define)), false);
+    assert.equal(usesOpenSslStore(storeFlags([], '--max-old-space-size=100 "--use-bundled-ca"', define)), false);
+    assert.equal(usesOpenSslStore(storeFlags([], '', ['NODE_OPENSSL_CONF_NAME=nodejs_conf'])), false);
+    assert.equal(usesOpenSslStore(storeFlags(['--use-openssl-ca=true'], '', [])), true);
+    assert.equal(usesOpenSslStore(storeFlags([], ' --use_openssl_ca', [])), true);
+    // A value that only contains the flag is not the flag; a build without NODE_OPTIONS ignores it.
+    assert.equal(usesOpenSslStore(storeFlags([], '--title="a --use-openssl-ca b"', [])), false);
+    assert.equal(usesOpenSslStore(storeFlags([], '--use-openssl-ca', [], false)), false);
+    assert.equal(usesOpenSslStore(storeFlags([], '', undefined)), false);
+  });
+
+  it('Node\'s own lists decide which store is in force, whatever set it', () => {
+    const lists = (of: Record<string, string[]>) => (list: string) => of[list] ?? [];
+    const bundled = ['B1', 'B2'];
+    const noFlags = storeFlags([], '', []);
+    // --use-openssl-ca, however given (a configuration file, a worker's options): "default" is exactly "extra".
+    assert.equal(defaultStoreSource(lists({ bundled, default: ['E'], extra: ['E'] }), noFlags), 'openssl');
+    assert.equal(defaultStoreSource(lists({ bundled, default: [], extra: [] }), noFlags), 'openssl');
+    // tls.setDefaultCACertificates: "default" is what OpenSSL uses, whatever the flags say.
+    assert.equal(defaultStoreSource(lists({ bundled, default: ['U'], extra: [] }), storeFlags(['--use-openssl-ca'], '', [])), 'node');
+    // The bundled roots in force: flags that came too late (NODE_OPTIONS set at run time) change nothing.
+    assert.equal(defaultStoreSource(lists({ bundled, default: [...bundled, 'E'], extra: ['E'] }), noFlags), 'node');
+    // A build whose default is OpenSSL's store lists the bundled roots all the same.
+    assert.equal(defaultStoreSource(lists({ bundled, default: bundled }), storeFlags([], '', ['NODE_OPENSSL_CERT_STORE'])), 'openssl');
+    assert.equal(defaultStoreSource(undefined, storeFlags(['--use-openssl-ca'], '', [])), 'openssl');
   });
 });
 

@@ -30,6 +30,9 @@ const MAX_REDIRECTS = 3;
  */
 export function fetchPinSetDocument(url: URL, options: PinSetFetchOptions): Promise<string> {
   return new Promise((resolve, reject) => {
+    // Node's default store, the one a connection without `ca` trusts, plus the document's own anchors. Read before
+    // the deadline starts: a store certpin refuses to read rejects at once.
+    const ca = options.ca.length ? [...systemTrustStore().pems(), ...options.ca] : undefined;
     let request: import('node:http').ClientRequest | undefined;
     let settled = false;
     const finish = (error: Error | undefined, text?: string) => {
@@ -43,8 +46,6 @@ export function fetchPinSetDocument(url: URL, options: PinSetFetchOptions): Prom
     };
     const deadline = setTimeout(() => finish(new Error(`no complete answer from ${url.origin} within ${options.timeout} ms`)), options.timeout);
     if (options.background) deadline.unref();
-    // Node's default store, the one a connection without `ca` trusts, plus the document's own anchors.
-    const ca = options.ca.length ? [...systemTrustStore().pems(), ...options.ca] : undefined;
 
     const get = (target: URL, redirects: number) => {
       if (target.protocol !== 'https:') {

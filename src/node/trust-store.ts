@@ -69,15 +69,19 @@ export interface SystemTrustStore {
 let systemStore: SystemTrustStore | undefined;
 
 /**
- * The certificates OpenSSL verifies against when a secure context names none (Node's default store): Node's bundled
- * roots, plus the system's with `--use-system-ca`, plus `NODE_EXTRA_CA_CERTS`. Under OpenSSL's own store
- * ({@link usesOpenSslStore}) Node's bundled roots are not used: the store is then the certificates in OpenSSL's
- * default locations, as Node lists them (`tls.getCACertificates('system')` reads `SSL_CERT_FILE` and `SSL_CERT_DIR`
- * on Linux and other Unix systems), plus `NODE_EXTRA_CA_CERTS`.
+ * The certificates OpenSSL verifies against when a secure context names none (Node's default store), read once:
  *
- * Where Node cannot list OpenSSL's store (versions without `tls.getCACertificates`, or whose "system" list is empty;
- * macOS and Windows, where "system" is the OS's store, not OpenSSL's), certpin keeps Node's bundled roots and warns once
- * (`CERTPIN_OPENSSL_CA_STORE`): a chain to a root that only OpenSSL's store holds is then refused, never accepted.
+ * - Node's bundled roots, plus the system's with `--use-system-ca`, plus `NODE_EXTRA_CA_CERTS`, or what
+ *   `tls.setDefaultCACertificates` set before: Node's "default" list;
+ * - under OpenSSL's own store (`--use-openssl-ca`, or a build whose default it is), the certificates in OpenSSL's
+ *   locations as Node lists them (`tls.getCACertificates('system')`, which reads `SSL_CERT_FILE` and `SSL_CERT_DIR`
+ *   on Linux and other Unix systems), plus `NODE_EXTRA_CA_CERTS`. Node's "default" list then holds only the latter.
+ *
+ * Which store is in force is read from Node's own lists where it has them ({@link defaultStoreSource}), so that every
+ * way of setting it counts (spellings, a configuration file, a worker's options). Where Node cannot list OpenSSL's
+ * store (versions without `tls.getCACertificates`, a "system" list that is empty, macOS and Windows, where "system" is
+ * the OS's store, not OpenSSL's), certpin keeps Node's bundled roots and warns once (`CERTPIN_OPENSSL_CA_STORE`): a
+ * chain to a root only OpenSSL's store holds is then refused, never accepted.
  *
  * Decoded once, on first use, and not parsed: the anchor index reads a root only when a chain needs it (parsing every
  * root as an `X509Certificate` took 11 to 31 ms of the first pinned connection). Node gives each certificate of its
@@ -98,29 +102,120 @@ export function systemTrustStore(): SystemTrustStore {
 }
 
 type CaList = 'default' | 'system' | 'bundled' | 'extra';
+type CaLists = (list: CaList) => readonly string[];
 
-function nodeCaLists(): ((list: CaList) => readonly string[]) | undefined {
-  return (nodeTls() as { getCACertificates?: (list: CaList) => readonly string[] }).getCACertificates;
+function nodeCaLists(): CaLists | undefined {
+  return (nodeTls() as { getCACertificates?: CaLists }).getCACertificates;
+}
+
+/** Where Node's default store comes from: its "default" list as it is, or OpenSSL's own locations. */
+export type DefaultStoreSource = 'node' | 'openssl';
+
+/**
+ * Which store OpenSSL verifies against when a context names none. Node's lists tell it: under `--use-openssl-ca`
+ * Node's "default" list leaves out the bundled roots and is exactly its "extra" list; one that leaves them out and is
+ * not that list was set by `tls.setDefaultCACertificates`, and is what OpenSSL uses. A build whose default is
+ * OpenSSL's store keeps the bundled roots in that list all the same (Node's list follows the flag, not the build):
+ * that one is told by the build's defines, unless `--use-bundled-ca` was given. Without Node's lists, the flags.
+ */
+export function defaultStoreSource(lists: CaLists | undefined, flags: OpenSslStoreFlags = currentFlags()): DefaultStoreSource {
+  if (lists) {
+    const bundled = lists('bundled');
+    const listed = lists('default');
+    if (bundled.length > 0 && !listed.includes(bundled[0]!)) {
+      const extra = lists('extra');
+      return listed.length === extra.length && listed.every((pem, i) => pem === extra[i]) ? 'openssl' : 'node';
+    }
+    if (bundled.length > 0) return flags.buildDefault && flags.given !== 'bundled' ? 'openssl' : 'node';
+  }
+  return usesOpenSslStore(flags) ? 'openssl' : 'node';
+}
+
+/** What decides Node's default store besides its lists: the flag given, and the build's default. */
+export interface OpenSslStoreFlags {
+  /** `--use-openssl-ca` or `--use-bundled-ca`, from the command line or `NODE_OPTIONS`, if either was given. */
+  readonly given: 'openssl' | 'bundled' | undefined;
+  /** Whether this Node was built to use OpenSSL's store by default (`NODE_OPENSSL_CERT_STORE`). */
+  readonly buildDefault: boolean;
+}
+
+/**
+ * Whether Node verifies against OpenSSL's own locations, by its flags alone: for Node versions that do not list their
+ * stores. Node refuses to start with both flags.
+ */
+export function usesOpenSslStore(flags: OpenSslStoreFlags = currentFlags()): boolean {
+  return flags.given === 'openssl' || (flags.given === undefined && flags.buildDefault);
+}
+
+/**
+ * The store flags of this process, as Node reads them: `-` or `_` in the name, `=true`/`=false` values; `NODE_OPTIONS`
+ * as it was when the process started, which a build without it ignores.
+ */
+export function storeFlags(execArgv: readonly string[], nodeOptions: string, defines: readonly unknown[] | undefined, nodeOptionsAllowed = true): OpenSslStoreFlags {
+  let given: OpenSslStoreFlags['given'];
+  for (const token of [...(nodeOptionsAllowed ? nodeOptionsTokens(nodeOptions) : []), ...execArgv]) {
+    const match = /^--(no-)?use[-_](openssl|bundled)[-_]ca(?:=(true|false|1|0))?$/.exec(token);
+    if (!match) continue;
+    const on = !match[1] && match[3] !== 'false' && match[3] !== '0';
+    if (on) given = match[2] as 'openssl' | 'bundled';
+  }
+  return { given, buildDefault: defines?.includes('NODE_OPENSSL_CERT_STORE') ?? false };
+}
+
+/** `NODE_OPTIONS` split as Node splits it: at white space outside double quotes, a backslash escaping in them. */
+function nodeOptionsTokens(text: string): string[] {
+  const tokens: string[] = [];
+  let token = '';
+  let quoted = false;
+  let started = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted && c === '\\' && i + 1 < text.length) token += text[++i];
+    else if (c === '"') {
+      quoted = !quoted;
+      started = true;
+    } else if (!quoted && /\s/.test(c)) {
+      if (started) tokens.push(token);
+      token = '';
+      started = false;
+    } else {
+      token += c;
+      started = true;
+    }
+  }
+  if (started) tokens.push(token);
+  return tokens;
+}
+
+// Read when certpin loads, as near the process's start as certpin can: a later change is for the process's children.
+const startupNodeOptions = process.env.NODE_OPTIONS ?? '';
+
+function currentFlags(): OpenSslStoreFlags {
+  const config = process.config as { target_defaults?: { defines?: unknown[] }; variables?: { node_without_node_options?: unknown } };
+  return storeFlags(process.execArgv, startupNodeOptions, config.target_defaults?.defines, config.variables?.node_without_node_options !== true);
 }
 
 /** Node's PEMs of the default store (without `NODE_EXTRA_CA_CERTS` where Node cannot list it). */
 function defaultStorePems(): readonly string[] {
   const lists = nodeCaLists();
-  const openssl = usesOpenSslStore();
-  if (lists && !openssl) return lists('default');
+  if (defaultStoreSource(lists) === 'node') return lists ? lists('default') : nodeTls().rootCertificates;
   // On macOS and Windows "system" is the OS's store, which OpenSSL does not read; a Node that lists no system
   // certificate elsewhere does not read OpenSSL's locations.
   if (lists && process.platform !== 'darwin' && process.platform !== 'win32') {
     const system = lists('system');
+    if (process.env.SSL_CERT_DIR?.includes(':')) {
+      process.emitWarning(
+        `certpin: SSL_CERT_DIR lists several directories (${process.env.SSL_CERT_DIR}), which Node does not read: certpin refuses chains to the roots OpenSSL finds there. Give one directory, or add those roots to NODE_EXTRA_CA_CERTS.`,
+        { code: 'CERTPIN_OPENSSL_CA_STORE' },
+      );
+    }
     // A certificate directory holds each root under its name and under its hash link: one anchor each.
     if (system.length > 0) return [...new Set([...system, ...lists('extra')])];
   }
-  if (openssl) {
-    process.emitWarning(
-      'certpin: Node verifies TLS against OpenSSL\'s certificate store (--use-openssl-ca, or this Node build\'s default), which this Node cannot list. certpin checks paths against Node\'s bundled roots and NODE_EXTRA_CA_CERTS instead, and refuses a chain to a root only OpenSSL\'s store holds: add such a root to NODE_EXTRA_CA_CERTS or to the policy\'s `ca`, or run with --use-bundled-ca.',
-      { code: 'CERTPIN_OPENSSL_CA_STORE' },
-    );
-  }
+  process.emitWarning(
+    'certpin: Node verifies TLS against OpenSSL\'s certificate store (--use-openssl-ca, or this Node build\'s default), which this Node cannot list. certpin checks paths against Node\'s bundled roots and NODE_EXTRA_CA_CERTS instead, and refuses a chain to a root only OpenSSL\'s store holds: add such a root to NODE_EXTRA_CA_CERTS, or run with --use-bundled-ca.',
+    { code: 'CERTPIN_OPENSSL_CA_STORE' },
+  );
   return lists ? [...lists('bundled'), ...lists('extra')] : nodeTls().rootCertificates;
 }
 
@@ -133,21 +228,4 @@ function extraCaCertificates(): string[] {
     // Node itself only warns when the file is missing; its store then lacks those certificates, and so does ours.
     return [];
   }
-}
-
-/**
- * Whether Node verifies against OpenSSL's own default locations (`SSL_CERT_FILE`, `SSL_CERT_DIR`, else OpenSSL's
- * directory) instead of its bundled roots: `--use-openssl-ca` on the command line or in `NODE_OPTIONS`, or a Node
- * build whose default it is (Linux distributions build theirs so), unless `--use-bundled-ca` says otherwise. Node
- * refuses to start with both flags.
- */
-export function usesOpenSslStore(
-  execArgv: readonly string[] = process.execArgv,
-  nodeOptions: string = process.env.NODE_OPTIONS ?? '',
-  buildDefines: readonly unknown[] | undefined = (process.config as { target_defaults?: { defines?: unknown[] } }).target_defaults?.defines,
-): boolean {
-  const flags = [...execArgv, ...nodeOptions.split(/\s+/)];
-  if (flags.includes('--use-openssl-ca')) return true;
-  if (flags.includes('--use-bundled-ca')) return false;
-  return buildDefines?.includes('NODE_OPENSSL_CERT_STORE') ?? false;
 }
