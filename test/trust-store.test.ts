@@ -158,6 +158,43 @@ describe('trust store under OpenSSL\'s own CA store', () => {
     assert.equal(result.anchors, 1);
   });
 
+  it('a policy\'s own anchors are added to OpenSSL\'s store, not put in its place: a directory file OpenSSL cannot look up stays untrusted', async (t) => {
+    if (!hasSystemList) return t.skip('Node cannot list OpenSSL\'s store here');
+    // A root in SSL_CERT_DIR without its hash link: Node lists the file, OpenSSL's look-up by hash never finds it.
+    const unlinked = createPki({ name: 'Unlinked', hosts: ['localhost'] });
+    const certDir = mkdtempSync(path.join(dir, 'unlinked-'));
+    writeFileSync(path.join(certDir, 'unlinked-root.pem'), unlinked.root.pem);
+    const listener = tls.createServer({ key: unlinked.leaf.key.keyPem, cert: unlinked.chainPem }, (socket) => socket.end());
+    listener.listen(0, '127.0.0.1');
+    await once(listener, 'listening');
+    after(() => listener.close());
+    const port = (listener.address() as AddressInfo).port;
+    const policyRoot = path.join(dir, 'policy-root.pem');
+    writeFileSync(policyRoot, createPki({ name: 'Policy' }).root.pem);
+    const script = `
+      import { readFileSync } from 'node:fs';
+      import tls from 'node:tls';
+      import { PinPolicy, pinnedConnect } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)};
+      import { systemTrustStore } from ${JSON.stringify(new URL('../src/node/trust-store.ts', import.meta.url).href)};
+      const settle = (socket) => new Promise((resolve) => {
+        socket.once('secureConnect', () => { socket.destroy(); resolve('connected'); });
+        socket.once('error', (error) => resolve(error.code ?? error.message));
+      });
+      const plain = await settle(tls.connect({ host: 'localhost', port: ${port}, servername: 'localhost' }));
+      const pins = ${JSON.stringify([pinOf(unlinked.intermediate), backupPin()])};
+      const policy = new PinPolicy({ hosts: { localhost: pins }, ca: readFileSync(${JSON.stringify(policyRoot)}, 'utf8'), onWarning: () => {} });
+      const pinned = await settle(pinnedConnect(policy, { host: 'localhost', port: ${port} }));
+      console.log(JSON.stringify({ plain, pinned, anchors: systemTrustStore().ders.length }));`;
+    const env: NodeJS.ProcessEnv = { ...process.env, SSL_CERT_FILE: rootFile, SSL_CERT_DIR: certDir };
+    delete env.NODE_EXTRA_CA_CERTS;
+    const { stdout } = await run(process.execPath, ['--use-openssl-ca', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env });
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { plain: string; pinned: string; anchors: number };
+    assert.equal(result.anchors, 2, stdout);
+    // OpenSSL does not trust it, so neither may a pinned connection whose policy adds an anchor of its own.
+    assert.equal(result.plain, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
+    assert.equal(result.pinned, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', stdout);
+  });
+
   it('a Node build that uses OpenSSL\'s store by default is recognised, and --use-bundled-ca overrides it, however written', () => {
     const define = ['NODE_OPENSSL_CERT_STORE'];
     assert.equal(usesOpenSslStore(storeFlags([], '', define)), true);
@@ -180,6 +217,8 @@ describe('trust store under OpenSSL\'s own CA store', () => {
     // --use-openssl-ca, however given (a configuration file, a worker's options): "default" is exactly "extra".
     assert.equal(defaultStoreSource(lists({ bundled, default: ['E'], extra: ['E'] }), noFlags), 'openssl');
     assert.equal(defaultStoreSource(lists({ bundled, default: [], extra: [] }), noFlags), 'openssl');
+    // NODE_EXTRA_CA_CERTS gone from process.env since start (a Worker's own env): "default" is a part of "extra".
+    assert.equal(defaultStoreSource(lists({ bundled, default: [], extra: ['E'] }), noFlags), 'openssl');
     // tls.setDefaultCACertificates: "default" is what OpenSSL uses, whatever the flags say.
     assert.equal(defaultStoreSource(lists({ bundled, default: ['U'], extra: [] }), storeFlags(['--use-openssl-ca'], '', [])), 'node');
     // The bundled roots in force: flags that came too late (NODE_OPTIONS set at run time) change nothing.
@@ -187,6 +226,30 @@ describe('trust store under OpenSSL\'s own CA store', () => {
     // A build whose default is OpenSSL's store lists the bundled roots all the same.
     assert.equal(defaultStoreSource(lists({ bundled, default: bundled }), storeFlags([], '', ['NODE_OPENSSL_CERT_STORE'])), 'openssl');
     assert.equal(defaultStoreSource(undefined, storeFlags(['--use-openssl-ca'], '', [])), 'openssl');
+  });
+});
+
+describe('a policy with anchors of its own', () => {
+  it('keeps the whole default store trusted, NODE_EXTRA_CA_CERTS included, with Node\'s store and with OpenSSL\'s', async () => {
+    const extraPki = createPki({ name: 'Extra', hosts: ['localhost'] });
+    const listener = tls.createServer({ key: extraPki.leaf.key.keyPem, cert: extraPki.chainPem }, (socket) => socket.end());
+    listener.listen(0, '127.0.0.1');
+    await once(listener, 'listening');
+    after(() => listener.close());
+    const dir = mkdtempSync(path.join(tmpdir(), 'certpin-own-anchors-'));
+    after(() => rmSync(dir, { recursive: true, force: true }));
+    const extraFile = path.join(dir, 'extra.pem');
+    writeFileSync(extraFile, extraPki.root.pem);
+    const script = `
+      import { PinPolicy, pinnedConnect } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)};
+      const policy = new PinPolicy({ hosts: { localhost: ${JSON.stringify([pinOf(extraPki.intermediate), backupPin()])} }, ca: ${JSON.stringify(createPki({ name: 'Own' }).root.pem)}, onWarning: () => {} });
+      const socket = pinnedConnect(policy, { host: 'localhost', port: ${(listener.address() as AddressInfo).port} });
+      socket.once('secureConnect', () => { socket.destroy(); console.log('connected'); });
+      socket.once('error', (error) => console.log(error.code ?? error.message));`;
+    for (const flags of [[], ['--use-openssl-ca']]) {
+      const { stdout } = await run(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: extraFile } });
+      assert.equal(stdout.trim(), 'connected', flags.join(' '));
+    }
   });
 });
 

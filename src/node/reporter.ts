@@ -8,12 +8,13 @@
  */
 import type https from 'node:https';
 import type tls from 'node:tls';
-import { nodeHttps, nodeTls } from '../builtins.js';
+import { nodeHttps } from '../builtins.js';
+import { certificateFromDer } from '../core/certificate.js';
 import type { PinPolicy } from '../core/policy.js';
 import { reportIdentity } from '../core/report.js';
 import type { PinReport, ReportDelivery } from '../core/report.js';
 import { publishReport } from './diagnostics.js';
-import { tlsTrustFor } from './trust-store.js';
+import { anchoredContext } from './trust-store.js';
 
 const WINDOW_MS = 24 * 60 * 60_000;
 const DISTINCT_PER_WINDOW = 50;
@@ -146,8 +147,8 @@ function post(policy: PinPolicy, uri: string, body: string): Promise<boolean> {
     let context = reportContexts.get(policy.trust);
     if (!context) {
       // The policy's trust anchors, without its client certificate: a collector has no business seeing the app's identity.
-      const anchors = policy.trust.extraAnchors.length + policy.trust.developmentAnchors.length > 0 ? [...(tlsTrustFor(policy).caPems ?? [])] : undefined;
-      context = nodeTls().createSecureContext({ minVersion: 'TLSv1.2', ...(anchors ? { ca: anchors } : {}) });
+      const own = [...policy.trust.extraAnchors, ...policy.trust.developmentAnchors].map((der) => certificateFromDer(der, 'A trust anchor of the policy'));
+      context = anchoredContext({ minVersion: 'TLSv1.2' }, own, policy.trust.trustSystemRoots).secureContext;
       reportContexts.set(policy.trust, context);
     }
     const options: https.RequestOptions & { secureContext: tls.SecureContext } = {

@@ -5,6 +5,7 @@
  * @module
  */
 import { readFileSync } from 'node:fs';
+import type { X509Certificate } from 'node:crypto';
 import type tls from 'node:tls';
 import { nodeTls } from '../builtins.js';
 import { certificateFromDer, parseCertificates, pemCertificateDer, pemOfDer } from '../core/certificate.js';
@@ -17,10 +18,7 @@ import type { PinPolicy, TrustSettings } from '../core/policy.js';
 export interface TlsTrust {
   /** The anchors certpin verifies paths against (the same certificates OpenSSL trusts), and OpenSSL's chain mode. */
   readonly anchors: DecisionAnchors;
-  /**
-   * The anchors as PEM for a secure context of their own (the reporter's), when the policy adds anchors to the system
-   * store or replaces it; undefined when the store is Node's default.
-   */
+  /** The anchors handed to OpenSSL as `ca`, when the context's store is not Node's default store plus `addCACert`. */
   readonly caPems: readonly string[] | undefined;
   /** The one secure context every connection of the policy shares (CA store parsed once, not per handshake). */
   readonly secureContext: tls.SecureContext;
@@ -42,21 +40,50 @@ export function tlsTrustFor(policy: PinPolicy): TlsTrust {
 function buildTrust(settings: TrustSettings): TlsTrust {
   const own = [...settings.extraAnchors, ...settings.developmentAnchors].map((der) => certificateFromDer(der, 'A trust anchor of the policy'));
   const system = settings.trustSystemRoots ? systemTrustStore() : undefined;
-  const options: tls.SecureContextOptions & { allowPartialTrustChain?: boolean } = { minVersion: settings.minVersion };
   const partialChain = own.length > 0 && !settings.trustSystemRoots && supportsPartialChains();
-  // Without extra anchors, Node's default store is exactly the system anchors: no need to hand it over again.
-  const caPems = own.length > 0 ? [...(system?.pems() ?? []), ...own.map((c) => c.toString())] : undefined;
-  if (caPems) {
-    options.ca = caPems;
-    if (partialChain) options.allowPartialTrustChain = true;
-  }
+  const options: tls.SecureContextOptions & { allowPartialTrustChain?: boolean } = { minVersion: settings.minVersion };
+  if (partialChain) options.allowPartialTrustChain = true;
   if (settings.clientCertificate) Object.assign(options, settings.clientCertificate);
+  const { secureContext, caPems } = anchoredContext(options, own, settings.trustSystemRoots);
   return {
     // The index reads an anchor only when a chain names it as an issuer: a process never reads 150 roots to pin one host.
     anchors: { index: new TrustAnchorIndex([...(system?.ders ?? []), ...own]), partialChain },
     caPems,
-    secureContext: nodeTls().createSecureContext(options),
+    secureContext,
   };
+}
+
+/** The native side of a secure context, where Node adds a CA to a context's store. */
+interface NativeContext {
+  addCACert?: (pem: string) => void;
+}
+
+/**
+ * A secure context whose store is the one the policy's connections trust: Node's default store as OpenSSL holds it,
+ * plus the policy's own anchors; or only those with `trustSystemRoots: false`.
+ *
+ * The own anchors are added to a context made without `ca`, as Node adds `ca` itself (`addCACert`, which first gives
+ * the context its own copy of the default store). So OpenSSL keeps its store as it is, including what certpin's list
+ * of it may lack or hold in excess: OpenSSL's on-demand look-up in `SSL_CERT_DIR`, a `tls.setDefaultCACertificates`
+ * after certpin read the store. Handing OpenSSL certpin's list as `ca` instead made it trust certificates its own
+ * store did not hold (a file of `SSL_CERT_DIR` without its hash link; Node's bundled roots where Node cannot list
+ * OpenSSL's store). Where the native method is missing, certpin's list is the `ca`, as before.
+ */
+export function anchoredContext(options: tls.SecureContextOptions, own: readonly X509Certificate[], trustSystemRoots: boolean): { secureContext: tls.SecureContext; caPems: readonly string[] | undefined } {
+  const ownPems = own.map((c) => c.toString());
+  if (own.length === 0) return { secureContext: nodeTls().createSecureContext(options), caPems: undefined };
+  if (trustSystemRoots) {
+    const secureContext = nodeTls().createSecureContext(options);
+    const native = (secureContext as { context?: NativeContext }).context;
+    if (typeof native?.addCACert === 'function') {
+      // Node before getCACertificates copies the default store without NODE_EXTRA_CA_CERTS, which it keeps apart.
+      const extra = nodeCaLists() ? [] : extraCaCertificates().flatMap((text) => parseCertificates(text, 'NODE_EXTRA_CA_CERTS').map((c) => c.toString()));
+      for (const pem of [...extra, ...ownPems]) native.addCACert(pem);
+      return { secureContext, caPems: undefined };
+    }
+  }
+  const caPems = [...(trustSystemRoots ? systemTrustStore().pems() : []), ...ownPems];
+  return { secureContext: nodeTls().createSecureContext({ ...options, ca: caPems }), caPems };
 }
 
 /** The certificates of Node's default store, as DER (what certpin reads). */
@@ -112,21 +139,24 @@ function nodeCaLists(): CaLists | undefined {
 export type DefaultStoreSource = 'node' | 'openssl';
 
 /**
- * Which store OpenSSL verifies against when a context names none. Node's lists tell it: under `--use-openssl-ca`
- * Node's "default" list leaves out the bundled roots and is exactly its "extra" list; one that leaves them out and is
- * not that list was set by `tls.setDefaultCACertificates`, and is what OpenSSL uses. A build whose default is
- * OpenSSL's store keeps the bundled roots in that list all the same (Node's list follows the flag, not the build):
- * that one is told by the build's defines, unless `--use-bundled-ca` was given. Without Node's lists, the flags.
+ * Which store OpenSSL verifies against when a context names none, from Node's lists. With the bundled roots in the
+ * "default" list, Node's store, except on a build whose default is OpenSSL's (Node's list follows the flag, not the
+ * build) unless `--use-bundled-ca` was given. Without them: a list holding a certificate the "extra" list lacks was
+ * set by `tls.setDefaultCACertificates`, and is what OpenSSL uses; any other (exactly "extra" under
+ * `--use-openssl-ca`, or a part of it when `NODE_EXTRA_CA_CERTS` left `process.env` after start) is OpenSSL's store.
+ * Where the lists cannot tell the two apart (`setDefaultCACertificates` given "extra" or nothing), OpenSSL's store it
+ * is, and certpin's anchors a superset of what OpenSSL holds: OpenSSL's own verification still gates every
+ * handshake, and a refusal of what OpenSSL accepts would be an outage. Without Node's lists, the flags.
  */
 export function defaultStoreSource(lists: CaLists | undefined, flags: OpenSslStoreFlags = currentFlags()): DefaultStoreSource {
   if (lists) {
     const bundled = lists('bundled');
     const listed = lists('default');
-    if (bundled.length > 0 && !listed.includes(bundled[0]!)) {
-      const extra = lists('extra');
-      return listed.length === extra.length && listed.every((pem, i) => pem === extra[i]) ? 'openssl' : 'node';
+    if (bundled.length > 0 && listed.includes(bundled[0]!)) return flags.buildDefault && flags.given !== 'bundled' ? 'openssl' : 'node';
+    if (bundled.length > 0) {
+      const extra = new Set(lists('extra'));
+      return listed.every((pem) => extra.has(pem)) ? 'openssl' : 'node';
     }
-    if (bundled.length > 0) return flags.buildDefault && flags.given !== 'bundled' ? 'openssl' : 'node';
   }
   return usesOpenSslStore(flags) ? 'openssl' : 'node';
 }
@@ -198,7 +228,8 @@ function currentFlags(): OpenSslStoreFlags {
 /** Node's PEMs of the default store (without `NODE_EXTRA_CA_CERTS` where Node cannot list it). */
 function defaultStorePems(): readonly string[] {
   const lists = nodeCaLists();
-  if (defaultStoreSource(lists) === 'node') return lists ? lists('default') : nodeTls().rootCertificates;
+  // Each certificate once: a certificate directory holds a root under its name and under its hash link.
+  if (defaultStoreSource(lists) === 'node') return lists ? [...new Set(lists('default'))] : nodeTls().rootCertificates;
   // On macOS and Windows "system" is the OS's store, which OpenSSL does not read; a Node that lists no system
   // certificate elsewhere does not read OpenSSL's locations.
   if (lists && process.platform !== 'darwin' && process.platform !== 'win32') {
@@ -209,8 +240,7 @@ function defaultStorePems(): readonly string[] {
         { code: 'CERTPIN_OPENSSL_CA_STORE' },
       );
     }
-    // A certificate directory holds each root under its name and under its hash link: one anchor each.
-    if (system.length > 0) return [...new Set([...system, ...lists('extra')])];
+    if (system.length > 0) return [...new Set([...system, ...lists('extra'), ...lists('default')])];
   }
   process.emitWarning(
     'certpin: Node verifies TLS against OpenSSL\'s certificate store (--use-openssl-ca, or this Node build\'s default), which this Node cannot list. certpin checks paths against Node\'s bundled roots and NODE_EXTRA_CA_CERTS instead, and refuses a chain to a root only OpenSSL\'s store holds: add such a root to NODE_EXTRA_CA_CERTS, or run with --use-bundled-ca.',
