@@ -19,9 +19,36 @@ import { PinPolicy, pinnedConnect } from '../src/index.js';
 import { fetchPinSetDocument } from '../src/node/pinset-fetch.js';
 import { defaultStoreSource, storeFlags, systemTrustStore, tlsTrustFor, usesOpenSslStore } from '../src/node/trust-store.js';
 import { backupPin, createPki, pinOf } from './support/pki.js';
+import type { TestPki } from './support/pki.js';
 
 const pki = createPki();
 const run = promisify(execFile);
+
+/** The URL of a source module, as a string literal for a child's script. */
+const source = (file: string) => JSON.stringify(new URL(`../src/${file}`, import.meta.url).href);
+
+/** A scratch directory, removed after the test run. */
+function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(path.join(tmpdir(), prefix));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** A TLS server (https when it has a body to answer) on 127.0.0.1 with `issued`'s chain; its port. */
+async function serve(issued: TestPki, body?: string): Promise<number> {
+  const options = { key: issued.leaf.key.keyPem, cert: issued.chainPem };
+  const server = body === undefined ? tls.createServer(options, (socket) => socket.end()) : https.createServer(options, (_request, response) => response.end(body));
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  after(() => server.close());
+  return (server.address() as AddressInfo).port;
+}
+
+/** Runs an ES module script in a child Node (not spawnSync: the servers run in this process); its last line. */
+async function runScript(script: string, env: NodeJS.ProcessEnv, flags: readonly string[] = []): Promise<string> {
+  const { stdout } = await run(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env });
+  return stdout.trim().split('\n').at(-1)!;
+}
 
 describe('trust store', () => {
   it('holds every certificate of Node\'s default store, as the DER Node reads from each PEM', () => {
@@ -39,14 +66,13 @@ describe('trust store', () => {
   });
 
   it('a NODE_EXTRA_CA_CERTS file with a block OpenSSL cannot read: certpin trusts what Node does, or refuses', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'certpin-extra-'));
-    after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = scratchDir('certpin-extra-');
     const file = path.join(dir, 'extra.pem');
     // A good certificate, a block whose base64 is not a certificate, then another good one.
     writeFileSync(file, `${pki.root.pem}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n${pki.intermediate.pem}`);
     const script = `
       import tls from 'node:tls';
-      import { systemTrustStore } from ${JSON.stringify(new URL('../src/node/trust-store.ts', import.meta.url).href)};
+      import { systemTrustStore } from ${source('node/trust-store.ts')};
       let outcome;
       try { outcome = { count: systemTrustStore().ders.length }; } catch (error) { outcome = { code: error.code }; }
       const nodes = tls.getCACertificates ? tls.getCACertificates('default').length : undefined;
@@ -59,13 +85,10 @@ describe('trust store', () => {
   });
 
   it('a pinned connection reads only the trust anchors its chain names, not the whole system store', async () => {
-    const server = tls.createServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem }, (socket) => socket.end());
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    after(() => server.close());
+    const port = await serve(pki);
     // System roots trusted (the default), the test's root added.
     const policy = new PinPolicy({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: pki.root.pem });
-    const socket = pinnedConnect(policy, { host: 'localhost', port: (server.address() as AddressInfo).port });
+    const socket = pinnedConnect(policy, { host: 'localhost', port });
     socket.on('error', () => {});
     await once(socket, 'secureConnect');
     socket.destroy();
@@ -83,8 +106,7 @@ describe('trust store', () => {
  * every server a system root vouches for, while the bundled roots would trust what the machine's store may not.
  */
 describe('trust store under OpenSSL\'s own CA store', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'certpin-openssl-ca-'));
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = scratchDir('certpin-openssl-ca-');
   const rootFile = path.join(dir, 'roots.pem');
   writeFileSync(rootFile, pki.root.pem);
   const emptyDir = mkdtempSync(path.join(dir, 'certs-'));
@@ -94,8 +116,8 @@ describe('trust store under OpenSSL\'s own CA store', () => {
   async function child(port: number, how: { argv?: string[]; nodeOptions?: string; setup?: string; certFile?: string }, pins: readonly string[]) {
     const script = `
       import tls from 'node:tls';
-      import { PinPolicy, pinnedConnect } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)};
-      import { systemTrustStore } from ${JSON.stringify(new URL('../src/node/trust-store.ts', import.meta.url).href)};
+      import { PinPolicy, pinnedConnect } from ${source('index.ts')};
+      import { systemTrustStore } from ${source('node/trust-store.ts')};
       const warnings = [];
       process.on('warning', (w) => warnings.push(w.code));
       const settle = (socket) => new Promise((resolve) => {
@@ -111,22 +133,12 @@ describe('trust store under OpenSSL\'s own CA store', () => {
     const env: NodeJS.ProcessEnv = { ...process.env, SSL_CERT_FILE: how.certFile ?? rootFile, SSL_CERT_DIR: emptyDir };
     delete env.NODE_EXTRA_CA_CERTS;
     if (how.nodeOptions) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} ${how.nodeOptions}`;
-    // Not spawnSync: the server runs in this process.
-    const { stdout } = await run(process.execPath, [...(how.argv ?? []), '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env });
-    return JSON.parse(stdout.trim().split('\n').at(-1)!) as { plain: string; pinned: string; anchors: number; warnings: string[] };
-  }
-
-  async function server(): Promise<number> {
-    const listener = tls.createServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem }, (socket) => socket.end());
-    listener.listen(0, '127.0.0.1');
-    await once(listener, 'listening');
-    after(() => listener.close());
-    return (listener.address() as AddressInfo).port;
+    return JSON.parse(await runScript(script, env, how.argv)) as { plain: string; pinned: string; anchors: number; warnings: string[] };
   }
 
   for (const how of [{ argv: ['--use-openssl-ca'] }, { nodeOptions: '--use-openssl-ca' }]) {
     it(`${how.argv ? 'node --use-openssl-ca' : 'NODE_OPTIONS=--use-openssl-ca'}: certpin trusts what OpenSSL trusts, and still enforces the pins`, async () => {
-      const port = await server();
+      const port = await serve(pki);
       const good = await child(port, how, [pinOf(pki.intermediate), backupPin()]);
       // OpenSSL trusts the root through SSL_CERT_FILE: the plain connection is the yardstick.
       assert.equal(good.plain, 'connected');
@@ -147,7 +159,7 @@ describe('trust store under OpenSSL\'s own CA store', () => {
 
   it('tls.setDefaultCACertificates under --use-openssl-ca: certpin trusts the certificates set, as OpenSSL does', async (t) => {
     if (typeof (tls as { setDefaultCACertificates?: unknown }).setDefaultCACertificates !== 'function') return t.skip('no tls.setDefaultCACertificates on this Node');
-    const port = await server();
+    const port = await serve(pki);
     // OpenSSL's locations hold another root; the root of the server is set as the default store.
     const elsewhere = path.join(dir, 'elsewhere.pem');
     writeFileSync(elsewhere, createPki({ name: 'Elsewhere' }).root.pem);
@@ -164,18 +176,14 @@ describe('trust store under OpenSSL\'s own CA store', () => {
     const unlinked = createPki({ name: 'Unlinked', hosts: ['localhost'] });
     const certDir = mkdtempSync(path.join(dir, 'unlinked-'));
     writeFileSync(path.join(certDir, 'unlinked-root.pem'), unlinked.root.pem);
-    const listener = tls.createServer({ key: unlinked.leaf.key.keyPem, cert: unlinked.chainPem }, (socket) => socket.end());
-    listener.listen(0, '127.0.0.1');
-    await once(listener, 'listening');
-    after(() => listener.close());
-    const port = (listener.address() as AddressInfo).port;
+    const port = await serve(unlinked);
     const policyRoot = path.join(dir, 'policy-root.pem');
     writeFileSync(policyRoot, createPki({ name: 'Policy' }).root.pem);
     const script = `
       import { readFileSync } from 'node:fs';
       import tls from 'node:tls';
-      import { PinPolicy, pinnedConnect } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)};
-      import { systemTrustStore } from ${JSON.stringify(new URL('../src/node/trust-store.ts', import.meta.url).href)};
+      import { PinPolicy, pinnedConnect } from ${source('index.ts')};
+      import { systemTrustStore } from ${source('node/trust-store.ts')};
       const settle = (socket) => new Promise((resolve) => {
         socket.once('secureConnect', () => { socket.destroy(); resolve('connected'); });
         socket.once('error', (error) => resolve(error.code ?? error.message));
@@ -187,12 +195,12 @@ describe('trust store under OpenSSL\'s own CA store', () => {
       console.log(JSON.stringify({ plain, pinned, anchors: systemTrustStore().ders.length }));`;
     const env: NodeJS.ProcessEnv = { ...process.env, SSL_CERT_FILE: rootFile, SSL_CERT_DIR: certDir };
     delete env.NODE_EXTRA_CA_CERTS;
-    const { stdout } = await run(process.execPath, ['--use-openssl-ca', '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env });
-    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as { plain: string; pinned: string; anchors: number };
-    assert.equal(result.anchors, 2, stdout);
+    const output = await runScript(script, env, ['--use-openssl-ca']);
+    const result = JSON.parse(output) as { plain: string; pinned: string; anchors: number };
+    assert.equal(result.anchors, 2, output);
     // OpenSSL does not trust it, so neither may a pinned connection whose policy adds an anchor of its own.
     assert.equal(result.plain, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
-    assert.equal(result.pinned, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', stdout);
+    assert.equal(result.pinned, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', output);
   });
 
   it('a Node build that uses OpenSSL\'s store by default is recognised, and --use-bundled-ca overrides it, however written', () => {
@@ -232,23 +240,17 @@ describe('trust store under OpenSSL\'s own CA store', () => {
 describe('a policy with anchors of its own', () => {
   it('keeps the whole default store trusted, NODE_EXTRA_CA_CERTS included, with Node\'s store and with OpenSSL\'s', async () => {
     const extraPki = createPki({ name: 'Extra', hosts: ['localhost'] });
-    const listener = tls.createServer({ key: extraPki.leaf.key.keyPem, cert: extraPki.chainPem }, (socket) => socket.end());
-    listener.listen(0, '127.0.0.1');
-    await once(listener, 'listening');
-    after(() => listener.close());
-    const dir = mkdtempSync(path.join(tmpdir(), 'certpin-own-anchors-'));
-    after(() => rmSync(dir, { recursive: true, force: true }));
-    const extraFile = path.join(dir, 'extra.pem');
+    const port = await serve(extraPki);
+    const extraFile = path.join(scratchDir('certpin-own-anchors-'), 'extra.pem');
     writeFileSync(extraFile, extraPki.root.pem);
     const script = `
-      import { PinPolicy, pinnedConnect } from ${JSON.stringify(new URL('../src/index.ts', import.meta.url).href)};
+      import { PinPolicy, pinnedConnect } from ${source('index.ts')};
       const policy = new PinPolicy({ hosts: { localhost: ${JSON.stringify([pinOf(extraPki.intermediate), backupPin()])} }, ca: ${JSON.stringify(createPki({ name: 'Own' }).root.pem)}, onWarning: () => {} });
-      const socket = pinnedConnect(policy, { host: 'localhost', port: ${(listener.address() as AddressInfo).port} });
+      const socket = pinnedConnect(policy, { host: 'localhost', port: ${port} });
       socket.once('secureConnect', () => { socket.destroy(); console.log('connected'); });
       socket.once('error', (error) => console.log(error.code ?? error.message));`;
     for (const flags of [[], ['--use-openssl-ca']]) {
-      const { stdout } = await run(process.execPath, [...flags, '--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: extraFile } });
-      assert.equal(stdout.trim(), 'connected', flags.join(' '));
+      assert.equal(await runScript(script, { ...process.env, NODE_EXTRA_CA_CERTS: extraFile }, flags), 'connected', flags.join(' '));
     }
   });
 });
@@ -257,33 +259,24 @@ describe('the pin-set document fetch', () => {
   it('with documentCa, still trusts the default store, NODE_EXTRA_CA_CERTS included', async () => {
     const documentPki = createPki({ name: 'Document CDN' });
     const other = createPki({ name: 'Unrelated' });
-    const server = https.createServer({ key: documentPki.leaf.key.keyPem, cert: documentPki.chainPem }, (_request, response) => response.end('document'));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    after(() => server.close());
-    const dir = mkdtempSync(path.join(tmpdir(), 'certpin-document-'));
-    after(() => rmSync(dir, { recursive: true, force: true }));
-    const extra = path.join(dir, 'extra.pem');
+    const port = await serve(documentPki, 'document');
+    const extra = path.join(scratchDir('certpin-document-'), 'extra.pem');
     writeFileSync(extra, documentPki.root.pem);
     const script = `
-      import { fetchPinSetDocument } from ${JSON.stringify(new URL('../src/node/pinset-fetch.ts', import.meta.url).href)};
-      const url = new URL('https://localhost:${(server.address() as AddressInfo).port}/pins.jws');
+      import { fetchPinSetDocument } from ${source('node/pinset-fetch.ts')};
+      const url = new URL('https://localhost:${port}/pins.jws');
       const options = { ca: [${JSON.stringify(other.root.pem)}], timeout: 5000, maxBytes: 1000, background: false };
       console.log(await fetchPinSetDocument(url, options).catch((error) => error.message));`;
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', env: { ...process.env, NODE_EXTRA_CA_CERTS: extra } });
-    assert.equal(stdout.trim(), 'document');
+    assert.equal(await runScript(script, { ...process.env, NODE_EXTRA_CA_CERTS: extra }), 'document');
   });
 
   it('validates the host\'s certificate even with NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment', async () => {
     const unknown = createPki({ name: 'Unknown CA' });
-    const server = https.createServer({ key: unknown.leaf.key.keyPem, cert: unknown.chainPem }, (_request, response) => response.end('document'));
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    after(() => server.close());
+    const port = await serve(unknown, 'document');
     const saved = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
     process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
     try {
-      const url = new URL(`https://localhost:${(server.address() as AddressInfo).port}/pins.jws`);
+      const url = new URL(`https://localhost:${port}/pins.jws`);
       for (const ca of [[], [pki.root.pem]]) {
         await assert.rejects(fetchPinSetDocument(url, { ca, timeout: 5000, maxBytes: 1000, background: false }), /unable to get local issuer certificate/);
       }
