@@ -255,6 +255,52 @@ describe('a policy with anchors of its own', () => {
   });
 });
 
+describe('NODE_EXTRA_CA_CERTS is what Node read at start', () => {
+  const scenario = async (env: NodeJS.ProcessEnv, setup: string, own: boolean) => {
+    const served = createPki({ name: 'Served', hosts: ['localhost'] });
+    const port = await serve(served);
+    const script = `
+      import tls from 'node:tls';
+      import { PinPolicy, pinnedConnect } from ${source('index.ts')};
+      ${setup.replaceAll('SERVED_ROOT', JSON.stringify(served.root.pem))}
+      const settle = (socket) => new Promise((resolve) => {
+        socket.once('secureConnect', () => { socket.destroy(); resolve('connected'); });
+        socket.once('error', (error) => resolve(error.code ?? error.message));
+      });
+      const plain = await settle(tls.connect({ host: 'localhost', port: ${port}, servername: 'localhost' }));
+      const policy = new PinPolicy({ hosts: { localhost: ${JSON.stringify([pinOf(served.intermediate), backupPin()])} }, ${own ? `ca: ${JSON.stringify(createPki({ name: 'Own' }).root.pem)},` : ''} onWarning: () => {} });
+      const pinned = await settle(pinnedConnect(policy, { host: 'localhost', port: ${port} }));
+      console.log(JSON.stringify({ plain, pinned }));`;
+    return { served, run: async (file: string) => JSON.parse(await runScript(script, { ...env, NODE_EXTRA_CA_CERTS: file })) as { plain: string; pinned: string } };
+  };
+
+  it('a file named after start, or a TRUSTED CERTIFICATE block Node does not load, adds nothing to a policy with its own ca', async () => {
+    const dir = scratchDir('certpin-extra-start-');
+    const env = { ...process.env };
+    delete env.NODE_EXTRA_CA_CERTS;
+    // Named at run time, after Node and certpin loaded: Node's store never holds it.
+    const late = await scenario(env, `process.env.NODE_EXTRA_CA_CERTS = ${JSON.stringify(path.join(dir, 'late.pem'))};`, true);
+    writeFileSync(path.join(dir, 'late.pem'), late.served.root.pem);
+    const lateResult = await late.run('');
+    assert.notEqual(lateResult.plain, 'connected');
+    assert.equal(lateResult.pinned, lateResult.plain, JSON.stringify(lateResult));
+    // Relabelled TRUSTED CERTIFICATE: OpenSSL's reader would take it, Node's loader of this file does not.
+    const relabelled = await scenario(env, '', true);
+    const trusted = relabelled.served.root.pem.replaceAll('-----BEGIN CERTIFICATE-----', '-----BEGIN TRUSTED CERTIFICATE-----').replaceAll('-----END CERTIFICATE-----', '-----END TRUSTED CERTIFICATE-----');
+    writeFileSync(path.join(dir, 'trusted.pem'), `${pki.root.pem}${trusted}`);
+    const relabelledResult = await relabelled.run(path.join(dir, 'trusted.pem'));
+    assert.notEqual(relabelledResult.plain, 'connected');
+    assert.equal(relabelledResult.pinned, relabelledResult.plain, JSON.stringify(relabelledResult));
+  });
+
+  it('a file named at start stays trusted when the variable leaves process.env (a Worker\'s own env)', async () => {
+    const dir = scratchDir('certpin-extra-gone-');
+    const gone = await scenario(process.env, 'delete process.env.NODE_EXTRA_CA_CERTS;', false);
+    writeFileSync(path.join(dir, 'extra.pem'), gone.served.root.pem);
+    assert.deepEqual(await gone.run(path.join(dir, 'extra.pem')), { plain: 'connected', pinned: 'connected' });
+  });
+});
+
 describe('the pin-set document fetch', () => {
   it('with documentCa, still trusts the default store, NODE_EXTRA_CA_CERTS included', async () => {
     const documentPki = createPki({ name: 'Document CDN' });

@@ -40,11 +40,9 @@ export function tlsTrustFor(policy: PinPolicy): TlsTrust {
 function buildTrust(settings: TrustSettings): TlsTrust {
   const own = [...settings.extraAnchors, ...settings.developmentAnchors].map((der) => certificateFromDer(der, 'A trust anchor of the policy'));
   const system = settings.trustSystemRoots ? systemTrustStore() : undefined;
-  const partialChain = own.length > 0 && !settings.trustSystemRoots && supportsPartialChains();
-  const options: tls.SecureContextOptions & { allowPartialTrustChain?: boolean } = { minVersion: settings.minVersion };
-  if (partialChain) options.allowPartialTrustChain = true;
+  const options: tls.SecureContextOptions = { minVersion: settings.minVersion };
   if (settings.clientCertificate) Object.assign(options, settings.clientCertificate);
-  const { secureContext, caPems } = anchoredContext(options, own, settings.trustSystemRoots);
+  const { secureContext, caPems, partialChain } = anchoredContext(options, own, settings.trustSystemRoots);
   return {
     // The index reads an anchor only when a chain names it as an issuer: a process never reads 150 roots to pin one host.
     anchors: { index: new TrustAnchorIndex([...(system?.ders ?? []), ...own]), partialChain },
@@ -63,27 +61,34 @@ interface NativeContext {
  * plus the policy's own anchors; or only those with `trustSystemRoots: false`.
  *
  * The own anchors are added to a context made without `ca`, as Node adds `ca` itself (`addCACert`, which first gives
- * the context its own copy of the default store). So OpenSSL keeps its store as it is, including what certpin's list
- * of it may lack or hold in excess: OpenSSL's on-demand look-up in `SSL_CERT_DIR`, a `tls.setDefaultCACertificates`
- * after certpin read the store. Handing OpenSSL certpin's list as `ca` instead made it trust certificates its own
+ * the context its own copy of the default store). So OpenSSL keeps its store as it is when the context is made,
+ * including what certpin's list of it may lack or hold in excess: OpenSSL's on-demand look-up in `SSL_CERT_DIR`.
+ * Handing OpenSSL certpin's list as `ca` instead made it trust certificates its own
  * store did not hold (a file of `SSL_CERT_DIR` without its hash link; Node's bundled roots where Node cannot list
  * OpenSSL's store). Where the native method is missing, certpin's list is the `ca`, as before.
  */
-export function anchoredContext(options: tls.SecureContextOptions, own: readonly X509Certificate[], trustSystemRoots: boolean): { secureContext: tls.SecureContext; caPems: readonly string[] | undefined } {
+export function anchoredContext(
+  options: tls.SecureContextOptions,
+  own: readonly X509Certificate[],
+  trustSystemRoots: boolean,
+): { secureContext: tls.SecureContext; caPems: readonly string[] | undefined; partialChain: boolean } {
   const ownPems = own.map((c) => c.toString());
-  if (own.length === 0) return { secureContext: nodeTls().createSecureContext(options), caPems: undefined };
+  if (own.length === 0) return { secureContext: nodeTls().createSecureContext(options), caPems: undefined, partialChain: false };
   if (trustSystemRoots) {
     const secureContext = nodeTls().createSecureContext(options);
     const native = (secureContext as { context?: NativeContext }).context;
     if (typeof native?.addCACert === 'function') {
       // Node before getCACertificates copies the default store without NODE_EXTRA_CA_CERTS, which it keeps apart.
-      const extra = nodeCaLists() ? [] : extraCaCertificates().flatMap((text) => parseCertificates(text, 'NODE_EXTRA_CA_CERTS').map((c) => c.toString()));
+      const extra = nodeCaLists() ? [] : nodeExtraCertificates().map((c) => c.toString());
       for (const pem of [...extra, ...ownPems]) native.addCACert(pem);
-      return { secureContext, caPems: undefined };
+      return { secureContext, caPems: undefined, partialChain: false };
     }
   }
+  // Only its own anchors: one of them may be an intermediate, which OpenSSL then trusts as it does (partial chains).
+  const partialChain = !trustSystemRoots && supportsPartialChains();
   const caPems = [...(trustSystemRoots ? systemTrustStore().pems() : []), ...ownPems];
-  return { secureContext: nodeTls().createSecureContext({ ...options, ca: caPems }), caPems };
+  const secureContext = nodeTls().createSecureContext({ ...options, ca: caPems, ...(partialChain ? { allowPartialTrustChain: true } : {}) } as tls.SecureContextOptions);
+  return { secureContext, caPems, partialChain };
 }
 
 /** The certificates of Node's default store, as DER (what certpin reads). */
@@ -121,7 +126,7 @@ export function systemTrustStore(): SystemTrustStore {
   if (!systemStore) {
     const ders: Uint8Array[] = [];
     for (const pem of defaultStorePems()) ders.push(...pemCertificateDer(pem, 'A certificate of the system trust store').ders);
-    if (!nodeCaLists()) for (const extra of extraCaCertificates()) ders.push(...parseCertificates(extra, 'NODE_EXTRA_CA_CERTS').map((c) => c.raw));
+    if (!nodeCaLists()) for (const extra of nodeExtraCertificates()) ders.push(extra.raw);
     let pems: string[] | undefined;
     systemStore = { ders, pems: () => (pems ??= ders.map(pemOfDer)) };
   }
@@ -229,7 +234,9 @@ function currentFlags(): OpenSslStoreFlags {
 function defaultStorePems(): readonly string[] {
   const lists = nodeCaLists();
   // Each certificate once: a certificate directory holds a root under its name and under its hash link.
-  if (defaultStoreSource(lists) === 'node') return lists ? [...new Set(lists('default'))] : nodeTls().rootCertificates;
+  // "extra" too: Node builds "default" from process.env as it is called, and drops NODE_EXTRA_CA_CERTS, which OpenSSL
+  // still trusts, when the variable left process.env after start (a Worker's own env).
+  if (defaultStoreSource(lists) === 'node') return lists ? [...new Set([...lists('default'), ...lists('extra')])] : nodeTls().rootCertificates;
   // On macOS and Windows "system" is the OS's store, which OpenSSL does not read; a Node that lists no system
   // certificate elsewhere does not read OpenSSL's locations.
   if (lists && process.platform !== 'darwin' && process.platform !== 'win32') {
@@ -249,13 +256,25 @@ function defaultStorePems(): readonly string[] {
   return lists ? [...lists('bundled'), ...lists('extra')] : nodeTls().rootCertificates;
 }
 
-function extraCaCertificates(): string[] {
-  const file = process.env.NODE_EXTRA_CA_CERTS;
-  if (!file) return [];
+// Node reads NODE_EXTRA_CA_CERTS once, as it starts; so does certpin, as near the start as it loads.
+const startupExtraCaFile = process.env.NODE_EXTRA_CA_CERTS;
+let extraCertificates: X509Certificate[] | undefined;
+
+/**
+ * The certificates of the `NODE_EXTRA_CA_CERTS` file, for Node versions that do not list them: its `CERTIFICATE`
+ * blocks, as Node's loader reads them (a `TRUSTED CERTIFICATE` block is not one of them). Parsed by OpenSSL, strictly:
+ * a block it cannot read makes certpin refuse to build its store rather than trust other certificates than OpenSSL.
+ * @throws {CertificateParseError}
+ */
+function nodeExtraCertificates(): X509Certificate[] {
+  if (extraCertificates) return extraCertificates;
+  let text = '';
   try {
-    return [readFileSync(file, 'utf8')];
+    if (startupExtraCaFile) text = readFileSync(startupExtraCaFile, 'utf8');
   } catch {
     // Node itself only warns when the file is missing; its store then lacks those certificates, and so does ours.
-    return [];
   }
+  const blocks = text.match(/-----BEGIN (?:X509 )?CERTIFICATE-----[\s\S]*?-----END (?:X509 )?CERTIFICATE-----/g) ?? [];
+  extraCertificates = blocks.length > 0 ? parseCertificates(blocks.join('\n'), 'NODE_EXTRA_CA_CERTS') : [];
+  return extraCertificates;
 }
