@@ -11,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { PinPolicy, channels, flushReports, pinnedAgent, reportStatistics } from '../src/index.js';
 import type { DecisionMessage, PinPolicyOptions, PinReport, ReportDelivery, ReportMessage } from '../src/index.js';
+import { supportsPartialChains } from '../src/core/policy.js';
 import { POST_TIMEOUT_MS } from '../src/node/reporter.js';
 import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
 import { httpsGet, startHttpsServer, startMitm } from './support/servers.js';
@@ -290,5 +291,16 @@ describe('the report POST is an ordinary https request', () => {
     assert.deepEqual(deliveries, ['failed']);
     assert.equal(server.requests.length, 0);
 
+  });
+
+  it('trusts a collector whose chain ends at an intermediate the policy names as its only anchor, as connections do', async (t) => {
+    if (!supportsPartialChains()) return t.skip('no partial chains on this Node');
+    const partner = createPki({ name: 'Partner Collector', hosts: ['127.0.0.1'] });
+    const server = await startHttpsServer({ key: partner.leaf.key.keyPem, cert: partner.chainPem });
+    cleanups.push(() => server.close());
+    const deliveries: ReportDelivery[] = [];
+    await throughMitm(policyOf({ ca: [pki.root.pem, attacker.pem, partner.intermediate.pem], reportUri: `https://127.0.0.1:${server.port}/r` }, deliveries));
+    await settled();
+    assert.deepEqual(deliveries, ['sent']);
   });
 });
