@@ -1,7 +1,8 @@
 /**
- * A policy's trust settings made real: the system store, one OpenSSL secure context, and the anchor index certpin's
- * own path verification uses. Both are built from the same certificates, so OpenSSL and certpin judge a chain
- * against one store. Built once per trust settings (shared by every policy derived from the same bootstrap).
+ * A policy's trust settings made real: one OpenSSL secure context (Node's default store plus the policy's anchors)
+ * and the anchor index certpin's own path verification uses (certpin's list of the same certificates), so that
+ * OpenSSL and certpin judge a chain against one store. Built once per trust settings (shared by every policy derived
+ * from the same bootstrap).
  * @module
  */
 import { readFileSync } from 'node:fs';
@@ -62,10 +63,10 @@ interface NativeContext {
  *
  * The own anchors are added to a context made without `ca`, as Node adds `ca` itself (`addCACert`, which first gives
  * the context its own copy of the default store). So OpenSSL keeps its store as it is when the context is made,
- * including what certpin's list of it may lack or hold in excess: OpenSSL's on-demand look-up in `SSL_CERT_DIR`.
- * Handing OpenSSL certpin's list as `ca` instead made it trust certificates its own
- * store did not hold (a file of `SSL_CERT_DIR` without its hash link; Node's bundled roots where Node cannot list
- * OpenSSL's store). Where the native method is missing, certpin's list is the `ca`, as before.
+ * including what certpin's list of it may lack or hold in excess, such as OpenSSL's on-demand look-up in
+ * `SSL_CERT_DIR`. Handing OpenSSL certpin's list as `ca` instead made it trust certificates its own store did not
+ * hold (a file of `SSL_CERT_DIR` without its hash link; Node's bundled roots where Node cannot list OpenSSL's store).
+ * Where the native method is missing, certpin's list is the `ca`.
  */
 export function anchoredContext(
   options: tls.SecureContextOptions,
