@@ -113,7 +113,7 @@ describe('trust store under OpenSSL\'s own CA store', () => {
   const hasSystemList = typeof (tls as { getCACertificates?: unknown }).getCACertificates === 'function';
 
   /** Runs a child that trusts the system store (certpin's default) and connects to `port`, plain and pinned. */
-  async function child(port: number, how: { argv?: string[]; nodeOptions?: string; setup?: string; certFile?: string }, pins: readonly string[]) {
+  async function child(port: number, how: { argv?: string[]; nodeOptions?: string; setup?: string; certFile?: string; certDir?: string }, pins: readonly string[]) {
     const script = `
       import tls from 'node:tls';
       import { PinPolicy, pinnedConnect } from ${source('index.ts')};
@@ -130,7 +130,7 @@ describe('trust store under OpenSSL\'s own CA store', () => {
       const pinned = await settle(pinnedConnect(policy, { host: 'localhost', port: ${port} }));
       await new Promise((resolve) => setImmediate(resolve));
       console.log(JSON.stringify({ plain, pinned, anchors: systemTrustStore().ders.length, warnings }));`;
-    const env: NodeJS.ProcessEnv = { ...process.env, SSL_CERT_FILE: how.certFile ?? rootFile, SSL_CERT_DIR: emptyDir };
+    const env: NodeJS.ProcessEnv = { ...process.env, SSL_CERT_FILE: how.certFile ?? rootFile, SSL_CERT_DIR: how.certDir ?? emptyDir };
     delete env.NODE_EXTRA_CA_CERTS;
     if (how.nodeOptions) env.NODE_OPTIONS = `${env.NODE_OPTIONS ?? ''} ${how.nodeOptions}`;
     return JSON.parse(await runScript(script, env, how.argv)) as { plain: string; pinned: string; anchors: number; warnings: string[] };
@@ -201,6 +201,14 @@ describe('trust store under OpenSSL\'s own CA store', () => {
     // OpenSSL does not trust it, so neither may a pinned connection whose policy adds an anchor of its own.
     assert.equal(result.plain, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
     assert.equal(result.pinned, 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', output);
+  });
+
+  it('several directories in SSL_CERT_DIR, which Node does not read: SSL_CERT_FILE still trusted, and a warning', async (t) => {
+    if (!hasSystemList) return t.skip('Node cannot list OpenSSL\'s store here');
+    const port = await serve(pki);
+    const result = await child(port, { argv: ['--use-openssl-ca'], certDir: `${emptyDir}:${emptyDir}` }, [pinOf(pki.intermediate), backupPin()]);
+    assert.equal(result.pinned, 'connected', JSON.stringify(result));
+    assert.ok(result.warnings.includes('CERTPIN_OPENSSL_CA_STORE'), JSON.stringify(result));
   });
 
   it('a Node build that uses OpenSSL\'s store by default is recognised, and --use-bundled-ca overrides it, however written', () => {

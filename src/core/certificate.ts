@@ -58,13 +58,14 @@ function pemBlocks(text: string, what: string): PemBlock[] {
 /**
  * The DER of every certificate block of a PEM text, in order, without parsing it (strict base64), and the labels of
  * the other blocks.
+ * @param labels the labels read as certificates (default: `CERTIFICATE`, `TRUSTED CERTIFICATE`, `X509 CERTIFICATE`).
  * @throws {CertificateParseError} for a block that is incomplete or whose base64 is not valid.
  */
-export function pemCertificateDer(text: string, what: string): { ders: Buffer[]; otherLabels: string[] } {
+export function pemCertificateDer(text: string, what: string, labels: ReadonlySet<string> = CERTIFICATE_LABELS): { ders: Buffer[]; otherLabels: string[] } {
   const ders: Buffer[] = [];
   const otherLabels: string[] = [];
   for (const block of pemBlocks(text, what)) {
-    if (!CERTIFICATE_LABELS.has(block.label)) {
+    if (!labels.has(block.label)) {
       otherLabels.push(block.label);
       continue;
     }

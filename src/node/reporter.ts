@@ -9,12 +9,11 @@
 import type https from 'node:https';
 import type tls from 'node:tls';
 import { nodeHttps } from '../builtins.js';
-import { certificateFromDer } from '../core/certificate.js';
 import type { PinPolicy } from '../core/policy.js';
 import { reportIdentity } from '../core/report.js';
 import type { PinReport, ReportDelivery } from '../core/report.js';
 import { publishReport } from './diagnostics.js';
-import { anchoredContext } from './trust-store.js';
+import { anchoredContext, ownAnchors } from './trust-store.js';
 
 const WINDOW_MS = 24 * 60 * 60_000;
 const DISTINCT_PER_WINDOW = 50;
@@ -147,8 +146,7 @@ function post(policy: PinPolicy, uri: string, body: string): Promise<boolean> {
     let context = reportContexts.get(policy.trust);
     if (!context) {
       // The policy's trust anchors, without its client certificate: a collector has no business seeing the app's identity.
-      const own = [...policy.trust.extraAnchors, ...policy.trust.developmentAnchors].map((der) => certificateFromDer(der, 'A trust anchor of the policy'));
-      context = anchoredContext({ minVersion: 'TLSv1.2' }, own, policy.trust.trustSystemRoots).secureContext;
+      context = anchoredContext({ minVersion: 'TLSv1.2' }, ownAnchors(policy.trust), policy.trust.trustSystemRoots).secureContext;
       reportContexts.set(policy.trust, context);
     }
     const options: https.RequestOptions & { secureContext: tls.SecureContext } = {

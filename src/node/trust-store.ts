@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import type { X509Certificate } from 'node:crypto';
 import type tls from 'node:tls';
 import { nodeTls } from '../builtins.js';
-import { certificateFromDer, parseCertificates, pemCertificateDer, pemOfDer } from '../core/certificate.js';
+import { certificateFromDer, pemCertificateDer, pemOfDer } from '../core/certificate.js';
 import type { DecisionAnchors } from '../core/decision.js';
 import { TrustAnchorIndex } from '../core/path/index.js';
 import { supportsPartialChains } from '../core/policy.js';
@@ -38,8 +38,13 @@ export function tlsTrustFor(policy: PinPolicy): TlsTrust {
   return trust;
 }
 
+/** The policy's own trust anchors: its `ca` and its development overrides' anchors. */
+export function ownAnchors(settings: TrustSettings): X509Certificate[] {
+  return [...settings.extraAnchors, ...settings.developmentAnchors].map((der) => certificateFromDer(der, 'A trust anchor of the policy'));
+}
+
 function buildTrust(settings: TrustSettings): TlsTrust {
-  const own = [...settings.extraAnchors, ...settings.developmentAnchors].map((der) => certificateFromDer(der, 'A trust anchor of the policy'));
+  const own = ownAnchors(settings);
   const system = settings.trustSystemRoots ? systemTrustStore() : undefined;
   const options: tls.SecureContextOptions = { minVersion: settings.minVersion };
   if (settings.clientCertificate) Object.assign(options, settings.clientCertificate);
@@ -179,7 +184,7 @@ export interface OpenSslStoreFlags {
  * Whether Node verifies against OpenSSL's own locations, by its flags alone: for Node versions that do not list their
  * stores. Node refuses to start with both flags.
  */
-export function usesOpenSslStore(flags: OpenSslStoreFlags = currentFlags()): boolean {
+export function usesOpenSslStore(flags: OpenSslStoreFlags): boolean {
   return flags.given === 'openssl' || (flags.given === undefined && flags.buildDefault);
 }
 
@@ -259,6 +264,7 @@ function defaultStorePems(): readonly string[] {
 
 // Node reads NODE_EXTRA_CA_CERTS once, as it starts; so does certpin, as near the start as it loads.
 const startupExtraCaFile = process.env.NODE_EXTRA_CA_CERTS;
+const NODE_EXTRA_LABELS: ReadonlySet<string> = new Set(['CERTIFICATE', 'X509 CERTIFICATE']);
 let extraCertificates: X509Certificate[] | undefined;
 
 /**
@@ -275,7 +281,6 @@ function nodeExtraCertificates(): X509Certificate[] {
   } catch {
     // Node itself only warns when the file is missing; its store then lacks those certificates, and so does ours.
   }
-  const blocks = text.match(/-----BEGIN (?:X509 )?CERTIFICATE-----[\s\S]*?-----END (?:X509 )?CERTIFICATE-----/g) ?? [];
-  extraCertificates = blocks.length > 0 ? parseCertificates(blocks.join('\n'), 'NODE_EXTRA_CA_CERTS') : [];
+  extraCertificates = pemCertificateDer(text, 'NODE_EXTRA_CA_CERTS', NODE_EXTRA_LABELS).ders.map((der, i) => certificateFromDer(der, 'NODE_EXTRA_CA_CERTS', i + 1));
   return extraCertificates;
 }
