@@ -10,6 +10,7 @@ import { execFile, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
 import https from 'node:https';
@@ -96,6 +97,48 @@ describe('trust store', () => {
     assert.ok(index.size > 100, `${index.size} anchors`);
     // The policy's own root (read when the index files it), and any system root whose name falls in its bucket.
     assert.ok(index.readCount <= 2, `${index.readCount} of ${index.size} anchors read`);
+  });
+
+  it("a first connection builds the anchor index while it waits for the server's reply, not in its decision", async () => {
+    // A server that reads the ClientHello and never answers: only the wait can have built the index.
+    const silent = net.createServer((socket) => socket.on('error', () => {}));
+    silent.listen(0, '127.0.0.1');
+    await once(silent, 'listening');
+    after(() => silent.close());
+    const hello = once(silent, 'connection').then(([socket]) => once(socket as net.Socket, 'data'));
+    const policy = new PinPolicy({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: pki.root.pem });
+    const trust = tlsTrustFor(policy);
+    assert.equal(trust.anchorsReady, false);
+    const socket = pinnedConnect(policy, { host: 'localhost', port: (silent.address() as AddressInfo).port });
+    socket.on('error', () => {});
+    await hello;
+    await new Promise((resolve) => setImmediate(resolve));
+    try {
+      assert.equal(trust.anchorsReady, true);
+      assert.ok(trust.anchors.index.size > 100, `${trust.anchors.index.size} anchors`);
+      assert.equal(trust.anchors.index.readCount, 1, 'filing reads the policy\'s own anchor only');
+    } finally {
+      socket.destroy();
+    }
+  });
+
+  it('a system store certpin cannot read, met while the connection waits: the process lives on and the connection is refused', async () => {
+    const port = await serve(pki);
+    const dir = scratchDir('certpin-extra-wait-');
+    const file = path.join(dir, 'extra.pem');
+    writeFileSync(file, `${pki.root.pem}-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n`);
+    const script = `
+      import tls from 'node:tls';
+      import { PinPolicy, pinnedConnect } from ${source('index.ts')};
+      const policy = new PinPolicy({ hosts: { localhost: ${JSON.stringify([pinOf(pki.intermediate), backupPin()])} } });
+      const socket = pinnedConnect(policy, { host: 'localhost', port: ${port} });
+      socket.once('secureConnect', () => { console.log(JSON.stringify({ outcome: 'connected', lists: !!tls.getCACertificates })); socket.destroy(); });
+      socket.once('error', (error) => console.log(JSON.stringify({ outcome: error.code, cause: error.cause?.code, lists: !!tls.getCACertificates })));`;
+    const result = JSON.parse(await runScript(script, { ...process.env, NODE_EXTRA_CA_CERTS: file })) as { outcome: string; cause?: string; lists: boolean };
+    // Node 22 and later read the file themselves and list what they kept; Node 20's file is read by certpin, which
+    // refuses a store it cannot read as OpenSSL does. Either way the child ends normally, with the connection's outcome.
+    if (result.lists) assert.equal(result.outcome, 'connected');
+    else assert.deepEqual(result, { outcome: 'ERR_CERTPIN_CHECK_FAILED', cause: 'ERR_CERTPIN_INVALID_CERTIFICATE', lists: false });
   });
 });
 

@@ -22,6 +22,7 @@ import { readServedChain } from './served-chain.js';
 import { callerCheckId, sessionSlot } from './session-cache.js';
 import { assertSafeTlsOptions } from './tls-options.js';
 import { tlsTrustFor } from './trust-store.js';
+import type { TlsTrust } from './trust-store.js';
 
 /** Extra options of {@link pinnedConnect}. */
 export interface PinnedConnectOptions extends tls.ConnectionOptions {
@@ -114,7 +115,8 @@ export function openPinnedSocket(policy: PinPolicy | PolicyHolder, options: Pinn
     if (route.socket) connectOptions.socket = route.socket;
   }
   connectOptions.servername = servername;
-  connectOptions.secureContext = tlsTrustFor(current).secureContext;
+  const trust = tlsTrustFor(current);
+  connectOptions.secureContext = trust.secureContext;
   connectOptions.rejectUnauthorized = true;
   connectOptions.checkServerIdentity = check.checkServerIdentity;
   connectOptions.session = slot.offer;
@@ -123,7 +125,28 @@ export function openPinnedSocket(policy: PinPolicy | PolicyHolder, options: Pinn
   handle.socket = opened;
   refuseUncheckedHandshake(opened, check.passed, slot.offer !== undefined, servername ?? host);
   slot.watch(opened, check.checkedUntil);
+  if (!trust.anchorsReady) prepareAnchorsDuringHandshake(opened, trust);
   return opened;
+}
+
+/**
+ * A process's first connections build the policy's anchor index (the system store read, every anchor filed) once
+ * their ClientHello is out, while the server works on its reply, instead of in the first decision. The work is the
+ * same; the round trip hides it. Errors are left to the decision, which meets them again and refuses the chain.
+ */
+function prepareAnchorsDuringHandshake(socket: tls.TLSSocket, trust: TlsTrust): void {
+  const prepare = (): void => {
+    setImmediate(() => {
+      try {
+        trust.prepareAnchors();
+      } catch {
+        // The decision builds the index again and fails closed with the error.
+      }
+    });
+  };
+  // Node sends the ClientHello from its own `connect` listener, the first one; a socket given to wrap is connected.
+  if (socket.connecting) socket.once('connect', prepare);
+  else prepare();
 }
 
 /**

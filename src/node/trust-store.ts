@@ -23,6 +23,13 @@ export interface TlsTrust {
   readonly caPems: readonly string[] | undefined;
   /** The one secure context every connection of the policy shares (CA store parsed once, not per handshake). */
   readonly secureContext: tls.SecureContext;
+  /** Whether the anchor index is built and filed: only a process's first connections find it not. */
+  readonly anchorsReady: boolean;
+  /**
+   * Builds and files the anchor index (reading the system store) if not yet done. Connections call it while they
+   * wait for the server's first reply; a failure is left for the decision, which meets it again and refuses.
+   */
+  prepareAnchors(): void;
 }
 
 const built = new WeakMap<TrustSettings, TlsTrust>();
@@ -45,15 +52,30 @@ export function ownAnchors(settings: TrustSettings): X509Certificate[] {
 
 function buildTrust(settings: TrustSettings): TlsTrust {
   const own = ownAnchors(settings);
-  const system = settings.trustSystemRoots ? systemTrustStore() : undefined;
   const options: tls.SecureContextOptions = { minVersion: settings.minVersion };
   if (settings.clientCertificate) Object.assign(options, settings.clientCertificate);
   const { secureContext, caPems, partialChain } = anchoredContext(options, own, settings.trustSystemRoots);
+  // The system store is read when the index is first needed, not here: a connection prepares it once its ClientHello
+  // is out, during the round trip, where building the store (3 to 6 ms, more on Node 20 with NODE_EXTRA_CA_CERTS)
+  // before tls.connect delayed the first handshake by as much.
+  let index: TrustAnchorIndex | undefined;
+  const anchorIndex = (): TrustAnchorIndex => (index ??= new TrustAnchorIndex([...(settings.trustSystemRoots ? systemTrustStore().ders : []), ...own]));
   return {
     // The index reads an anchor only when a chain names it as an issuer: a process never reads 150 roots to pin one host.
-    anchors: { index: new TrustAnchorIndex([...(system?.ders ?? []), ...own]), partialChain },
+    anchors: {
+      get index() {
+        return anchorIndex();
+      },
+      partialChain,
+    },
     caPems,
     secureContext,
+    get anchorsReady() {
+      return index?.prepared === true;
+    },
+    prepareAnchors() {
+      anchorIndex().prepare();
+    },
   };
 }
 

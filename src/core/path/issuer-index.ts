@@ -109,6 +109,19 @@ export class TrustAnchorIndex {
     return this.#withSubject(c.subject).some((anchor) => anchor.sha256 === c.sha256);
   }
 
+  /**
+   * Files every anchor under its subject's bucket now rather than at the first look-up. A connection calls it while
+   * it waits for the server's first reply, so that its first decision does not pay for it.
+   */
+  prepare(): void {
+    this.#filed();
+  }
+
+  /** Whether the anchors are filed ({@link TrustAnchorIndex.prepare}, or a look-up, did it). */
+  get prepared(): boolean {
+    return this.#buckets !== undefined;
+  }
+
   /** How many anchors were given. */
   get size(): number {
     return this.#input.length;
