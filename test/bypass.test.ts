@@ -344,6 +344,40 @@ describe('an IP literal dialled with another server name or Host header keeps it
   });
 });
 
+describe('a Host header the connection check cannot count is refused, never ignored', () => {
+  it('undici (pinnedDispatcher): an IP-literal Host naming a pinned address, on a request to another origin', async () => {
+    // localhost is not pinned; the addresses are. undici passes no IP literal to the connection as a server name.
+    const dispatcher = pinnedDispatcher(policyOf({ hosts: { '127.0.0.1': bankPins(), '::1': bankPins() } }));
+    cleanups.push(() => dispatcher.destroy());
+    const url = `https://localhost:${rogue.port}/`;
+    await rogueReadsNothing(async () => {
+      for (const host of [`127.0.0.1:${rogue.port}`, '127.0.0.1', `[::1]:${rogue.port}`]) {
+        assert.equal(await refusal(undici.request(url, { dispatcher, headers: { host, authorization: 'Bearer T' } })), 'ERR_CERTPIN_INSECURE_OPTION', host);
+        assert.equal(await refusal(undici.request(url, { dispatcher, headers: ['Host', host] })), 'ERR_CERTPIN_INSECURE_OPTION', host);
+      }
+    });
+    // An address the policy leaves alone is no reason to refuse: the request reaches the (unpinned) server.
+    const open = pinnedDispatcher(policyOf({ hosts: { '10.9.9.9': bankPins() } }));
+    cleanups.push(() => open.destroy());
+    const response = await undici.request(url, { dispatcher: open, headers: { host: `127.0.0.1:${rogue.port}` } });
+    assert.equal(response.statusCode, 200);
+    await response.body.text();
+  });
+
+  it('node:https (pinnedAgent): two different Host headers, in a raw header array, two keys or an array value', async () => {
+    const agent = pinnedAgent(policyOf({ hosts: { 'pinned.test': bankPins() } }));
+    cleanups.push(() => agent.destroy());
+    const url = `https://localhost:${rogue.port}/`;
+    await rogueReadsNothing(async () => {
+      // Node sends each of them; its server, like many, reads the first, while the connection was chosen for another.
+      const raw = ['Host', 'pinned.test', 'Host', 'localhost', 'Authorization', 'Bearer T'] as unknown as http.OutgoingHttpHeaders;
+      assert.equal(await refusal(get(url, { agent, headers: raw })), 'ERR_CERTPIN_INSECURE_OPTION');
+      assert.equal(await refusal(get(url, { agent, headers: { Host: 'pinned.test', host: 'localhost' } })), 'ERR_CERTPIN_INSECURE_OPTION');
+      assert.equal(await refusal(get(url, { agent, headers: { host: ['pinned.test', 'localhost'] as unknown as string } })), 'ERR_CERTPIN_INSECURE_OPTION');
+    });
+  });
+});
+
 describe('names that cannot be normalised get the most restrictive rule, never none', () => {
   for (const name of ODD_NAMES) {
     it(`pinnedConnect and pinnedAgent: ${name.length > 30 ? `${name.slice(0, 12)}… (${name.length} chars)` : name} falls under **.example.com`, async () => {

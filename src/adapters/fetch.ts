@@ -23,8 +23,8 @@ import type net from 'node:net';
 import type tls from 'node:tls';
 import type * as Undici from 'undici';
 import type { Agent, Dispatcher, Pool, ProxyAgent, buildConnector } from 'undici';
-import { unbracketHost } from '../core/hostname.js';
-import { plaintextRefusal } from '../core/plaintext.js';
+import { formatAuthority, isIpLiteral, unbracketHost } from '../core/hostname.js';
+import { hostOfAuthority, plaintextRefusal } from '../core/plaintext.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { InsecureOptionError } from '../errors.js';
 import { pinnedConnect } from '../node/connect.js';
@@ -202,12 +202,13 @@ function pinnedDispatcherClass(): PinnedDispatcherClass {
       const raw = options.origin;
       const secure = typeof raw === 'string' && (raw.startsWith('https://') || raw.startsWith('wss://'));
       const origin = secure ? undefined : typeof raw === 'string' ? new URL(raw) : raw;
-      if (origin && origin.protocol !== 'https:' && origin.protocol !== 'wss:') {
-        const refusal = plaintextRefusal(this.#current!.policy, [unbracketHost(origin.hostname), hostHeaderOf(options.headers)], origin.port);
-        if (refusal) {
-          failRequest(handler, refusal);
-          return false;
-        }
+      const refusal =
+        origin && origin.protocol !== 'https:' && origin.protocol !== 'wss:'
+          ? plaintextRefusal(this.#current!.policy, [unbracketHost(origin.hostname), hostHeaderOf(options.headers)], origin.port)
+          : uncheckableHostRefusal(this.#current!.policy, raw, options.headers);
+      if (refusal) {
+        failRequest(handler, refusal);
+        return false;
       }
       return agent.dispatch(options, handler);
     }
@@ -237,6 +238,25 @@ function failRequest(handler: Dispatcher.DispatchHandler, error: Error): void {
   const h = handler as { onError?: (error: Error) => void; onResponseError?: (controller: unknown, error: Error) => void };
   if (typeof h.onError === 'function') h.onError(error);
   else h.onResponseError?.({ abort() {}, pause() {}, resume() {}, aborted: true, paused: false, reason: error }, error);
+}
+
+/**
+ * undici hands a request's Host header to the connection as its server name, which the pin check counts, except an
+ * IP literal (no server name may be one): a request to one origin whose Host names a pinned IP address would then
+ * share a connection checked for the origin alone. Such a request is refused instead; one whose Host names the
+ * origin's own address, or an address the policy leaves unpinned, passes.
+ */
+function uncheckableHostRefusal(policy: PinPolicy, origin: Dispatcher.DispatchOptions['origin'], headers: Dispatcher.DispatchOptions['headers']): InsecureOptionError | undefined {
+  const header = hostHeaderOf(headers);
+  if (header === undefined) return undefined;
+  const host = hostOfAuthority(header);
+  if (!isIpLiteral(host) || policy.allowsPlaintext(host)) return undefined;
+  const originHost = origin === undefined ? undefined : unbracketHost((typeof origin === 'string' ? new URL(origin) : origin).hostname);
+  if (originHost === host) return undefined;
+  return new InsecureOptionError(
+    'host',
+    `The request's Host header names ${host}, which the policy pins, but undici opens the connection for ${originHost ?? 'the origin'} and cannot pass an IP address to the pin check as a server name. Request https://${formatAuthority(host, 443, 443)}/ itself, or use pinnedAgent, which counts the Host header.`,
+  );
 }
 
 /** The Host header of a dispatch, from any of undici's header forms. */

@@ -37,6 +37,12 @@ export class PinnedAgent extends lazySuperclass(() => nodeHttps().Agent) {
     super({ keepAlive: true, ...options, maxCachedSessions: 0 });
     this.policy = policy;
     this.#stopWatching = policy.onChange(() => this.#retireIdleSockets());
+    // Node hands a freed socket straight to a request queued under its pool name, without asking keepSocketAlive;
+    // after a policy change that name is the new policy's, so a socket of the old one would serve a request queued
+    // under the new one. It goes first; Node then opens a new socket for the queued request.
+    this.prependListener('free', (socket: tls.TLSSocket) => {
+      if (this.#checkedUnderOlderPolicy(socket)) socket.destroy();
+    });
   }
 
   /**
@@ -76,16 +82,25 @@ export class PinnedAgent extends lazySuperclass(() => nodeHttps().Agent) {
   }
 
   addRequest(request: http.ClientRequest, options: http.ClientRequestArgs): void {
+    const refusal = conflictingHostRefusal(options);
+    if (refusal) {
+      refuseRequest(request, refusal);
+      return;
+    }
     bindRequestHost(request);
     (nodeHttps().Agent.prototype as unknown as { addRequest(r: http.ClientRequest, o: http.ClientRequestArgs): void }).addRequest.call(this, request, options);
   }
 
   /** A socket checked under a policy no longer in force goes, instead of back to the pool. */
   override keepSocketAlive(socket: Parameters<https.Agent['keepSocketAlive']>[0]): void {
-    const checkedUnder = socketPolicies.get(socket);
     // Node's Agent reads the return value (false: close the socket); the declared type says void.
-    if (checkedUnder && checkedUnder !== this.policy.current()) return false as unknown as void;
+    if (this.#checkedUnderOlderPolicy(socket)) return false as unknown as void;
     return super.keepSocketAlive(socket);
+  }
+
+  #checkedUnderOlderPolicy(socket: object): boolean {
+    const checkedUnder = socketPolicies.get(socket);
+    return checkedUnder !== undefined && checkedUnder !== this.policy.current();
   }
 
   override destroy(): void {
@@ -137,10 +152,9 @@ export class PinnedHttpAgent extends lazySuperclass(() => nodeHttp().Agent) {
 
   /** Every request is judged, on a new socket or a kept-alive one, with the policy in force. */
   addRequest(request: http.ClientRequest, options: http.ClientRequestArgs): void {
-    const refusal = plaintextRefusal(this.policy.current(), [options.host ?? options.hostname, requestHostOf(options)], options.port);
+    const refusal = conflictingHostRefusal(options) ?? plaintextRefusal(this.policy.current(), [options.host ?? options.hostname, requestHostOf(options)], options.port);
     if (refusal) {
-      // What Node's own Agent does when a connection cannot be made: the request emits the error, nothing is sent.
-      (request as unknown as { onSocket(socket: null, error: Error): void }).onSocket(null, refusal);
+      refuseRequest(request, refusal);
       return;
     }
     bindRequestHost(request);
@@ -167,16 +181,43 @@ export function pinnedHttpAgent(policy: PinPolicy | PolicyHolder, options?: Pinn
 
 /** The request's Host header (any case, object or raw-array headers), as a host name without port. */
 export function requestHostOf(options: http.ClientRequestArgs | undefined): string | undefined {
+  const value = hostHeaderValues(options)[0];
+  return value !== undefined && value !== '' ? hostOfAuthority(value) : undefined;
+}
+
+/**
+ * Every Host header the request would send, in order: Node writes each entry of a raw header array, each key that
+ * differs only in case, and each element of an array value as a line of its own.
+ */
+function hostHeaderValues(options: http.ClientRequestArgs | undefined): string[] {
   const headers = options?.headers as http.OutgoingHttpHeaders | readonly string[] | undefined;
-  if (!headers) return undefined;
-  let value: unknown;
+  const values: string[] = [];
+  if (!headers) return values;
+  const add = (value: unknown) => {
+    if (Array.isArray(value)) for (const item of value) values.push(String(item));
+    else if (value !== undefined) values.push(String(value));
+  };
   if (Array.isArray(headers)) {
-    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'host') value = headers[i + 1];
+    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'host') add(headers[i + 1]);
   } else {
-    for (const key of Object.keys(headers)) if (key.toLowerCase() === 'host') value = (headers as http.OutgoingHttpHeaders)[key];
+    for (const key of Object.keys(headers)) if (key.toLowerCase() === 'host') add((headers as http.OutgoingHttpHeaders)[key]);
   }
-  if (Array.isArray(value)) value = value[0];
-  return typeof value === 'string' && value !== '' ? hostOfAuthority(value) : undefined;
+  return values;
+}
+
+/**
+ * A request with two different Host headers is refused: the connection is checked for one, and a server may read
+ * the other (Node's reads the first; HTTP says to refuse such a request, as undici does before sending it).
+ */
+function conflictingHostRefusal(options: http.ClientRequestArgs): InsecureOptionError | undefined {
+  const values = hostHeaderValues(options);
+  if (values.length < 2 || values.every((value) => value === values[0])) return undefined;
+  return new InsecureOptionError('host', `The request has several Host headers (${values.map((value) => JSON.stringify(value)).join(', ')}): a pinned connection is checked for one name, and the server may read another. Send one Host header.`);
+}
+
+/** What Node's own Agent does when a connection cannot be made: the request emits the error, nothing is sent. */
+function refuseRequest(request: http.ClientRequest, error: Error): void {
+  (request as unknown as { onSocket(socket: null, error: Error): void }).onSocket(null, error);
 }
 
 /**

@@ -188,8 +188,11 @@ function serverNameFor(servername: string | undefined, host: string | undefined)
  * would let a handshake skip the certificate check.
  *
  * The `sessionIdContext` entry keeps an `https.Agent`'s pooled sockets for these options apart from those of
- * unpinned requests (it is part of the agent's pool key). Prefer {@link pinnedConnect} or `pinnedAgent`: they also
- * refuse weakening options instead of overriding them, resume checked sessions, and count the Host header.
+ * unpinned requests (it is part of the agent's pool key). It names the policy in force when the object is spread, so
+ * with a dynamic policy spread the object into each request (`{ agent, ...options }`): a request then never gets a
+ * kept-alive socket checked under an earlier policy. Prefer {@link pinnedConnect} or `pinnedAgent`: they also
+ * refuse weakening options instead of overriding them, resume checked sessions, count the Host header, and retire
+ * the sockets of an earlier policy however the options were copied.
  *
  * @example
  * ```ts
@@ -211,6 +214,9 @@ export function pinnedTlsOptions(policy: PinPolicy | PolicyHolder): tls.Connecti
     },
     session: undefined,
     pskCallback: undefined,
-    sessionIdContext: `certpin-${bootstrap.id}`,
+    // Read when the object is spread: the policy in force then, so that an agent's pools follow a dynamic policy.
+    get sessionIdContext() {
+      return `certpin-${policy.current().id}`;
+    },
   };
 }

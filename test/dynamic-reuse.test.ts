@@ -1,0 +1,92 @@
+/**
+ * After a dynamic policy changes, no request is served by a connection checked under the earlier policy, however the
+ * client pools its sockets. The built-in pins below accept a rogue server (they stand for a key the next document
+ * revokes); the document then pins the bank's CA, which the rogue's chain does not contain, so every request after
+ * the change that reaches the rogue went out on an old connection.
+ */
+import assert from 'node:assert/strict';
+import https from 'node:https';
+import { after, before, describe, it } from 'node:test';
+import { DynamicPinPolicy, PinPolicy, pinnedAgent, pinnedTlsOptions } from '../src/index.js';
+import { AUDIENCE, jwksOf, signDocument, signingKey } from './support/pinset.js';
+import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
+import { startHttpsServer } from './support/servers.js';
+import type { RunningServer } from './support/servers.js';
+
+const pki = createPki();
+const attacker = createCertificate({ commonName: 'Trusted Proxy CA', organization: 'Proxy', ca: true });
+const rogueLeaf = createCertificate({ commonName: 'localhost', sans: ['localhost', '127.0.0.1'], issuer: attacker });
+const key = signingKey('pins-1');
+
+let rogue: RunningServer;
+before(async () => {
+  // /slow keeps its socket busy across the change.
+  rogue = await startHttpsServer({ key: rogueLeaf.key.keyPem, cert: rogueLeaf.pem + attacker.pem, name: 'rogue', handler: (req, res) => setTimeout(() => res.end('rogue'), req.url === '/slow' ? 300 : 0) });
+});
+after(() => rogue.close());
+
+/** A dynamic policy whose built-in pins accept the rogue, and the document that revokes them. */
+async function revocablePolicy(): Promise<{ policy: DynamicPinPolicy; revoke: () => Promise<void> }> {
+  const bootstrap = new PinPolicy({ hosts: { localhost: [pinOf(attacker), backupPin()] }, ca: [pki.root.pem, attacker.pem], trustSystemRoots: false, onWarning: () => {} });
+  const policy = new DynamicPinPolicy({ bootstrap, keys: jwksOf(key), audience: AUDIENCE, document: () => Promise.reject(new Error('offline')), autoRefresh: false });
+  await policy.ready();
+  return {
+    policy,
+    async revoke() {
+      const result = await policy.offer(await signDocument(key, { seq: 1, pinset: { hosts: { localhost: [pinOf(pki.intermediate), backupPin()] } } }));
+      assert.equal(result.event, 'updated');
+    },
+  };
+}
+
+/** GET through `options`: the status and body, or the certpin code it failed with. */
+function get(path: string, options: https.RequestOptions): Promise<string> {
+  return new Promise((resolve) => {
+    https
+      .get(`https://localhost:${rogue.port}${path}`, { ...options, headers: { authorization: 'Bearer SECRET' } }, (res) => {
+        let body = '';
+        res.on('data', (d: Buffer) => (body += d.toString()));
+        res.on('end', () => resolve(`${res.statusCode} ${body}`));
+      })
+      .on('error', (error: Error & { code?: string }) => resolve(error.code ?? error.message));
+  });
+}
+
+describe('a dynamic policy change retires the connections checked under the earlier policy', () => {
+  it('pinnedAgent: a request queued after the change never gets a socket freed by a request of before', async () => {
+    const { policy, revoke } = await revocablePolicy();
+    // One socket in all: the request after the change queues until the slow one frees its socket, and Node hands a
+    // freed socket straight to a queued request of the same pool name, which is now the new policy's.
+    const agent = pinnedAgent(policy, { maxTotalSockets: 1 });
+    try {
+      const slow = get('/slow', { agent });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const before = rogue.requests.length;
+      await revoke();
+      const queued = [get('/after-1', { agent }), get('/after-2', { agent })];
+      assert.equal(await slow, '200 rogue');
+      assert.deepEqual(await Promise.all(queued), ['ERR_CERTPIN_PIN_MISMATCH', 'ERR_CERTPIN_PIN_MISMATCH']);
+      assert.deepEqual(rogue.requests.slice(before).map((r) => r.url), []);
+    } finally {
+      agent.destroy();
+      policy.close();
+    }
+  });
+
+  it('pinnedTlsOptions spread into each request of a keep-alive https.Agent: the pool key follows the policy', async () => {
+    const { policy, revoke } = await revocablePolicy();
+    const options = pinnedTlsOptions(policy);
+    const agent = new https.Agent({ keepAlive: true });
+    try {
+      assert.equal(await get('/before', { agent, ...options }), '200 rogue');
+      const before = rogue.requests.length;
+      await revoke();
+      // The same options object, spread again: its kept-alive socket was checked under the built-in pins.
+      assert.equal(await get('/after', { agent, ...options }), 'ERR_CERTPIN_PIN_MISMATCH');
+      assert.deepEqual(rogue.requests.slice(before).map((r) => r.url), []);
+    } finally {
+      agent.destroy();
+      policy.close();
+    }
+  });
+});
