@@ -85,6 +85,10 @@ describe('development overrides', () => {
     writeFileSync(file, JSON.stringify({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: ['root.pem'], developmentOverrides: { ca: ['mitmproxy-ca.pem'], overridePins: true } }));
     assert.equal(withNodeEnv('development', () => loadPolicy(file, { onWarning: () => {} })).trust.developmentAnchors.length, 1);
     assert.throws(() => withNodeEnv('production', () => loadPolicy(file)), /NODE_ENV is "production"/);
+    // As .env files and shells write it: any case, surrounding white space.
+    for (const production of ['Production', 'PRODUCTION', 'production ', ' production\n']) {
+      assert.throws(() => withNodeEnv(production, () => loadPolicy(file)), /NODE_ENV is "production"/, JSON.stringify(production));
+    }
     const cli = await certpin(['check', `localhost:${origin.port}`, '--policy', file], { env: { NODE_ENV: 'production' } });
     assert.equal(cli.code, 2);
     assert.match(cli.stderr, /developmentOverrides.*production/);

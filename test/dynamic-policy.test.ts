@@ -267,6 +267,17 @@ describe('DynamicPinPolicy: documents served over https', () => {
     assert.equal(policy.current(), bootstrap);
   });
 
+  it('names its document URL without the query or fragment (a pre-signed URL\'s token) in sources, errors and reports', async () => {
+    const policy = make({ document: `${server.url}/pins/bank.jws?X-Amz-Signature=SECRET-123#part` });
+    serve(await signDocument(keyA, spec(3)));
+    await policy.ready();
+    assert.equal(policy.current().pinSetSequence, 3);
+    assert.equal(policy.current().source, `${server.url}/pins/bank.jws (seq 3)`);
+    status = 503;
+    const unavailable = await policy.refresh();
+    assert.doesNotMatch(unavailable.reason ?? '', /SECRET/);
+  });
+
   it('loads the document with a function instead of a URL', async () => {
     const jws = await signDocument(keyA, spec(10));
     const policy = make({ document: async () => jws });
@@ -316,6 +327,26 @@ describe('DynamicPinPolicy: the cache file', () => {
     assert.match(readFileSync(cacheFile, 'utf8'), /"highestSeq": 10/);
   });
 
+  it('two processes sharing the cache file: a restart never puts the older document of one back in force', async () => {
+    const cacheFile = file('shared');
+    const a = await dynamic({ cacheFile });
+    const b = await dynamic({ cacheFile });
+    const five = await signDocument(keyA, spec(5, [P[2]!, P[3]!]));
+    const six = await signDocument(keyA, spec(6, [P[3]!, P[4]!]));
+    // B accepts seq 6, which drops P[2]; A, which had not seen it, accepts seq 5 a moment later.
+    assert.equal((await b.offer(six)).event, 'updated');
+    assert.equal((await a.offer(five)).event, 'updated');
+    assert.match(readFileSync(cacheFile, 'utf8'), /"highestSeq": 6/);
+    assert.equal(payloadOf((JSON.parse(readFileSync(cacheFile, 'utf8')) as { jws: string }).jws).seq, 6, 'seq 5 was not written beside the floor of 6');
+    // A file written before that rule (seq 5 beside a floor of 6): after a restart with the document host unreachable,
+    // seq 5 is not in force; the built-in pins are, until seq 6 or later arrives.
+    const cache = JSON.parse(readFileSync(cacheFile, 'utf8')) as Record<string, unknown>;
+    writeFileSync(cacheFile, JSON.stringify({ ...cache, jws: five }));
+    const restarted = make({ cacheFile, document: () => Promise.reject(new Error('offline')) });
+    assert.equal(await restarted.ready(), bootstrap);
+    assert.ok(restarted.events.some((e) => e.event === 'refused' && e.code === 'rollback' && e.sequence === 5));
+  });
+
   it('verifies the cached document again: a tampered one is refused', async () => {
     const cacheFile = file('tampered');
     const first = await dynamic({ cacheFile });
@@ -338,8 +369,9 @@ describe('DynamicPinPolicy: the cache file', () => {
     serve(await signDocument(keyA, spec(21)));
     const raised = make({ cacheFile });
     await raised.ready();
-    assert.equal(raised.current().pinSetSequence, 20, 'the cached document applies; the server\'s seq 21 is below the floor of 1000');
-    assert.equal(raised.events.at(-1)!.code, 'rollback');
+    // Another process accepted seq 1000: the cached seq 20 has been replaced, and the server's seq 21 is a rollback.
+    assert.equal(raised.current(), bootstrap, 'a cached document below the floor recorded beside it is not used');
+    assert.deepEqual(raised.events.map((e) => [e.event, e.code, e.sequence]), [['updated', undefined, 20], ['refused', 'rollback', 20], ['refused', 'rollback', 21]]);
     await accepted(raised, await signDocument(keyA, spec(1001)));
 
     // A lower number in the file does not lower the floor an accepted document set.
@@ -429,6 +461,29 @@ describe('DynamicPinPolicy: refresh and the process', () => {
     assert.equal(a.event, 'updated');
     assert.equal(policy.current().pinSetSequence, 11);
     assert.equal(calls, 3);
+  });
+
+  it('a document offered with a nearer exp moves the next refresh to halfway there', async (t) => {
+    const start = Math.floor(Date.now() / 1000) * 1000;
+    t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: start });
+    const HOUR = 3600;
+    const iat = start / 1000;
+    const long = await signDocument(keyA, spec(1, [P[2]!, P[3]!], { iat, exp: iat + 7 * 24 * HOUR }));
+    const short = await signDocument(keyA, spec(2, [P[3]!, P[4]!], { iat, exp: iat + 2 * HOUR }));
+    const next = await signDocument(keyA, spec(3, [P[4]!, P[5]!], { iat, exp: iat + 7 * 24 * HOUR }));
+    let served = long;
+    let fetches = 0;
+    const clocked = new PinPolicy({ hosts: { 'api.example.com': [P[0]!, P[1]!] }, onWarning: () => {}, now: () => Date.now() });
+    const policy = make({ bootstrap: clocked, autoRefresh: true, document: () => (fetches++, Promise.resolve(served)) });
+    assert.equal((await policy.ready()).pinSetSequence, 1);
+    assert.equal((await policy.offer(short)).event, 'updated');
+    served = next;
+    // The refresh planned for the week-long document would come after seq 2 expired; it comes after an hour.
+    t.mock.timers.tick(HOUR * 1000 + 60_000 * 7);
+    // The fetch and the signature check (Web Crypto, off the thread) take real time, which the mocked clock does not.
+    for (let i = 0; i < 20_000 && policy.current().pinSetSequence !== 3; i++) await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(policy.current().pinSetSequence, 3, `${fetches} fetches`);
+    policy.close();
   });
 
   it('does not load jose when certpin is imported (it is loaded by the first verification)', async () => {

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { TrustAnchorIndex, clearSignatureMemo, validatePath } from '../src/core/path/index.js';
+import { TrustAnchorIndex, clearSignatureMemo, newSignatureWork, validatePath, verificationCost } from '../src/core/path/index.js';
 import type { PathBudget, PathValidation, PathValidationOptions } from '../src/core/path/index.js';
-import { deepChain, junkFlood, lattice, nameConstraintFlood, ring } from './support/adversarial-chains.js';
+import { deepChain, junkFlood, lattice, longExponentChain, nameConstraintFlood, ring } from './support/adversarial-chains.js';
 import type { AdversarialInput } from './support/adversarial-chains.js';
 import { factsOf } from './support/path-case.js';
 
@@ -103,6 +103,44 @@ describe('path validation work budget', () => {
       assert.equal(code(uncapped.result), 'verified');
       assert.ok(uncapped.cpuMs > 5 * capped.cpuMs);
     });
+  });
+
+  it('RSA keys with a 3071-bit public exponent (OpenSSL accepts them at 3072 bits): counted by what they cost, not as one each', () => {
+    const input = longExponentChain(5);
+    const capped = run(input);
+    const uncapped = run(input, { budget: { maxSignatureChecks: Infinity } });
+    console.log(`long exponents: capped ${code(capped.result)} ${capped.cpuMs.toFixed(1)} ms, ${capped.result.work.signatureChecks} verifications; uncapped ${code(uncapped.result)} ${uncapped.cpuMs.toFixed(1)} ms`);
+    // One such verification costs more than the whole budget: none is made (only the root's, with an ordinary key).
+    assert.equal(code(capped.result), 'work-limit');
+    assert.ok(capped.result.work.signatureChecks <= 1, `${capped.result.work.signatureChecks} verifications`);
+    assert.ok(capped.cpuMs < FEW_MS);
+    // Counted as one each, the six verifications (the root's and five costly ones) fit a budget of six, and take tens
+    // of milliseconds.
+    assert.equal(code(uncapped.result), 'verified');
+    assert.equal(uncapped.result.work.signatureChecks, 6);
+    assert.ok(uncapped.cpuMs > 5 * capped.cpuMs);
+  });
+
+  it('what a verification costs: one unit for ordinary keys, more for P-521, large RSA moduli and long exponents', () => {
+    const rsa = (bits: number, exponentBits = 17) => verificationCost({ family: 'rsa', bits, explicitCurve: false, securityBits: 0, exponentBits });
+    assert.deepEqual([rsa(2048), rsa(4096), rsa(8192), rsa(4096, 32), rsa(16384), rsa(8192, 64), rsa(3072, 3071)], [1, 1, 1, 1, 2, 2, 11]);
+    assert.equal(verificationCost({ family: 'ec', bits: 256, explicitCurve: false, securityBits: 128 }), 1);
+    assert.equal(verificationCost({ family: 'ec', bits: 384, explicitCurve: false, securityBits: 192 }), 1);
+    assert.equal(verificationCost({ family: 'ec', bits: 521, explicitCurve: false, securityBits: 256 }), 2);
+    assert.equal(verificationCost({ family: 'ed25519', bits: 255, explicitCurve: false, securityBits: 128 }), 1);
+  });
+
+  it('the validations of one decision share one budget: a second call starts where the first stopped', () => {
+    const input = deepChain('ec-p384', 99);
+    const work = newSignatureWork();
+    const first = run(input, { maxChainLength: 200, signatureWork: work });
+    assert.equal(code(first.result), 'work-limit');
+    const before = work.fresh;
+    assert.ok(before > 0, 'the first call drew on the shared budget');
+    clearSignatureMemo();
+    const second = validatePath(factsOf(input.leaf), input.served.map(factsOf), new TrustAnchorIndex(input.anchors.map(factsOf)), { now: Date.now(), maxChainLength: 200, signatureWork: work });
+    assert.equal(code(second), 'work-limit');
+    assert.equal(work.fresh, before, 'no verification beyond the shared budget');
   });
 
   it('a name-constraint flood (1000 names × 1000 subtrees, within OpenSSL own limit) is cut short', () => {

@@ -8,6 +8,7 @@ import type { ChainEntry } from '../errors.js';
 import { formatDigest, formatName, pemOfDer } from './certificate.js';
 import { normalizeHost } from './hostname.js';
 import { validateServedChain } from './path/index.js';
+import type { SignatureWork } from './path/index.js';
 import type { TrustAnchorIndex } from './path/index.js';
 import { pathCertificate, verifiedPath } from './path-certificate.js';
 import type { PathCertificate, VerifiedPath } from './path-certificate.js';
@@ -34,6 +35,11 @@ export interface Handshake {
    * the parsed certificates are then found in cache without hashing their DER again.
    */
   readonly fingerprints?: readonly string[];
+  /**
+   * The signature budget of the handshake, when it is decided more than once (the chain Node linked, then the chain as
+   * served): both decisions draw on it, so that a server cannot double the work by making the first one fail.
+   */
+  readonly signatureWork?: SignatureWork;
 }
 
 /** The trust anchors a decision verifies paths against, as the TLS layer gave them to OpenSSL. */
@@ -119,7 +125,7 @@ export function decide(policy: PinPolicy, handshake: Handshake, anchors: Decisio
   }
 
   if (handshake.chain.length === 0) throw new Error('the handshake produced no certificate');
-  const validation = validateServedChain(handshake.chain, anchors.index, { now, partialChain: anchors.partialChain }, handshake.fingerprints);
+  const validation = validateServedChain(handshake.chain, anchors.index, { now, partialChain: anchors.partialChain, signatureWork: handshake.signatureWork }, handshake.fingerprints);
   const verification = validation.verified ? { verified: true as const, paths: validation.paths.map(verifiedPath) } : validation;
   let validUntil = validation.verified ? validation.stableUntil : now;
   for (const { rule } of applicable) if (rule.expires && rule.expires.getTime() < validUntil) validUntil = rule.expires.getTime();

@@ -505,7 +505,8 @@ function readOverrides(value: DevelopmentOverridesOptions | undefined, warnings:
     throw new PolicyError('developmentOverrides', 'expected { ca: [...], overridePins?: boolean }');
   }
   const own = value as unknown as Record<string, unknown>;
-  if (process.env.NODE_ENV === 'production') {
+  // Written as .env files and shells write it: any case, surrounding white space.
+  if (process.env.NODE_ENV?.trim().toLowerCase() === 'production') {
     throw new PolicyError('developmentOverrides', 'development overrides are refused when NODE_ENV is "production": load a policy without them (keep development and production policies in separate files)');
   }
   const anchors = readCertificates(Object.hasOwn(own, 'ca') ? (own.ca as DevelopmentOverridesOptions['ca']) : undefined, 'developmentOverrides.ca');

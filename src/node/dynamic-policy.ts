@@ -193,7 +193,8 @@ export class DynamicPinPolicy implements PolicyHolder {
     } else {
       const url = documentUrl(source);
       const ca = readCa(options.documentCa);
-      this.#name = url.href;
+      // Without its query and fragment: a pre-signed URL's token would otherwise go into every error and report.
+      this.#name = `${url.origin}${url.pathname}`;
       this.#load = (background) => fetchPinSetDocument(url, { ca, timeout, maxBytes: this.#maxBytes, background });
     }
 
@@ -363,6 +364,9 @@ export class DynamicPinPolicy implements PolicyHolder {
     this.#floor = raiseFloor(this.#floor, { sequence: document.sequence, digest: document.digest });
     this.#armExpiry();
     this.#notify(policy);
+    // A pushed document may expire sooner than the one before: the next refresh comes halfway to its `exp`. (A fetched
+    // one is scheduled when its refresh ends.)
+    if (origin === 'offered' && !this.#refreshing) this.#schedule();
     if (origin !== 'cached') await this.#persist(document.compact);
     return this.#emit({ event: 'updated', policy, sequence: document.sequence, ...(origin === 'cached' ? { reason: 'read from the cache file' } : {}) });
   }
@@ -374,6 +378,21 @@ export class DynamicPinPolicy implements PolicyHolder {
     // The cached document is judged like any other; the unsigned floor next to it can only raise the floor after it.
     if (cached.jws !== undefined) await this.#consider(cached.jws, 'cached');
     this.#floor = raiseFloor(this.#floor, cached.floor);
+    // Another process of the application accepted a newer document than the one the file holds (they share the file):
+    // the older one has been replaced and is not used; the built-in pins apply until the newer one is fetched.
+    const active = this.#active;
+    if (active && this.#floor && active.document.sequence < this.#floor.sequence) {
+      this.#active = undefined;
+      clearTimeout(this.#expiryTimer);
+      this.#notify(this.bootstrap);
+      this.#emit({
+        event: 'refused',
+        policy: this.bootstrap,
+        code: 'rollback',
+        sequence: active.document.sequence,
+        reason: `the cached document (seq ${active.document.sequence}) is older than seq ${this.#floor.sequence}, recorded beside it as accepted: the built-in pins apply until a document of seq ${this.#floor.sequence} or higher arrives`,
+      });
+    }
   }
 
   #persist(jws: string): Promise<void> {

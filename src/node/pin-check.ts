@@ -7,6 +7,7 @@
 import type tls from 'node:tls';
 import { nodeTls } from '../builtins.js';
 import { decide } from '../core/decision.js';
+import { newSignatureWork } from '../core/path/index.js';
 import type { PinDecision } from '../core/decision.js';
 import type { PinPolicy } from '../core/policy.js';
 import { PinCheckFailedError } from '../errors.js';
@@ -64,7 +65,8 @@ export function createPinCheck(policy: PinPolicy, options: PinCheckOptions): Pin
         const names = [hostname, ...options.names.filter((n): n is string => typeof n === 'string' && n !== '')];
         const anchors = tlsTrustFor(policy).anchors;
         const linked = peerChain(leaf);
-        let decision = decide(policy, { names, port: options.port, chain: linked.der, fingerprints: linked.fingerprints }, anchors);
+        const signatureWork = newSignatureWork();
+        let decision = decide(policy, { names, port: options.port, chain: linked.der, fingerprints: linked.fingerprints, signatureWork }, anchors);
         if (decision.allowed && decision.reports.length === 0) {
           made = { decision, sessionCap: sessionCapOf(decision, leaf) };
           rememberDecision(policy, options.port, hostname, options.names, leaf, made);
@@ -72,7 +74,7 @@ export function createPinCheck(policy: PinPolicy, options: PinCheckOptions): Pin
           // A valid path may use a certificate Node's linking dropped. Such a decision is not kept: the cache knows
           // only the linked certificates.
           const extra = options.readServed?.().filter((der) => !linked.der.some((known) => known.equals(der))) ?? [];
-          if (extra.length > 0) decision = decide(policy, { names, port: options.port, chain: [...linked.der, ...extra] }, anchors);
+          if (extra.length > 0) decision = decide(policy, { names, port: options.port, chain: [...linked.der, ...extra], signatureWork }, anchors);
           made = { decision, sessionCap: sessionCapOf(decision, leaf) };
         }
       }

@@ -2,7 +2,8 @@
  * The on-disk memory of a dynamic policy: the last good document (compact JWS) and the highest `seq` accepted with
  * its payload digest, so that a restart keeps both the pins and the anti-rollback floor. Written atomically (a
  * temporary file in the same directory, flushed, then renamed over the old one) with mode 0600. Nothing read back is
- * trusted: the document is verified again like any other, and the floor may only raise the one in memory.
+ * trusted: the document is verified again like any other, and the floor may only raise the one in memory (and, when
+ * it is above the document's `seq`, puts the document out of force).
  * @module
  */
 import { randomBytes } from 'node:crypto';
@@ -57,13 +58,16 @@ export async function readPinSetCache(file: string, maxBytes: number): Promise<P
 }
 
 /**
- * Replaces the cache file atomically with `jws` and `floor`. A floor already on disk that is higher (another process
- * of the same application accepted a newer document) is kept: the file's floor never goes down.
+ * Replaces the cache file atomically with `jws` and `floor`, unless the file records a higher floor (another process
+ * of the same application accepted a newer document): then the file stays as it is, and an older document is never
+ * written beside a newer floor. Processes that write at the same moment may still leave the lower of their two
+ * documents (there is no lock); a restart never uses a document below the floor recorded beside it.
  * @throws the file system's error when the file cannot be written.
  */
 export async function writePinSetCache(file: string, contents: { readonly jws: string; readonly floor: SequenceFloor }, maxBytes: number): Promise<void> {
   const onDisk = await readPinSetCache(file, maxBytes);
-  const floor = onDisk.floor && onDisk.floor.sequence > contents.floor.sequence ? onDisk.floor : contents.floor;
+  if (onDisk.floor && onDisk.floor.sequence > contents.floor.sequence) return;
+  const floor = contents.floor;
   const data = `${JSON.stringify({ format: FORMAT, version: 1, jws: contents.jws, highestSeq: floor.sequence, ...(floor.digest ? { highestDigest: floor.digest } : {}) }, null, 2)}\n`;
   const directory = path.dirname(path.resolve(file));
   const fs = nodeFsPromises();

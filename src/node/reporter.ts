@@ -44,6 +44,11 @@ const queue: Job[] = [];
 let inFlight = 0;
 let windowStart = 0;
 const seen = new Set<string>();
+/**
+ * Reports with nowhere to go, de-duplicated apart: they must not spend the budget of the reports that are sent (50
+ * distinct failures of a host without a report URI would silence every other policy's collector for a day).
+ */
+const seenSkipped = new Set<string>();
 const idleWaiters: (() => void)[] = [];
 
 /** What report delivery has done in this process so far. */
@@ -61,8 +66,18 @@ export function deliverReports(policy: PinPolicy, reports: readonly PinReport[])
     if (now - windowStart >= WINDOW_MS) {
       windowStart = now;
       seen.clear();
+      seenSkipped.clear();
     }
     const identity = reportIdentity(report);
+    const uris = urisFor(policy, report);
+    if (uris.length === 0) {
+      if (seenSkipped.has(identity)) settle(policy, report, 'deduplicated');
+      else {
+        if (seenSkipped.size < DISTINCT_PER_WINDOW) seenSkipped.add(identity);
+        settle(policy, report, 'skipped');
+      }
+      continue;
+    }
     if (seen.has(identity)) {
       settle(policy, report, 'deduplicated');
       continue;
@@ -71,15 +86,13 @@ export function deliverReports(policy: PinPolicy, reports: readonly PinReport[])
       settle(policy, report, 'dropped');
       continue;
     }
-    const uris = urisFor(policy, report);
-    if (uris.length > 0 && queue.length >= QUEUE_LIMIT) {
+    if (queue.length >= QUEUE_LIMIT) {
       // Not remembered as seen: the same failure may be reported once the queue drains.
       settle(policy, report, 'dropped');
       continue;
     }
     seen.add(identity);
-    if (uris.length === 0) settle(policy, report, 'skipped');
-    else queue.push({ policy, report, uris });
+    queue.push({ policy, report, uris });
   }
   // Not now: this runs inside the failing handshake's certificate check, which a POST's set-up would slow.
   if (queue.length > 0 && !pumpScheduled) {

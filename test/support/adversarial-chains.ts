@@ -3,7 +3,9 @@
  * trusted CA) can send to make path validation expensive.
  */
 import { der } from '../../src/core/der.js';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { buildCertificate, pooledKey } from './x509-builder.js';
+import type { KeyPair } from './x509-builder.js';
 import type { Built, KeyType } from './x509-builder.js';
 
 const DAY = 86_400_000;
@@ -96,4 +98,48 @@ export function junkFlood(count: number): AdversarialInput {
     buildCertificate({ subject: 'Junk Flood CA', key, ca: true, skid: Buffer.from(`junk ${i}`), extensions: [{ oid: '1.2.3.4', critical: false, value: der.null() }] }),
   );
   return { anchors: [rootCert], leaf: buildCertificate({ subject: 'junk.test', key, issuer: ca }), served: [...junk, ca] };
+}
+
+/**
+ * An RSA key whose public exponent is one bit shorter than its modulus: a valid key, which OpenSSL accepts at up to
+ * 3072 bits, and whose every verification costs milliseconds (the exponent's length is the number of squarings).
+ */
+export function longExponentRsaKey(bits = 3072): KeyPair {
+  const base = generateKeyPairSync('rsa', { modulusLength: bits }).privateKey.export({ format: 'jwk' });
+  const big = (b64: string | undefined) => BigInt(`0x${Buffer.from(b64!, 'base64url').toString('hex')}`);
+  const b64 = (n: bigint) => {
+    const hex = n.toString(16);
+    return Buffer.from(hex.length % 2 ? `0${hex}` : hex, 'hex').toString('base64url');
+  };
+  const inverse = (a: bigint, m: bigint): bigint | undefined => {
+    let [r0, r1, x0, x1] = [((a % m) + m) % m, m, 1n, 0n];
+    while (r1 !== 0n) {
+      const q = r0 / r1;
+      [r0, r1, x0, x1] = [r1, r0 - q * r1, x1, x0 - q * x1];
+    }
+    return r0 === 1n ? ((x0 % m) + m) % m : undefined;
+  };
+  const p = big(base.p);
+  const q = big(base.q);
+  const phi = (p - 1n) * (q - 1n);
+  for (;;) {
+    const e = (BigInt(`0x${randomBytes(bits / 8).toString('hex')}`) % (1n << BigInt(bits - 1))) | 1n | (1n << BigInt(bits - 2));
+    const d = inverse(e, phi);
+    if (d === undefined) continue;
+    const privateKey = createPrivateKey({ key: { kty: 'RSA', n: b64(p * q), e: b64(e), d: b64(d), p: base.p!, q: base.q!, dp: b64(d % (p - 1n)), dq: b64(d % (q - 1n)), qi: b64(inverse(q, p)!) }, format: 'jwk' });
+    return { type: 'rsa2048', privateKey, publicKey: createPublicKey(privateKey), keyPem: privateKey.export({ type: 'pkcs8', format: 'pem' }) as string };
+  }
+}
+
+/** A root, then `cas` CAs with a {@link longExponentRsaKey} each, then a leaf: `cas` costly verifications. */
+export function longExponentChain(cas: number): AdversarialInput {
+  const rootCert = buildCertificate({ subject: 'Costly Root', key: pooledKey('ec-p256', 14), ca: true });
+  let above = rootCert;
+  const served = [];
+  for (let i = 0; i < cas; i++) {
+    above = buildCertificate({ subject: `Costly CA ${i}`, key: longExponentRsaKey(), ca: true, issuer: above });
+    served.push(above);
+  }
+  const leafCert = buildCertificate({ subject: 'costly.test', key: pooledKey('ec-p256', 15), issuer: above });
+  return { anchors: [rootCert], leaf: leafCert, served: served.reverse() };
 }

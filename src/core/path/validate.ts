@@ -33,7 +33,10 @@ import type { SignatureWork } from './signature.js';
 
 /** Caps on the work of one validation. */
 export interface PathBudget {
-  /** Fresh public-key signature verifications (memoised results are free). */
+  /**
+   * Fresh public-key signature verifications (memoised results are free), counted by cost: a costlier key counts as
+   * several (see `verificationCost`).
+   */
   readonly maxSignatureChecks: number;
   /** Search steps: issuer look-ups plus candidates examined. */
   readonly maxSteps: number;
@@ -50,6 +53,11 @@ export interface PathBudget {
 
 /** The default caps: a few milliseconds of CPU in the worst case, far above what a real chain needs. */
 export const DEFAULT_PATH_BUDGET: PathBudget = Object.freeze({ maxSignatureChecks: 6, maxSteps: 2000, maxPaths: 8, maxCandidates: 256, maxNameChecks: 1 << 16 });
+
+/** A signature budget for one decision, to share among its {@link validatePath} calls. */
+export function newSignatureWork(budget: Partial<PathBudget> = {}): SignatureWork {
+  return { fresh: 0, cost: 0, limit: budget.maxSignatureChecks ?? DEFAULT_PATH_BUDGET.maxSignatureChecks };
+}
 
 /** How to validate. */
 export interface PathValidationOptions {
@@ -70,6 +78,11 @@ export interface PathValidationOptions {
   readonly maxChainLength?: number;
   /** Overrides of {@link DEFAULT_PATH_BUDGET} (tests raise them to show what the caps prevent). */
   readonly budget?: Partial<PathBudget>;
+  /**
+   * The signature work of the decision this call is part of, when it makes more than one (a handshake's linked chain,
+   * then the chain as served): the calls then share one budget. Default: a budget of this call's own.
+   */
+  readonly signatureWork?: SignatureWork;
 }
 
 /** Why a path was refused. */
@@ -180,7 +193,7 @@ class PathSearch {
     this.#level = Math.max(0, Math.min(5, options.securityLevel ?? 2));
     this.#maxChainLength = options.maxChainLength ?? 100;
     this.#now = Math.floor(options.now / 1000) * 1000;
-    this.#signatures = { fresh: 0, limit: this.#budget.maxSignatureChecks };
+    this.#signatures = options.signatureWork ?? newSignatureWork(this.#budget);
   }
 
   work(): PathWork {

@@ -37,6 +37,8 @@ export interface KeyInfo {
   readonly explicitCurve: boolean;
   /** OpenSSL's security bits for the key (EVP_PKEY_get_security_bits), conservatively rounded down. */
   readonly securityBits: number;
+  /** The bit length of an RSA key's public exponent (what a verification's cost grows with, beside the modulus). */
+  readonly exponentBits?: number;
 }
 
 const HASH_BITS: Record<HashName, number> = { md5: 39, sha1: 63, sha224: 112, sha256: 128, sha384: 192, sha512: 256 };
@@ -157,12 +159,11 @@ export function keyInfo(spki: Uint8Array): KeyInfo {
       case RSA_PSS: {
         if (spki[keyBits.start] !== 0) return unknown;
         const rsaKey = readDerElement(spki, keyBits.start + 1, keyBits.end);
-        const [modulus] = readDerChildren(spki, rsaKey, 3);
-        if (!modulus || modulus.tag !== 0x02) return unknown;
-        let start = modulus.start;
-        while (start < modulus.end && spki[start] === 0) start++;
-        const bits = start < modulus.end ? (modulus.end - start - 1) * 8 + (32 - Math.clz32(spki[start]!)) : 0;
-        return { family: algorithm.oid === RSA_PSS ? 'rsa-pss' : 'rsa', bits, explicitCurve: false, securityBits: rsaSecurityBits(bits) };
+        const [modulus, exponent] = readDerChildren(spki, rsaKey, 3);
+        if (!modulus || modulus.tag !== 0x02 || !exponent || exponent.tag !== 0x02) return unknown;
+        const bits = integerBits(spki, modulus.start, modulus.end);
+        const exponentBits = integerBits(spki, exponent.start, exponent.end);
+        return { family: algorithm.oid === RSA_PSS ? 'rsa-pss' : 'rsa', bits, explicitCurve: false, securityBits: rsaSecurityBits(bits), exponentBits };
       }
       case '1.2.840.10045.2.1': {
         const params = algorithm.parameters;
@@ -183,6 +184,12 @@ export function keyInfo(spki: Uint8Array): KeyInfo {
   } catch {
     return unknown;
   }
+}
+
+/** The bit length of the non-negative DER INTEGER whose content is `der[start, end)`. */
+function integerBits(der: Uint8Array, start: number, end: number): number {
+  while (start < end && der[start] === 0) start++;
+  return start < end ? (end - start - 1) * 8 + (32 - Math.clz32(der[start]!)) : 0;
 }
 
 /** OpenSSL's RSA security bits at the sizes that decide a security level, rounded down in between. */
