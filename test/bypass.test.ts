@@ -331,6 +331,25 @@ describe('an IP literal dialled with another server name or Host header keeps it
     assert.match(result.stdout, /Refused by pinning/);
   });
 
+  it('a Host header changed in a \'socket\' listener of the caller\'s, after the check, before the request is written, is refused', async () => {
+    const agent = pinnedAgent(policyOf({ hosts: { 'pinned.test': bankPins() } }));
+    cleanups.push(() => agent.destroy());
+    await rogueReadsNothing(async () => {
+      for (const change of [
+        (r: http.ClientRequest) => r.setHeader('Host', 'pinned.test'),
+        (r: http.ClientRequest) => r.setHeaders(new Map([['host', 'pinned.test']])),
+        (r: http.ClientRequest) => r.appendHeader('host', 'pinned.test'),
+      ]) {
+        const request = https.request(`https://127.0.0.1:${rogue.port}/`, { agent, headers: { host: 'unpinned.test', authorization: 'Bearer T' } });
+        request.on('socket', () => {
+          change(request);
+          request.end();
+        });
+        assert.equal(await refusal(new Promise((resolve, reject) => request.on('response', resolve).on('error', reject))), 'ERR_CERTPIN_INSECURE_OPTION');
+      }
+    });
+  });
+
   it('a request whose Host header changes after it was bound to a connection is refused', async () => {
     const agent = pinnedAgent(policyOf({ hosts: { 'pinned.test': bankPins() } }));
     cleanups.push(() => agent.destroy());

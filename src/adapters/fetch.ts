@@ -259,16 +259,21 @@ function uncheckableHostRefusal(policy: PinPolicy, origin: Dispatcher.DispatchOp
   );
 }
 
-/** The Host header of a dispatch, from any of undici's header forms. */
+/** The Host header of a dispatch, from any of undici's header forms. Every https request asks: names are compared by length first. */
 function hostHeaderOf(headers: Dispatcher.DispatchOptions['headers']): string | undefined {
   if (!headers) return undefined;
   if (Array.isArray(headers)) {
-    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'host') return String(headers[i + 1]);
+    for (let i = 0; i + 1 < headers.length; i += 2) if (isHost(headers[i])) return String(headers[i + 1]);
     return undefined;
   }
   const entries = typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function' ? [...(headers as Iterable<[string, string]>)] : Object.entries(headers);
-  for (const [key, value] of entries) if (String(key).toLowerCase() === 'host') return String(Array.isArray(value) ? value[0] : value);
+  for (const [key, value] of entries) if (isHost(key)) return String(Array.isArray(value) ? value[0] : value);
   return undefined;
+}
+
+function isHost(name: unknown): boolean {
+  const text = typeof name === 'string' ? name : String(name);
+  return text.length === 4 && text.toLowerCase() === 'host';
 }
 
 /**

@@ -226,10 +226,43 @@ function refuseRequest(request: http.ClientRequest, error: Error): void {
  */
 function bindRequestHost(request: http.ClientRequest): void {
   const bound = request.getHeader('host');
+  const refuse = (now: unknown): void => {
+    request.destroy(new InsecureOptionError('host', `The request's Host header changed from ${JSON.stringify(String(bound))} to ${JSON.stringify(String(now))} after it was bound to a connection checked for the first; set the Host header in the request options.`));
+  };
   request.prependOnceListener('socket', () => {
     const now = request.getHeader('host');
     if (String(now) !== String(bound)) {
-      request.destroy(new InsecureOptionError('host', `The request's Host header changed from ${JSON.stringify(String(bound))} to ${JSON.stringify(String(now))} after it was bound to a connection checked for the first; set the Host header in the request options.`));
+      refuse(now);
+      return;
     }
+    // The headers may still be written later (a 'socket' listener of the caller's that sets them, then ends the
+    // request): from here on the Host header stays the one the connection was checked for. setHeaders goes through
+    // setHeader.
+    const { setHeader, appendHeader, removeHeader } = request;
+    request.setHeader = function setHostChecked(this: http.ClientRequest, name: string, value: number | string | readonly string[]) {
+      if (isHostHeader(name) && String(value) !== String(bound)) {
+        refuse(value);
+        return this;
+      }
+      return setHeader.call(this, name, value);
+    };
+    request.appendHeader = function appendHostChecked(this: http.ClientRequest, name: string, value: string | readonly string[]) {
+      if (isHostHeader(name)) {
+        refuse(value);
+        return this;
+      }
+      return appendHeader.call(this, name, value);
+    };
+    request.removeHeader = function removeHostChecked(this: http.ClientRequest, name: string) {
+      if (isHostHeader(name) && bound !== undefined) {
+        refuse(undefined);
+        return;
+      }
+      removeHeader.call(this, name);
+    };
   });
+}
+
+function isHostHeader(name: unknown): boolean {
+  return typeof name === 'string' && name.length === 4 && name.toLowerCase() === 'host';
 }
