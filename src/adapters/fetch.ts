@@ -247,6 +247,7 @@ function failRequest(handler: Dispatcher.DispatchHandler, error: Error): void {
  * origin's own address, or an address the policy leaves unpinned, passes.
  */
 function uncheckableHostRefusal(policy: PinPolicy, origin: Dispatcher.DispatchOptions['origin'], headers: Dispatcher.DispatchOptions['headers']): InsecureOptionError | undefined {
+  if (!mayPinAddresses(policy)) return undefined;
   const header = hostHeaderOf(headers);
   if (header === undefined) return undefined;
   const host = hostOfAuthority(header);
@@ -259,6 +260,21 @@ function uncheckableHostRefusal(policy: PinPolicy, origin: Dispatcher.DispatchOp
   );
 }
 
+const pinsAddresses = new WeakMap<PinPolicy, boolean>();
+
+/**
+ * Whether some IP address needs more than CA validation under `policy`: an address pinned by name, pins for every
+ * host, or `onlyPinnedHosts`. Most policies pin names only, and their requests need no look at the Host header.
+ */
+function mayPinAddresses(policy: PinPolicy): boolean {
+  let answer = pinsAddresses.get(policy);
+  if (answer === undefined) {
+    answer = policy.onlyPinnedHosts || policy.rules.some((rule) => rule.pattern.base === '*' || (rule.pattern.type === 'exact' && isIpLiteral(rule.pattern.base)));
+    pinsAddresses.set(policy, answer);
+  }
+  return answer;
+}
+
 /** The Host header of a dispatch, from any of undici's header forms. Every https request asks: names are compared by length first. */
 function hostHeaderOf(headers: Dispatcher.DispatchOptions['headers']): string | undefined {
   if (!headers) return undefined;
@@ -266,8 +282,17 @@ function hostHeaderOf(headers: Dispatcher.DispatchOptions['headers']): string | 
     for (let i = 0; i + 1 < headers.length; i += 2) if (isHost(headers[i])) return String(headers[i + 1]);
     return undefined;
   }
-  const entries = typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function' ? [...(headers as Iterable<[string, string]>)] : Object.entries(headers);
-  for (const [key, value] of entries) if (isHost(key)) return String(Array.isArray(value) ? value[0] : value);
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [key, value] of headers as Iterable<[string, string | string[]]>) if (isHost(key)) return String(Array.isArray(value) ? value[0] : value);
+    return undefined;
+  }
+  // A plain object (what fetch hands over): its keys, without an array per entry.
+  const record = headers as Record<string, string | string[] | undefined>;
+  for (const key of Object.keys(record)) {
+    if (!isHost(key)) continue;
+    const value = record[key];
+    return String(Array.isArray(value) ? value[0] : value);
+  }
   return undefined;
 }
 

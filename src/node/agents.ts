@@ -56,12 +56,19 @@ export class PinnedAgent extends lazySuperclass(() => nodeHttps().Agent) {
     if (policy !== this.#namedPolicy) {
       this.#namedPolicy = policy;
       this.#policyTag = `:certpin:${policy.id}:`;
+      this.#names = new WeakMap();
     }
-    return `${super.getName(options)}${this.#policyTag}${requestHostOf(options) ?? ''}:${callerCheckId(extra?.checkServerIdentity)}`;
+    // A socket's options object comes back each time the socket is freed: its name is made once per policy.
+    const known = options ? this.#names.get(options) : undefined;
+    if (known !== undefined) return known;
+    const name = `${super.getName(options)}${this.#policyTag}${requestHostOf(options) ?? ''}:${callerCheckId(extra?.checkServerIdentity)}`;
+    if (options) this.#names.set(options, name);
+    return name;
   }
 
   #namedPolicy: PinPolicy | undefined;
   #policyTag = '';
+  #names = new WeakMap<object, string>();
 
   override createConnection(options: https.RequestOptions, callback?: (error: Error | null, socket: Duplex) => void): Duplex | undefined {
     try {
@@ -198,9 +205,9 @@ function hostHeaderValues(options: http.ClientRequestArgs | undefined): string[]
     else if (value !== undefined) values.push(String(value));
   };
   if (Array.isArray(headers)) {
-    for (let i = 0; i + 1 < headers.length; i += 2) if (String(headers[i]).toLowerCase() === 'host') add(headers[i + 1]);
+    for (let i = 0; i + 1 < headers.length; i += 2) if (isHostHeader(String(headers[i]))) add(headers[i + 1]);
   } else {
-    for (const key of Object.keys(headers)) if (key.toLowerCase() === 'host') add((headers as http.OutgoingHttpHeaders)[key]);
+    for (const key of Object.keys(headers)) if (isHostHeader(key)) add((headers as http.OutgoingHttpHeaders)[key]);
   }
   return values;
 }
@@ -222,45 +229,61 @@ function refuseRequest(request: http.ClientRequest, error: Error): void {
 
 /**
  * The Host header a request was bound to a connection with may not change afterwards: the connection was checked
- * (or judged plain-HTTP safe) for that name. Checked when the socket is assigned, before the request is flushed.
+ * (or judged plain-HTTP safe) for that name. Node's client calls the agent's `addRequest` from the request's
+ * constructor, so from here on every public way to change a header goes through the request's `setHeader`,
+ * `appendHeader` or `removeHeader` (`setHeaders` calls `setHeader`): those of this request refuse a change of its
+ * Host, whenever it comes (before the socket is assigned, or in a `'socket'` listener before the request is written).
+ * Shared functions and one slot on the request: this runs for every request, kept-alive ones included.
  */
 function bindRequestHost(request: http.ClientRequest): void {
-  const bound = request.getHeader('host');
-  const refuse = (now: unknown): void => {
-    request.destroy(new InsecureOptionError('host', `The request's Host header changed from ${JSON.stringify(String(bound))} to ${JSON.stringify(String(now))} after it was bound to a connection checked for the first; set the Host header in the request options.`));
-  };
-  request.prependOnceListener('socket', () => {
-    const now = request.getHeader('host');
-    if (String(now) !== String(bound)) {
-      refuse(now);
-      return;
-    }
-    // The headers may still be written later (a 'socket' listener of the caller's that sets them, then ends the
-    // request): from here on the Host header stays the one the connection was checked for. setHeaders goes through
-    // setHeader.
-    const { setHeader, appendHeader, removeHeader } = request;
-    request.setHeader = function setHostChecked(this: http.ClientRequest, name: string, value: number | string | readonly string[]) {
-      if (isHostHeader(name) && String(value) !== String(bound)) {
-        refuse(value);
-        return this;
-      }
-      return setHeader.call(this, name, value);
-    };
-    request.appendHeader = function appendHostChecked(this: http.ClientRequest, name: string, value: string | readonly string[]) {
-      if (isHostHeader(name)) {
-        refuse(value);
-        return this;
-      }
-      return appendHeader.call(this, name, value);
-    };
-    request.removeHeader = function removeHostChecked(this: http.ClientRequest, name: string) {
-      if (isHostHeader(name) && bound !== undefined) {
-        refuse(undefined);
-        return;
-      }
-      removeHeader.call(this, name);
-    };
-  });
+  const bound: BoundHost = { host: request.getHeader('host'), setHeader: request.setHeader, appendHeader: request.appendHeader, removeHeader: request.removeHeader };
+  (request as BoundRequest)[boundHost] = bound;
+  request.setHeader = setHostChecked;
+  request.appendHeader = appendHostChecked;
+  request.removeHeader = removeHostChecked;
+}
+
+const boundHost = Symbol('certpin.boundHost');
+
+interface BoundHost {
+  readonly host: number | string | string[] | undefined;
+  readonly setHeader: http.ClientRequest['setHeader'];
+  readonly appendHeader: http.ClientRequest['appendHeader'];
+  readonly removeHeader: http.ClientRequest['removeHeader'];
+}
+
+type BoundRequest = http.ClientRequest & { [boundHost]: BoundHost };
+
+function refuseHostChange(request: http.ClientRequest, now: unknown): void {
+  const bound = (request as BoundRequest)[boundHost].host;
+  request.destroy(new InsecureOptionError('host', `The request's Host header changed from ${JSON.stringify(String(bound))} to ${JSON.stringify(String(now))} after it was bound to a connection checked for the first; set the Host header in the request options.`));
+}
+
+function setHostChecked(this: http.ClientRequest, name: string, value: number | string | readonly string[]): http.ClientRequest {
+  const bound = (this as BoundRequest)[boundHost];
+  if (isHostHeader(name) && String(value) !== String(bound.host)) {
+    refuseHostChange(this, value);
+    return this;
+  }
+  return bound.setHeader.call(this, name, value);
+}
+
+function appendHostChecked(this: http.ClientRequest, name: string, value: string | readonly string[]): http.ClientRequest {
+  const bound = (this as BoundRequest)[boundHost];
+  if (isHostHeader(name)) {
+    refuseHostChange(this, value);
+    return this;
+  }
+  return bound.appendHeader.call(this, name, value);
+}
+
+function removeHostChecked(this: http.ClientRequest, name: string): void {
+  const bound = (this as BoundRequest)[boundHost];
+  if (isHostHeader(name) && bound.host !== undefined) {
+    refuseHostChange(this, undefined);
+    return;
+  }
+  bound.removeHeader.call(this, name);
 }
 
 function isHostHeader(name: unknown): boolean {
