@@ -691,7 +691,7 @@ describe('NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment turns off neither va
   });
 
   it('an https proxy is validated too: its credentials never reach a proxy the machine does not trust', async () => {
-    const untrusted = createPki({ name: 'Untrusted Proxy', hosts: ['localhost'] });
+    const untrusted = createPki({ name: 'Untrusted Proxy', hosts: ['localhost', '127.0.0.1'] });
     const proxy = await startConnectProxy({ tls: { key: untrusted.leaf.key.keyPem, cert: untrusted.chainPem } });
     cleanups.push(() => proxy.close());
     const credentials = new URL(proxy.url);
@@ -703,12 +703,37 @@ describe('NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment turns off neither va
     assert.equal(await refusal(get(`https://localhost:${bank.port}/`, { agent })), 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
     assert.equal(await refusal(undici.request(`https://localhost:${bank.port}/`, { dispatcher })), 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
     assert.deepEqual(proxy.connects, []);
-    // Given the proxy's CA, the same proxy carries the pinned request.
-    const trusting = pinnedDispatcher(policyOf(), { proxy: credentials.href, proxyTls: { ca: untrusted.root.pem } });
+    // Given the proxy's CA, the same proxy carries the pinned request (reached at an address the policy does not pin:
+    // a pinned proxy host must pass its pins too).
+    const unpinnedProxy = Object.assign(new URL(credentials.href), { hostname: '127.0.0.1' });
+    const trusting = pinnedDispatcher(policyOf({ hosts: { localhost: bankPins() } }), { proxy: unpinnedProxy.href, proxyTls: { ca: untrusted.root.pem } });
     cleanups.push(() => trusting.destroy());
     const response = await undici.request(`https://localhost:${bank.port}/`, { dispatcher: trusting });
     assert.equal(await response.body.text(), 'hello from bank');
     assert.deepEqual(proxy.connects, [`localhost:${bank.port}`]);
+  });
+});
+
+describe('a proxy whose host the policy pins gets its pins before it is sent the CONNECT and its credentials', () => {
+  it('pinnedProxyAgent and pinnedDispatcher({ proxy })', async () => {
+    // The proxy lives at localhost, which the policy pins to the bank's keys.
+    const rogueProxy = await startConnectProxy({ tls: { key: rogueLeaf.key.keyPem, cert: rogueLeaf.pem + attacker.pem } });
+    const bankProxy = await startConnectProxy({ tls: { key: pki.leaf.key.keyPem, cert: pki.chainPem } });
+    cleanups.push(() => rogueProxy.close(), () => bankProxy.close());
+    const withCredentials = (url: string) => Object.assign(new URL(url), { username: 'user', password: 'secret' });
+    const target = `https://localhost:${bank.port}/`;
+    const agent = pinnedProxyAgent(policyOf(), withCredentials(rogueProxy.url));
+    // The proxy's CA is trusted for the proxy hop: only the pins can refuse it.
+    const dispatcher = pinnedDispatcher(policyOf(), { proxy: withCredentials(rogueProxy.url).href, proxyTls: { ca: attacker.pem } });
+    cleanups.push(() => agent.destroy(), () => dispatcher.destroy());
+    assert.equal(await refusal(get(target, { agent })), 'ERR_CERTPIN_PIN_MISMATCH');
+    assert.equal(await refusal(undici.request(target, { dispatcher })), 'ERR_CERTPIN_PIN_MISMATCH');
+    assert.deepEqual(rogueProxy.connects, []);
+    // The bank's own proxy passes its pins, on the policy's trust anchors (Node's default store does not hold them).
+    const bankAgent = pinnedProxyAgent(policyOf(), withCredentials(bankProxy.url));
+    cleanups.push(() => bankAgent.destroy());
+    assert.equal(await get(target, { agent: bankAgent }), 'hello from bank');
+    assert.deepEqual(bankProxy.connects, [`localhost:${bank.port}`]);
   });
 });
 

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import https from 'node:https';
+import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { DynamicPinPolicy, PinPolicy, pinnedAgent, pinnedTlsOptions } from '../src/index.js';
 import { AUDIENCE, jwksOf, signDocument, signingKey } from './support/pinset.js';
@@ -70,6 +71,45 @@ describe('a dynamic policy change retires the connections checked under the earl
     } finally {
       agent.destroy();
       policy.close();
+    }
+  });
+
+  it('a handshake under way when a document revokes the pins it would have met is judged by the new pins', async () => {
+    // A network attacker holding the key about to be revoked stalls its ServerHello while the revocation arrives.
+    const relay = net.createServer((client) => {
+      const upstream = net.connect(rogue.port, '127.0.0.1');
+      let first = true;
+      upstream.on('data', (chunk: Buffer) => {
+        if (!first) return void client.write(chunk);
+        first = false;
+        upstream.pause();
+        setTimeout(() => {
+          client.write(chunk);
+          upstream.resume();
+        }, 300);
+      });
+      client.pipe(upstream);
+      client.on('error', () => upstream.destroy());
+      upstream.on('error', () => client.destroy());
+    });
+    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const { policy, revoke } = await revocablePolicy();
+    const agent = pinnedAgent(policy);
+    try {
+      const before = rogue.requests.length;
+      const pending = new Promise<string>((resolve) => {
+        https
+          .get(`https://localhost:${(relay.address() as net.AddressInfo).port}/in-flight`, { agent, headers: { authorization: 'Bearer SECRET' } }, (res) => resolve(String(res.statusCode)))
+          .on('error', (error: Error & { code?: string }) => resolve(error.code ?? error.message));
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await revoke();
+      assert.equal(await pending, 'ERR_CERTPIN_PIN_MISMATCH');
+      assert.deepEqual(rogue.requests.slice(before).map((r) => r.url), []);
+    } finally {
+      agent.destroy();
+      policy.close();
+      relay.close();
     }
   });
 

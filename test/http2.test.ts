@@ -170,6 +170,16 @@ describe('pinnedHttp2Connect', () => {
     }
     assert.equal(origin.requests.length, requests);
     assert.equal(await get(session, '/still-usable'), 'h2 hello from origin');
+    // A getter that answers the check with the session's origin and Node with another: what goes out is what was checked.
+    let reads = 0;
+    const twoFaced = { ':path': '/getter' } as Record<string, string>;
+    Object.defineProperty(twoFaced, ':authority', { enumerable: true, get: () => (reads++ === 0 ? `localhost:${origin.port}` : other) });
+    await new Promise<void>((resolve, reject) => {
+      const stream = session.request(twoFaced);
+      stream.on('response', () => stream.resume().on('end', resolve)).on('error', reject);
+      stream.end();
+    });
+    assert.equal(origin.requests.at(-1)!.authority, `localhost:${origin.port}`);
   });
 
   it('TLS resumption: a new session resumes a checked one; a MITM at the same address afterwards is refused', async () => {

@@ -59,6 +59,17 @@ describe('PinPolicy host matching', () => {
   });
   const pattern = (host: string) => policy.ruleFor(host)?.pattern.text;
 
+  it('warns that a client certificate goes to any server that asks under TLS 1.2, not under TLS 1.3', () => {
+    const leaf = createPki().leaf;
+    const codes = (minVersion?: 'TLSv1.2' | 'TLSv1.3') => {
+      const warnings: PolicyWarning[] = [];
+      new PinPolicy({ hosts: {}, clientCertificate: { cert: leaf.pem, key: leaf.key.keyPem }, ...(minVersion ? { minVersion } : {}), onWarning: (w) => warnings.push(w) });
+      return warnings.map((w) => w.code);
+    };
+    assert.deepEqual(codes(), ['CERTPIN_CLIENT_CERTIFICATE_TLS12']);
+    assert.deepEqual(codes('TLSv1.3'), []);
+  });
+
   it('matches exact names after normalisation', () => {
     assert.equal(pattern('api.example.com'), 'api.example.com');
     assert.equal(pattern('API.EXAMPLE.COM.'), 'api.example.com');

@@ -28,6 +28,7 @@ import { hostOfAuthority, plaintextRefusal } from '../core/plaintext.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { InsecureOptionError } from '../errors.js';
 import { pinnedConnect } from '../node/connect.js';
+import { createPinCheck } from '../node/pin-check.js';
 import type { PinnedConnectOptions } from '../node/connect.js';
 
 /** Options of {@link pinnedDispatcher}: undici `Agent` options except `connect` and `factory`, which certpin owns. */
@@ -100,12 +101,17 @@ export function pinnedDispatcher(policy: PinPolicy | PolicyHolder, options: Pinn
   const makeAgent = (current: PinPolicy): Dispatcher => {
     if (!proxyUrl) return new (undici().Agent)({ ...agentOptions, connect: pinnedConnector(current, settings) });
     const { ProxyAgent, Client, Pool } = undici();
+    // A proxy whose host the policy pins gets its pins (on the policy's trust anchors) before the CONNECT is sent.
+    const proxyHost = unbracketHost(proxyUrl.hostname);
+    const proxyPins = proxyUrl.protocol === 'https:' && current.ruleFor(proxyHost) !== undefined
+      ? { checkServerIdentity: createPinCheck(current, { names: [proxyHost], port: Number(proxyUrl.port || 443) }).checkServerIdentity }
+      : {};
     return new ProxyAgent({
       ...agentOptions,
       uri: proxyUrl.href,
       headers: { ...proxyHeaders },
       // Explicit: NODE_TLS_REJECT_UNAUTHORIZED=0 would otherwise turn the proxy's validation off.
-      proxyTls: { ...proxyTls, rejectUnauthorized: true },
+      proxyTls: { ...proxyTls, rejectUnauthorized: true, ...proxyPins },
       // Always tunnel: without a tunnel, http: requests would be forwarded by the proxy, outside of our connector.
       proxyTunnel: true,
       factory: (origin, poolOptions) => {

@@ -65,7 +65,7 @@ export function pinnedHttp2Connect(
   const port = Number(origin.port || 443);
   const session = nodeHttp2().connect(origin, {
     ...sessionOptions,
-    createConnection: () => pinnedConnect(current, { host, port, servername, socket: tunnel, checkServerIdentity, ALPNProtocols: ['h2'] }),
+    createConnection: () => pinnedConnect(policy, { host, port, servername, socket: tunnel, checkServerIdentity, ALPNProtocols: ['h2'] }),
   }, listener);
   bindToOrigin(session, host, port);
   const stopWatching = policy.onChange(() => session.close());
@@ -76,7 +76,9 @@ export function pinnedHttp2Connect(
 /** Makes `session.request` refuse headers that address another origin than the one the session was checked for. */
 function bindToOrigin(session: http2.ClientHttp2Session, host: string, port: number): void {
   const request = session.request.bind(session);
-  session.request = (headers?: http2.OutgoingHttpHeaders, requestOptions?: http2.ClientSessionRequestOptions) => {
+  session.request = (given?: http2.OutgoingHttpHeaders, requestOptions?: http2.ClientSessionRequestOptions) => {
+    // One read of each header: what is checked is what Node sends (a getter could answer differently each time).
+    const headers = given && !Array.isArray(given) ? { ...given } : given;
     for (const field of Object.keys(headers ?? {})) {
       const name = field.toLowerCase();
       if (name !== ':authority' && name !== 'host') continue;

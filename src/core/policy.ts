@@ -128,7 +128,8 @@ export interface PolicyWarning {
     | 'CERTPIN_LEGACY_SHA1_PIN'
     | 'CERTPIN_PIN_SET_EXPIRED'
     | 'CERTPIN_PARTIAL_CHAIN_UNSUPPORTED'
-    | 'CERTPIN_DEVELOPMENT_OVERRIDES';
+    | 'CERTPIN_DEVELOPMENT_OVERRIDES'
+    | 'CERTPIN_CLIENT_CERTIFICATE_TLS12';
   readonly message: string;
   /** The host pattern concerned, if any. */
   readonly pattern?: string;
@@ -489,13 +490,23 @@ function readTrust(options: PinPolicyOptions, warnings: PolicyWarning[]): TrustS
     });
   }
   const overrides = readOverrides(options.developmentOverrides, warnings);
+  const clientCertificate = readClientCertificate(options.clientCertificate);
+  const minVersion = options.minVersion ?? 'TLSv1.2';
+  if (clientCertificate && minVersion === 'TLSv1.2') {
+    // TLS 1.2 asks for the client's certificate in the server's first flight, and OpenSSL answers before the
+    // handshake ends, where the chain and pins are checked; TLS 1.3 sends it only in the client's last flight.
+    warnings.push({
+      code: 'CERTPIN_CLIENT_CERTIFICATE_TLS12',
+      message: 'certpin: with TLS 1.2 the client certificate is sent to any server that asks for it, before its chain and pins are checked (a server that fails the pins learns the identity, though it cannot reuse it). Set minVersion: "TLSv1.3" if your servers support it.',
+    });
+  }
   return Object.freeze({
     trustSystemRoots,
     extraAnchors: Object.freeze(extraAnchors),
     developmentAnchors: Object.freeze(overrides.anchors),
     developmentOverridesPins: overrides.overridePins,
-    clientCertificate: readClientCertificate(options.clientCertificate),
-    minVersion: options.minVersion ?? 'TLSv1.2',
+    clientCertificate,
+    minVersion,
   });
 }
 

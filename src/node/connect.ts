@@ -88,7 +88,7 @@ export function openPinnedSocket(policy: PinPolicy | PolicyHolder, options: Pinn
   const callerCheck = checkServerIdentity === nodeTls().checkServerIdentity ? undefined : (checkServerIdentity as CheckServerIdentity | undefined);
   // The check may ask the socket for every served certificate; the socket exists by the time the check runs.
   const handle: { socket?: tls.TLSSocket } = {};
-  const check = createPinCheck(current, {
+  const check = createPinCheck(policy, {
     names: [host, requestHost],
     port,
     callerCheck,
@@ -123,7 +123,8 @@ export function openPinnedSocket(policy: PinPolicy | PolicyHolder, options: Pinn
   connectOptions.pskCallback = undefined;
   const opened = nodeTls().connect(connectOptions);
   handle.socket = opened;
-  refuseUncheckedHandshake(opened, check.passed, slot.offer !== undefined, servername ?? host);
+  // A resumed session runs no check: it stands only while the policy it was checked under is in force.
+  refuseUncheckedHandshake(opened, check.passed, slot.offer !== undefined && (() => policy.current() === current), servername ?? host);
   slot.watch(opened, check.checkedUntil);
   if (!trust.anchorsReady) prepareAnchorsDuringHandshake(opened, trust);
   return opened;
@@ -151,17 +152,18 @@ function prepareAnchorsDuringHandshake(socket: tls.TLSSocket, trust: TlsTrust): 
 
 /**
  * Destroys `socket` if its handshake completes without the pin check having passed, unless it resumed the session
- * certpin offered (whose full handshake passed); then no listener ever sees its `secureConnect`. Nothing reaches
+ * certpin offered (whose full handshake passed) and `offeredOwnSession()` still holds (the policy that checked it is
+ * in force); then no listener ever sees its `secureConnect`. Nothing reaches
  * this today (every certificate-less way to connect is refused on entry); it is the last line should a future Node,
  * or a bug, let a handshake skip `checkServerIdentity`.
  */
-export function refuseUncheckedHandshake(socket: tls.TLSSocket, passed: () => boolean, offeredOwnSession: boolean, name: string): void {
+export function refuseUncheckedHandshake(socket: tls.TLSSocket, passed: () => boolean, offeredOwnSession: false | (() => boolean), name: string): void {
   const emit = socket.emit;
   socket.emit = function guardedEmit(this: tls.TLSSocket, event: string | symbol): boolean {
     if (event === 'secureConnect') {
       // Once: the event is emitted once per handshake, and the socket goes back to Node's own emit.
       socket.emit = emit;
-      if (!passed() && !(offeredOwnSession && socket.isSessionReused())) {
+      if (!passed() && !(offeredOwnSession && socket.isSessionReused() && offeredOwnSession())) {
         socket.destroy(new PinCheckFailedError(name, new Error('the handshake completed without a certificate check')));
         return false;
       }

@@ -9,7 +9,7 @@ import { nodeTls } from '../builtins.js';
 import { decide } from '../core/decision.js';
 import { newSignatureWork } from '../core/path/index.js';
 import type { PinDecision } from '../core/decision.js';
-import type { PinPolicy } from '../core/policy.js';
+import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { PinCheckFailedError } from '../errors.js';
 import { cachedDecision, rememberDecision } from './decision-cache.js';
 import { publishDecision } from './diagnostics.js';
@@ -48,12 +48,17 @@ export interface PinCheckOptions {
   readonly readServed?: (() => readonly Buffer[]) | undefined;
 }
 
-/** Makes the check for one connection. */
-export function createPinCheck(policy: PinPolicy, options: PinCheckOptions): PinCheck {
+/**
+ * Makes the check for one connection.
+ * @param holder the policy, or a dynamic policy: the policy in force when the handshake ends decides, not the one in
+ *   force when the connection opened, so that a pin revoked while a handshake is under way is refused by it.
+ */
+export function createPinCheck(holder: PinPolicy | PolicyHolder, options: PinCheckOptions): PinCheck {
   let passedAt: number | undefined;
   let until: number | undefined;
   const checkServerIdentity: CheckServerIdentity = (hostname, certificate) => {
     try {
+      const policy = holder.current();
       const identityError = nodeTls().checkServerIdentity(hostname, certificate);
       if (identityError) return identityError;
       const callerError = options.callerCheck?.(hostname, certificate);

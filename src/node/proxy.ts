@@ -16,6 +16,7 @@ import { formatAuthority, unbracketHost } from '../core/hostname.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { ProxyConnectError } from '../errors.js';
 import { PinnedAgent } from './agents.js';
+import { pinnedConnect } from './connect.js';
 import type { PinnedAgentOptions } from './agents.js';
 
 /** Options of {@link pinnedProxyAgent}. */
@@ -28,7 +29,9 @@ export interface PinnedProxyAgentOptions extends PinnedAgentOptions {
  * An `https.Agent` (a {@link PinnedAgent}) that reaches every origin through an HTTP or HTTPS CONNECT proxy and runs
  * the pinned handshake with the origin inside the tunnel. Its keep-alive pool holds only sockets made that way, so
  * reuse never hands out an unchecked connection. The proxy's own TLS (for an `https:` proxy URL) is validated
- * against Node's default store, whatever `NODE_TLS_REJECT_UNAUTHORIZED` says; the policy's pins apply to the origins.
+ * against Node's default store, whatever `NODE_TLS_REJECT_UNAUTHORIZED` says, and when the policy pins the proxy's
+ * host, by the policy (its trust anchors and that host's pins), as any connection to a pinned host is; the policy's
+ * pins apply to the origins.
  */
 export class PinnedProxyAgent extends PinnedAgent {
   readonly proxy: URL;
@@ -56,16 +59,19 @@ export class PinnedProxyAgent extends PinnedAgent {
     }
     const proxyHost = unbracketHost(this.proxy.hostname);
     const proxyPort = Number(this.proxy.port || (this.proxy.protocol === 'https:' ? 443 : 80));
+    // A proxy whose host the policy pins gets its pins, checked before the CONNECT (and its credentials) is sent.
+    const pinnedProxy = this.proxy.protocol === 'https:' && this.policy.current().ruleFor(proxyHost) !== undefined;
     const request = (this.proxy.protocol === 'https:' ? nodeHttps() : nodeHttp()).request({
       host: proxyHost,
       port: proxyPort,
       method: 'CONNECT',
       path: authority,
       headers,
-      agent: false,
       // Explicit: NODE_TLS_REJECT_UNAUTHORIZED=0 would otherwise send the proxy's credentials to anyone.
       rejectUnauthorized: true,
       timeout: options.timeout,
+      // No agent: a connection of its own, made by `createConnection` when one is given (an agent would ignore it).
+      ...(pinnedProxy ? { createConnection: () => pinnedConnect(this.policy, { host: proxyHost, port: proxyPort }) } : { agent: false }),
     });
     let settled = false;
     const fail = (error: Error, socket?: Socket) => {
