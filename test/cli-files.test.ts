@@ -90,6 +90,18 @@ describe('certpin CLI on files', () => {
     assert.ok(!result.stdout.includes(ESC), 'no colours when stdout is not a terminal');
   });
 
+  it('a PEM label with terminal control sequences is quoted in the error, never written raw; a timeout past 2^31 - 1 ms is a usage error', async () => {
+    const file = path.join(dir, 'escape.pem');
+    writeFileSync(file, '-----BEGIN \u001b[31mEVIL\u001b]0;pwned\u0007-----\nAAAA\n-----END \u001b[31mEVIL\u001b]0;pwned\u0007-----\n');
+    const inspected = await certpin(['inspect', file]);
+    assert.equal(inspected.code, 2, inspected.stderr);
+    assert.ok(!inspected.stderr.includes('\u001b') && !inspected.stderr.includes('\u0007'), inspected.stderr);
+    assert.match(inspected.stderr, /\\u001b\[31mEVIL/);
+    const timed = await certpin(['check', '127.0.0.1:9', '--pin', `sha256/${'A'.repeat(43)}=`, '--timeout', '3000000000']);
+    assert.equal(timed.code, 2, timed.stderr);
+    assert.match(timed.stderr, /--timeout expects a whole number .*at most 2147483647/);
+  });
+
   it('inspect converts DER to PEM and PEM to DER, identical to openssl', async () => {
     const toPem = await certpin(['inspect', files.der!, '--pem']);
     assert.equal(toPem.code, 0, toPem.stderr);

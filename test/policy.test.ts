@@ -96,6 +96,13 @@ describe('PinPolicy host matching', () => {
     assert.equal(pattern('x.deep.a.example.org'), 'example.org');
   });
 
+  it('a name that cannot be normalised keeps number-like labels as written (no IPv4 reading), so the nearest pin set applies', () => {
+    const [a, b, c, d] = [backupPin(), backupPin(), backupPin(), backupPin()];
+    const policy = new PinPolicy({ hosts: { '**.example.com': [a, b], '*.1.example.com': [c, d], '0x10.example.com': { pins: [c, d], includeSubdomains: true } }, onWarning: () => {} });
+    for (const name of ['-x.1.example.com', 'x!.1.example.com']) assert.equal(policy.ruleFor(name)?.pattern.text, '*.1.example.com', name);
+    assert.equal(policy.ruleFor('-a.0x10.example.com')?.pattern.text, '0x10.example.com');
+  });
+
   it('never matches look-alikes', () => {
     assert.equal(pattern('api.example.com.evil.com'), undefined);
     assert.equal(pattern('evilapi.example.com'), undefined);
@@ -247,6 +254,27 @@ describe('policy files and environment', () => {
       });
     });
   }
+
+  it('refuses a key written twice in one object, and keeps a host entry named __proto__, instead of losing one silently', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'certpin-dup-'));
+    const pins = JSON.stringify([backupPin(), backupPin()]);
+    const cases: [string, RegExp][] = [
+      [`{"reportOnly": false, "hosts": {"localhost": ${pins}}, "reportOnly": true}`, /"reportOnly" appears twice/],
+      [`{"hosts": {"localhost": {"pins": ${pins}, "expires": "2099-01-01", "expires": "2001-01-01"}}}`, /"expires" appears twice/],
+      [`{"hosts": {"localhost": ${pins}, "local\u0068ost": {"pins": ${pins}, "reportOnly": true}}}`, /"localhost" appears twice/],
+    ];
+    for (const [text, message] of cases) {
+      const file = path.join(dir, 'policy.json');
+      writeFileSync(file, text);
+      assert.throws(() => loadPolicy(file, { onWarning: () => {} }), (error: unknown) => error instanceof PolicyError && message.test(error.message), text);
+    }
+    // A host entry named __proto__ is an entry like any other (JSON.parse makes it one), not a change of prototype.
+    writeFileSync(path.join(dir, 'proto.json'), `{"hosts": {"__proto__": ${pins}}}`);
+    assert.deepEqual(loadPolicy(path.join(dir, 'proto.json'), { onWarning: () => {} }).rules.map((r) => r.pattern.text), ['__proto__']);
+    // The same keys at different levels, or in sibling objects, are not duplicates.
+    writeFileSync(path.join(dir, 'ok.json'), `{"hosts": {"a.example": {"pins": ${pins}}, "b.example": {"pins": ${pins}}}}`);
+    assert.equal(loadPolicy(path.join(dir, 'ok.json'), { onWarning: () => {} }).rules.length, 2);
+  });
 
   it('refuses a missing file with a plain sentence', () => {
     assert.throws(() => loadPolicy(path.join(dir, 'nope.json')), /cannot read the policy file: it does not exist/);

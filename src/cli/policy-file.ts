@@ -4,6 +4,7 @@
  * @module
  */
 import path from 'node:path';
+import { duplicateJsonKey, duplicateKeyMessage } from '../core/json.js';
 import { errors, policyFromJson } from '../index.js';
 import type { PinPolicy, PolicyWarning } from '../index.js';
 import { readInputFile } from './files.js';
@@ -28,6 +29,8 @@ export function readPolicyFile(file: string, caFiles: readonly string[] | undefi
   } catch (error) {
     throw new errors.PolicyError(file, `not valid JSON (${(error as Error).message})`);
   }
+  const duplicate = duplicateJsonKey(text);
+  if (duplicate !== undefined) throw new errors.PolicyError(file, duplicateKeyMessage(duplicate));
   if (json === null || typeof json !== 'object' || Array.isArray(json)) throw new errors.PolicyError(file, 'a policy file holds a JSON object with a "hosts" map');
   const { developmentOverrides, ...rest } = json as Record<string, unknown>;
   const present = Object.hasOwn(json, 'developmentOverrides');

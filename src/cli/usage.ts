@@ -97,8 +97,9 @@ export function targetLabel(host: string, port: number): string {
 export function parseCount(value: string | undefined, name: string, fallback: number, command: string, min = 1): number {
   if (value === undefined) return fallback;
   const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`--${name} expects a whole number${min > 0 ? ` of at least ${min}` : ''}, got "${value}".`, command);
+  // 2^31 - 1: Node's timers wrap a longer delay to 1 ms, so no count here may exceed it.
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < min || n > 2_147_483_647) {
+    throw new UsageError(`--${name} expects a whole number${min > 0 ? ` of at least ${min}` : ''} and at most 2147483647, got "${value}".`, command);
   }
   return n;
 }

@@ -80,7 +80,9 @@ export function lenientHostName(input: string): string | undefined {
   if (host === '' || host.length > 1024) return undefined;
   return host
     .split('.')
-    .map((label) => domainToASCII(label) || label)
+    // Only labels with non-ASCII characters go through IDNA: the URL parser reads a number-like label ("1", "0x10")
+    // as an IPv4 address, which would file the name under another pin set.
+    .map((label) => (/[^ -~]/.test(label) ? domainToASCII(label) || label : label))
     .join('.');
 }
 

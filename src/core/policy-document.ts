@@ -99,7 +99,9 @@ export function pinSetsFromDocument(json: unknown): PinSetOptions {
   const hosts = objectAt(document.hosts, 'hosts', 'expected an object mapping host patterns to pin sets');
   const cleanHosts: Record<string, HostPinsOptions | readonly string[]> = {};
   for (const pattern of Object.keys(hosts)) {
-    cleanHosts[pattern] = hostEntry(hosts[pattern], `hosts[${JSON.stringify(pattern)}]`);
+    // Defined, not assigned: an entry named "__proto__" (JSON.parse makes it an own key) must stay an entry, where an
+    // assignment would change the object's prototype and lose it.
+    Object.defineProperty(cleanHosts, pattern, { value: hostEntry(hosts[pattern], `hosts[${JSON.stringify(pattern)}]`), enumerable: true, writable: true, configurable: true });
   }
   return {
     hosts: cleanHosts,

@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { duplicateJsonKey, duplicateKeyMessage } from '../core/json.js';
 import { policyFromDocument } from '../core/policy-document.js';
 import type { PolicyDocumentOptions } from '../core/policy-document.js';
 import type { PinPolicy } from '../core/policy.js';
@@ -77,5 +78,7 @@ function policyFromText(text: string, source: string, options: LoadPolicyOptions
   } catch (error) {
     throw new PolicyError(source, `not valid JSON (${(error as Error).message})`, { cause: error });
   }
+  const duplicate = duplicateJsonKey(text);
+  if (duplicate !== undefined) throw new PolicyError(source, duplicateKeyMessage(duplicate));
   return policyFromJson(json, { ...options, source, baseDir });
 }
