@@ -104,7 +104,7 @@ export function parseCertificates(input: string | Uint8Array, what = 'The input'
   const { ders, otherLabels: otherBlocks } = pemCertificateDer(text, what);
   const certificates = ders.map((der, i) => certificateFromDer(der, what, i + 1));
   if (certificates.length === 0) {
-    const found = otherBlocks.length ? `it holds ${otherBlocks.map((l) => `a ${JSON.stringify(l.slice(0, 40))}`).join(', ')} but no CERTIFICATE block` : 'its PEM block is incomplete';
+    const found = otherBlocks.length ? `it holds ${otherBlocks.map((l) => `a ${printable(l.slice(0, 40))}`).join(', ')} but no CERTIFICATE block` : 'its PEM block is incomplete';
     throw new CertificateParseError(what, `${found}. Give a PEM file with -----BEGIN CERTIFICATE----- blocks, or a DER (.cer/.crt) file.`);
   }
   return certificates;
@@ -389,4 +389,9 @@ function safeVerify(subject: X509Certificate, issuer: X509Certificate): boolean 
   } catch {
     return false;
   }
+}
+
+/** A label from a file as text to print: as is when printable ASCII, else quoted (a terminal must not read escapes in it). */
+function printable(label: string): string {
+  return /^[ -~]*$/.test(label) ? label : JSON.stringify(label);
 }
