@@ -5,10 +5,11 @@
  * the change that reaches the rogue went out on an old connection.
  */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import https from 'node:https';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
-import { DynamicPinPolicy, PinPolicy, pinnedAgent, pinnedTlsOptions } from '../src/index.js';
+import { DynamicPinPolicy, PinPolicy, pinnedAgent, pinnedConnect, pinnedTlsOptions } from '../src/index.js';
 import { AUDIENCE, jwksOf, signDocument, signingKey } from './support/pinset.js';
 import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
 import { startHttpsServer } from './support/servers.js';
@@ -38,6 +39,28 @@ async function revocablePolicy(): Promise<{ policy: DynamicPinPolicy; revoke: ()
       assert.equal(result.event, 'updated');
     },
   };
+}
+
+/** A TCP relay to the rogue that holds back the server's first flight (its ServerHello) for 300 ms. */
+async function stallingRelay(): Promise<net.Server> {
+  const relay = net.createServer((client) => {
+    const upstream = net.connect(rogue.port, '127.0.0.1');
+    let first = true;
+    upstream.on('data', (chunk: Buffer) => {
+      if (!first) return void client.write(chunk);
+      first = false;
+      upstream.pause();
+      setTimeout(() => {
+        client.write(chunk);
+        upstream.resume();
+      }, 300);
+    });
+    client.pipe(upstream);
+    client.on('error', () => upstream.destroy());
+    upstream.on('error', () => client.destroy());
+  });
+  await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+  return relay;
 }
 
 /** GET through `options`: the status and body, or the certpin code it failed with. */
@@ -76,23 +99,7 @@ describe('a dynamic policy change retires the connections checked under the earl
 
   it('a handshake under way when a document revokes the pins it would have met is judged by the new pins', async () => {
     // A network attacker holding the key about to be revoked stalls its ServerHello while the revocation arrives.
-    const relay = net.createServer((client) => {
-      const upstream = net.connect(rogue.port, '127.0.0.1');
-      let first = true;
-      upstream.on('data', (chunk: Buffer) => {
-        if (!first) return void client.write(chunk);
-        first = false;
-        upstream.pause();
-        setTimeout(() => {
-          client.write(chunk);
-          upstream.resume();
-        }, 300);
-      });
-      client.pipe(upstream);
-      client.on('error', () => upstream.destroy());
-      upstream.on('error', () => client.destroy());
-    });
-    await new Promise<void>((resolve) => relay.listen(0, '127.0.0.1', resolve));
+    const relay = await stallingRelay();
     const { policy, revoke } = await revocablePolicy();
     const agent = pinnedAgent(policy);
     try {
@@ -108,6 +115,34 @@ describe('a dynamic policy change retires the connections checked under the earl
       assert.deepEqual(rogue.requests.slice(before).map((r) => r.url), []);
     } finally {
       agent.destroy();
+      policy.close();
+      relay.close();
+    }
+  });
+
+  it('a session resumed while a document revokes the pins that checked it is refused: a resumption runs no check', async () => {
+    const relay = await stallingRelay();
+    const { policy, revoke } = await revocablePolicy();
+    const port = (relay.address() as net.AddressInfo).port;
+    try {
+      // Checked under the built-in pins; its session is kept for the same name and port.
+      const first = pinnedConnect(policy, { host: 'localhost', port });
+      await once(first, 'secureConnect');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      first.destroy();
+      // The next connection offers that session; the revocation arrives while its ServerHello is held back.
+      const second = pinnedConnect(policy, { host: 'localhost', port });
+      const outcome = new Promise<string>((resolve) => {
+        second.once('secureConnect', () => resolve(`connected, resumed: ${second.isSessionReused()}`));
+        second.once('error', (error: Error & { code?: string }) => resolve(error.code ?? error.message));
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      await revoke();
+      // A full handshake would have met the new pins (ERR_CERTPIN_PIN_MISMATCH); only the resumption, which runs no
+      // check, is refused this way. Without the guard: "connected, resumed: true".
+      assert.equal(await outcome, 'ERR_CERTPIN_CHECK_FAILED');
+      second.destroy();
+    } finally {
       policy.close();
       relay.close();
     }

@@ -24,7 +24,7 @@ import type tls from 'node:tls';
 import type * as Undici from 'undici';
 import type { Agent, Dispatcher, Pool, ProxyAgent, buildConnector } from 'undici';
 import { formatAuthority, isIpLiteral, unbracketHost } from '../core/hostname.js';
-import { hostOfAuthority, plaintextRefusal } from '../core/plaintext.js';
+import { hostOfAuthority, isHostHeaderName, plaintextRefusal } from '../core/plaintext.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { InsecureOptionError } from '../errors.js';
 import { pinnedConnect } from '../node/connect.js';
@@ -285,26 +285,21 @@ function mayPinAddresses(policy: PinPolicy): boolean {
 function hostHeaderOf(headers: Dispatcher.DispatchOptions['headers']): string | undefined {
   if (!headers) return undefined;
   if (Array.isArray(headers)) {
-    for (let i = 0; i + 1 < headers.length; i += 2) if (isHost(headers[i])) return String(headers[i + 1]);
+    for (let i = 0; i + 1 < headers.length; i += 2) if (isHostHeaderName(headers[i])) return String(headers[i + 1]);
     return undefined;
   }
   if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    for (const [key, value] of headers as Iterable<[string, string | string[]]>) if (isHost(key)) return String(Array.isArray(value) ? value[0] : value);
+    for (const [key, value] of headers as Iterable<[string, string | string[]]>) if (isHostHeaderName(key)) return String(Array.isArray(value) ? value[0] : value);
     return undefined;
   }
   // A plain object (what fetch hands over): its keys, without an array per entry.
   const record = headers as Record<string, string | string[] | undefined>;
   for (const key of Object.keys(record)) {
-    if (!isHost(key)) continue;
+    if (!isHostHeaderName(key)) continue;
     const value = record[key];
     return String(Array.isArray(value) ? value[0] : value);
   }
   return undefined;
-}
-
-function isHost(name: unknown): boolean {
-  const text = typeof name === 'string' ? name : String(name);
-  return text.length === 4 && text.toLowerCase() === 'host';
 }
 
 /**

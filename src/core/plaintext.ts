@@ -30,3 +30,9 @@ export function hostOfAuthority(authority: string): string {
   if (colon !== -1 && authority.indexOf(':', colon + 1) === -1) return authority.slice(0, colon);
   return unbracketHost(authority);
 }
+
+/** Whether a header name is Host, in any case. Every request asks: the length is compared first. */
+export function isHostHeaderName(name: unknown): boolean {
+  const text = typeof name === 'string' ? name : String(name);
+  return text.length === 4 && text.toLowerCase() === 'host';
+}

@@ -11,7 +11,7 @@ import type https from 'node:https';
 import type { Duplex } from 'node:stream';
 import type tls from 'node:tls';
 import { lazySuperclass, nodeHttp, nodeHttps } from '../builtins.js';
-import { hostOfAuthority, plaintextRefusal } from '../core/plaintext.js';
+import { hostOfAuthority, isHostHeaderName, plaintextRefusal } from '../core/plaintext.js';
 import type { PinPolicy, PolicyHolder } from '../core/policy.js';
 import { InsecureOptionError } from '../errors.js';
 import { openPinnedSocket } from './connect.js';
@@ -205,9 +205,9 @@ function hostHeaderValues(options: http.ClientRequestArgs | undefined): string[]
     else if (value !== undefined) values.push(String(value));
   };
   if (Array.isArray(headers)) {
-    for (let i = 0; i + 1 < headers.length; i += 2) if (isHostHeader(String(headers[i]))) add(headers[i + 1]);
+    for (let i = 0; i + 1 < headers.length; i += 2) if (isHostHeaderName(String(headers[i]))) add(headers[i + 1]);
   } else {
-    for (const key of Object.keys(headers)) if (isHostHeader(key)) add((headers as http.OutgoingHttpHeaders)[key]);
+    for (const key of Object.keys(headers)) if (isHostHeaderName(key)) add((headers as http.OutgoingHttpHeaders)[key]);
   }
   return values;
 }
@@ -261,7 +261,7 @@ function refuseHostChange(request: http.ClientRequest, now: unknown): void {
 
 function setHostChecked(this: http.ClientRequest, name: string, value: number | string | readonly string[]): http.ClientRequest {
   const bound = (this as BoundRequest)[boundHost];
-  if (isHostHeader(name) && String(value) !== String(bound.host)) {
+  if (isHostHeaderName(name) && String(value) !== String(bound.host)) {
     refuseHostChange(this, value);
     return this;
   }
@@ -270,7 +270,7 @@ function setHostChecked(this: http.ClientRequest, name: string, value: number | 
 
 function appendHostChecked(this: http.ClientRequest, name: string, value: string | readonly string[]): http.ClientRequest {
   const bound = (this as BoundRequest)[boundHost];
-  if (isHostHeader(name)) {
+  if (isHostHeaderName(name)) {
     refuseHostChange(this, value);
     return this;
   }
@@ -279,13 +279,10 @@ function appendHostChecked(this: http.ClientRequest, name: string, value: string
 
 function removeHostChecked(this: http.ClientRequest, name: string): void {
   const bound = (this as BoundRequest)[boundHost];
-  if (isHostHeader(name) && bound.host !== undefined) {
+  if (isHostHeaderName(name) && bound.host !== undefined) {
     refuseHostChange(this, undefined);
     return;
   }
   bound.removeHeader.call(this, name);
 }
 
-function isHostHeader(name: unknown): boolean {
-  return typeof name === 'string' && name.length === 4 && name.toLowerCase() === 'host';
-}

@@ -212,7 +212,7 @@ export function pinnedTlsOptions(policy: PinPolicy | PolicyHolder): tls.Connecti
     checkServerIdentity(this: { host?: unknown; port?: unknown } | undefined, hostname: string, certificate: tls.PeerCertificate) {
       const host = typeof this?.host === 'string' ? this.host : undefined;
       const port = typeof this?.port === 'number' ? this.port : Number(this?.port) || undefined;
-      return createPinCheck(policy.current(), { names: [host], port }).checkServerIdentity(hostname, certificate);
+      return createPinCheck(policy, { names: [host], port }).checkServerIdentity(hostname, certificate);
     },
     session: undefined,
     pskCallback: undefined,
