@@ -136,6 +136,26 @@ describe('certpin CLI on files', () => {
     assert.match(results[4]!.stderr, /--bogus/);
   });
 
+  it('an endless input (/dev/zero, 9 MiB on standard input, an oversized policy) ends in an error naming it, not a hang', async () => {
+    const big = path.join(dir, 'big.json');
+    writeFileSync(big, Buffer.alloc(9 * 1024 * 1024, 0x20));
+    const started = Date.now();
+    const results = await Promise.all([
+      certpin(['inspect', '/dev/zero']),
+      certpin(['inspect', '-'], { input: Buffer.alloc(9 * 1024 * 1024, 0x41) }),
+      certpin(['check', 'https://127.0.0.1:9', '--policy', big]),
+    ]);
+    assert.ok(Date.now() - started < 30_000, 'the reads were bounded');
+    for (const r of results) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.doesNotMatch(r.stderr, STACK);
+      assert.match(r.stderr, /more than 8 MiB/);
+    }
+    assert.match(results[0]!.stderr, /Cannot read \/dev\/zero/);
+    assert.match(results[1]!.stderr, /Cannot read standard input/);
+    assert.match(results[2]!.stderr, /big\.json/);
+  });
+
   it('colours only when asked (FORCE_COLOR) and never with NO_COLOR', async () => {
     const [coloured, plain] = await Promise.all([
       certpin(['inspect', files.leafPem!], { env: { FORCE_COLOR: '1' } }),

@@ -33,7 +33,7 @@ const INPUTS = ['package.json', 'package-lock.json', 'README.md', 'tsconfig.json
 const BUILD_INPUTS = ['package.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', 'src', 'scripts', 'bin', 'schema'];
 
 const PIN_A = `sha256/${'A'.repeat(43)}=`;
-const PIN_B = `sha256/${'B'.repeat(43)}=`;
+const PIN_B = `sha256/${'B'.repeat(42)}A=`;
 
 function filesUnder(entry: string): string[] {
   const full = path.join(repo, entry);

@@ -20,7 +20,7 @@ describe('package', () => {
       register(${JSON.stringify(new URL('./support/block-peers-hooks.mjs', import.meta.url).href)});
       await assert.rejects(import('axios'), /blocked: optional peer/);
       const certpin = await import('./src/index.ts');
-      const policy = new certpin.PinPolicy({ hosts: { 'api.example.com': ['sha256/${'A'.repeat(43)}=', 'sha256/${'B'.repeat(43)}='] } });
+      const policy = new certpin.PinPolicy({ hosts: { 'api.example.com': ['sha256/${'A'.repeat(43)}=', 'sha256/${'B'.repeat(42)}A='] } });
       const tools = await import('./src/tools/index.ts');
       assert.equal(tools.parsePin('sha256/${'A'.repeat(43)}=').kind, 'spki');
       const { pinAxios } = await import('./src/adapters/axios.ts');
@@ -124,7 +124,7 @@ describe('package', () => {
       const imported = {};
       for (const entry of ${JSON.stringify(entries.map((entry) => path.join(repo, entry)))}) Object.assign(imported, await import(entry));
       const atImport = process.moduleLoadList.filter((m) => !before.has(m));
-      const policy = new imported.PinPolicy({ hosts: { 'api.example.com': ['sha256/${'A'.repeat(43)}=', 'sha256/${'B'.repeat(43)}='] } });
+      const policy = new imported.PinPolicy({ hosts: { 'api.example.com': ['sha256/${'A'.repeat(43)}=', 'sha256/${'B'.repeat(42)}A='] } });
       const agents = [imported.pinnedAgent(policy), imported.pinnedHttpAgent(policy), imported.pinnedWebSocketOptions(policy).agent];
       const https = await import('node:https'), http = await import('node:http');
       console.log(JSON.stringify({ atImport, afterAgents: process.moduleLoadList, kinds: [agents[0] instanceof https.Agent, agents[1] instanceof http.Agent, agents[2] instanceof http.Agent, agents[0] instanceof imported.pinnedAgent(policy).constructor] }));

@@ -83,6 +83,19 @@ describe('stricter than OpenSSL, where Node would accept an excluded name', () =
     assert.equal(result.verified ? 'verified' : result.code, 'malformed');
   });
 
+  it('a leaf whose public key is not DER (a long-form length): one key, two pins', () => {
+    const r = root('Non-DER Key Root');
+    const i = intermediate('Non-DER Key Issuing', r);
+    const key = pooledKey('ec-p256', 3);
+    const spki = key.publicKey.export({ type: 'spki', format: 'der' });
+    // 30 59 30 13 … → 30 5a 30 81 13 …: the AlgorithmIdentifier's length in the long form.
+    const spkiDer = Buffer.concat([Buffer.from([0x30, spki[1]! + 1, 0x30, 0x81]), spki.subarray(3)]);
+    const l = leaf('nonder.test', i, { key, spkiDer });
+    assert.ok(openssl([r], [l, i], 'nonder.test'), 'OpenSSL accepts it');
+    const result = certpin([r], [l, i]);
+    assert.equal(result.verified ? 'verified' : result.code, 'malformed');
+  });
+
   it('two same-name, same-key issuers, one constrained: refused whatever the order', () => {
     const r = root('Order Root');
     const key = pooledKey('ec-p256', 15);

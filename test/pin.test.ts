@@ -53,6 +53,10 @@ describe('parsePin', () => {
     [SPKI, /write it as "sha256\//],
     [`SHA256 Fingerprint=${COLON.slice(3)}`, /31/],
     ['sha256/C5+lpZ7tcVwmwQIMcRtPbsQtWLABXhQzejna0wHFr8M=\nsha256/x', /not valid base64/],
+    // The same digest as C5+…r8M= but for bits beyond it: a copying error, not a second spelling of the pin.
+    ['sha256/C5+lpZ7tcVwmwQIMcRtPbsQtWLABXhQzejna0wHFr8N=', /last base64 character.*"sha256\/C5\+lpZ7tcVwmwQIMcRtPbsQtWLABXhQzejna0wHFr8M="/],
+    ['pin-sha256="C5+lpZ7tcVwmwQIMcRtPbsQtWLABXhQzejna0wHFr8P="', /last base64 character/],
+    [`sha1/${Buffer.alloc(20, 7).toString('base64').slice(0, -2)}d=`, /last base64 character/],
   ];
   for (const [input, reason] of bad) {
     it(`refuses ${JSON.stringify(input.slice(0, 40))} with an error naming the input`, () => {

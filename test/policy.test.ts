@@ -161,6 +161,10 @@ describe('PinPolicy validation', () => {
     ['**.com', () => new PinPolicy({ hosts: { '**.com': [A, B] } }), /"com" is a public suffix/],
     ['*.co.uk', () => new PinPolicy({ hosts: { '*.co.uk': [A, B] } }), /"co.uk" is a public suffix/],
     ['includeSubdomains on a suffix', () => new PinPolicy({ hosts: { 'com.au': { pins: [A, B], includeSubdomains: true } } }), /public suffix/],
+    // The list's wildcard rules: every x.yokohama.jp and x.kawasaki.jp is a suffix, though the names themselves are not.
+    ['*.yokohama.jp', () => new PinPolicy({ hosts: { '*.yokohama.jp': [A, B] } }), /every name one label below "yokohama.jp" is a public suffix/],
+    ['**.kawasaki.jp', () => new PinPolicy({ hosts: { '**.kawasaki.jp': [A, B] } }), /every name one label below "kawasaki.jp" is a public suffix/],
+    ['*.x.yokohama.jp', () => new PinPolicy({ hosts: { '*.x.yokohama.jp': [A, B] } }), /"x.yokohama.jp" is a public suffix/],
     ['includeSubdomains on a wildcard', () => new PinPolicy({ hosts: { '*.example.com': { pins: [A, B], includeSubdomains: true } } }), /only applies to an exact host/],
     ['wildcard IP', () => new PinPolicy({ hosts: { '*.127.0.0.1': [A, B] } }), /wildcards do not apply to IP addresses/],
     ['duplicate after normalisation', () => new PinPolicy({ hosts: { 'A.example.com': [A, B], 'a.example.com.': [A, B] } }), /given twice/],
@@ -186,6 +190,12 @@ describe('PinPolicy validation', () => {
       });
     });
   }
+
+  it('accepts a wildcard under a registrable domain, including one the list carves out of a wildcard rule', () => {
+    const policy = new PinPolicy({ hosts: { '*.example.co.uk': [A, B], '**.city.yokohama.jp': [A, B], 'x.yokohama.jp': [A, B] } });
+    assert.equal(policy.ruleFor('api.city.yokohama.jp')?.pattern.text, '**.city.yokohama.jp');
+    assert.equal(policy.ruleFor('a.example.co.uk')?.pattern.text, '*.example.co.uk');
+  });
 
   it('warns about a missing backup pin, SHA-1 pins and an expired pin set', () => {
     const seen: PolicyWarning[] = [];
@@ -274,6 +284,14 @@ describe('policy files and environment', () => {
     // The same keys at different levels, or in sibling objects, are not duplicates.
     writeFileSync(path.join(dir, 'ok.json'), `{"hosts": {"a.example": {"pins": ${pins}}, "b.example": {"pins": ${pins}}}}`);
     assert.equal(loadPolicy(path.join(dir, 'ok.json'), { onWarning: () => {} }).rules.length, 2);
+  });
+
+  it('a policy file or a certificate file it names that never ends is refused, naming it, after 8 MiB', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'certpin-policy-'));
+    const endless = path.join(dir, 'endless.json');
+    writeFileSync(endless, JSON.stringify({ hosts: { 'api.example.com': [A, B] }, ca: '/dev/zero' }));
+    assert.throws(() => loadPolicy('/dev/zero'), (error: unknown) => error instanceof PolicyError && /\/dev\/zero.*more than 8 MiB/.test(error.message));
+    assert.throws(() => loadPolicy(endless), (error: unknown) => error instanceof PolicyError && /ca.*\/dev\/zero.*more than 8 MiB/.test(error.message));
   });
 
   it('refuses a missing file with a plain sentence', () => {

@@ -3,12 +3,18 @@
  * and the served-chain entry point.
  */
 import assert from 'node:assert/strict';
-import { X509Certificate } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { X509Certificate, createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { describe, it } from 'node:test';
 import tls from 'node:tls';
 import { TrustAnchorIndex, validateServedChain } from '../src/core/path/index.js';
 import { certificateFacts, normaliseDigest, readCertificate } from '../src/core/x509/index.js';
-import { OID, buildCertificate, intermediate, leaf, root } from './support/x509-builder.js';
+import { CertificateParseError } from '../src/errors.js';
+import { spkiPin } from '../src/tools/index.js';
+import { OID, buildCertificate, intermediate, leaf, pooledKey, root } from './support/x509-builder.js';
 
 describe('certificate reader', () => {
   it("reads every root of Node's store: self-signed CAs, nothing invalid", () => {
@@ -62,6 +68,46 @@ describe('certificate reader', () => {
     // OpenSSL reads the constructed dNSName as one name: a reader that joined the parts would agree with it today,
     // and would be a second reading of names to keep identical to OpenSSL's.
     assert.equal(new X509Certificate(buildCertificate({ ...raw, subject: 'reader.test', extensions: [{ oid: '2.5.29.17', critical: false, value: san }] }).der).subjectAltName, 'DNS:reader.test');
+  });
+
+  it('a public key that is not DER (a long-form length, a padded RSA INTEGER) has no SPKI pin: openssl would hash other bytes', () => {
+    const r = root('Reader BER Root');
+    const ecKey = pooledKey('ec-p256');
+    const rsaKey = pooledKey('rsa2048');
+    const ecSpki = ecKey.publicKey.export({ type: 'spki', format: 'der' });
+    // 30 59 30 13 … → 30 5a 30 81 13 …: the AlgorithmIdentifier's length in the long form, one byte longer.
+    assert.equal(ecSpki[2], 0x30);
+    const longForm = Buffer.concat([Buffer.from([0x30, ecSpki[1]! + 1, 0x30, 0x81]), ecSpki.subarray(3)]);
+    // The RSA modulus with one more leading zero byte: the same number, a non-minimal INTEGER.
+    const rsaSpki = rsaKey.publicKey.export({ type: 'spki', format: 'der' });
+    const { n, e } = rsaKey.publicKey.export({ format: 'jwk' }) as { n: string; e: string };
+    const integer = (bytes: Buffer) => Buffer.concat([Buffer.from([0x02, 0x82, bytes.length >> 8, bytes.length & 0xff]), bytes]);
+    const modulus = integer(Buffer.concat([Buffer.from([0, 0]), Buffer.from(n, 'base64url')]));
+    const exponent = Buffer.concat([Buffer.from([0x02, Buffer.from(e, 'base64url').length]), Buffer.from(e, 'base64url')]);
+    const tlv = (tag: number, body: Buffer) => Buffer.concat([Buffer.from([tag, 0x82, body.length >> 8, body.length & 0xff]), body]);
+    const rsaKeyDer = tlv(0x30, Buffer.concat([modulus, exponent]));
+    const algorithm = rsaSpki.subarray(4, 4 + 2 + rsaSpki[5]!);
+    const paddedRsa = tlv(0x30, Buffer.concat([algorithm, tlv(0x03, Buffer.concat([Buffer.from([0]), rsaKeyDer]))]));
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'certpin-ber-'));
+    for (const [what, spkiDer] of [['EC key, long-form length', longForm], ['RSA key, padded modulus', paddedRsa]] as const) {
+      const built = leaf('ber.reader.test', r, { spkiDer, key: what.startsWith('EC') ? ecKey : rsaKey });
+      // OpenSSL reads the certificate and re-encodes the key: its pin is not the hash of the bytes the certificate carries.
+      const file = path.join(dir, 'leaf.pem');
+      writeFileSync(file, built.pem);
+      const reencoded = execFileSync('openssl', ['x509', '-in', file, '-noout', '-pubkey']);
+      const opensslSpki = execFileSync('openssl', ['pkey', '-pubin', '-outform', 'der'], { input: reencoded });
+      assert.notDeepEqual(opensslSpki, spkiDer, what);
+      const read = readCertificate(built.der);
+      assert.ok(read.ok, what);
+      assert.ok(read.facts.invalid.some((why) => /subjectPublicKeyInfo is not DER/.test(why)), `${what}: ${read.facts.invalid.join('; ')}`);
+      assert.throws(() => spkiPin(built.pem), (error: unknown) => error instanceof CertificateParseError && /not DER-encoded/.test(error.message), what);
+      // The same key written in DER: read, pinned, and the pin is openssl's.
+      const plain = leaf('der.reader.test', r, { key: what.startsWith('EC') ? ecKey : rsaKey });
+      const plainRead = readCertificate(plain.der);
+      assert.ok(plainRead.ok && plainRead.facts.invalid.length === 0, what);
+      assert.equal(spkiPin(plain.pem), `sha256/${createHash('sha256').update(opensslSpki).digest('base64')}`, what);
+    }
+    rmSync(dir, { recursive: true });
   });
 
   it("caches facts by SHA-256, keyed by Node's fingerprint256 without hashing again", () => {

@@ -3,18 +3,28 @@
  * @module
  */
 import type { X509Certificate } from 'node:crypto';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
+import { readBoundedSync } from '../node/bounded-read.js';
 import { parseCertificates } from '../tools/index.js';
 import { UsageError } from './usage.js';
 
-/** Reads a file, or throws a {@link UsageError} naming it. */
+/** Reads a file (at most 8 MiB), or throws a {@link UsageError} naming it. */
 export function readInputFile(file: string, command?: string): Buffer {
+  return readInput(file, file, command);
+}
+
+/** Reads standard input (at most 8 MiB), or throws a {@link UsageError}. */
+export function readStandardInput(command?: string): Buffer {
+  return readInput(0, 'standard input', command);
+}
+
+function readInput(file: string | 0, name: string, command: string | undefined): Buffer {
   try {
-    return readFileSync(file);
+    return readBoundedSync(file);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const why = code === 'ENOENT' ? 'it does not exist' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
-    throw new UsageError(`Cannot read ${file}: ${why}.`, command);
+    throw new UsageError(`Cannot read ${name}: ${why}.`, command);
   }
 }
 

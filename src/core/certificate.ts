@@ -8,7 +8,8 @@
 import { X509Certificate, createHash, createPublicKey } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { CertificateParseError } from '../errors.js';
-import { readChildren, readElement } from './der.js';
+import { readDerChildren, readDerElement } from './der.js';
+import { spkiIsDer } from './x509/algorithms.js';
 
 /** Anything that holds one certificate: a PEM string or buffer, a DER buffer, or a parsed `X509Certificate`. */
 export type CertificateInput = string | Uint8Array | X509Certificate;
@@ -162,12 +163,21 @@ export function toCertificate(input: CertificateInput, what = 'The certificate')
  */
 export function spkiDer(certificate: CertificateInput): Buffer {
   const raw = toCertificate(certificate).raw;
-  // TBSCertificate: [0] version (optional), serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo.
-  const fields = readChildren(raw, readElement(raw, readElement(raw).start));
-  const index = fields[0]?.tag === 0xa0 ? 6 : 5;
-  const spki = fields[index];
-  if (!spki || spki.tag !== 0x30) throw new CertificateParseError('The certificate', 'its subjectPublicKeyInfo could not be found');
-  return Buffer.from(raw.subarray(fields[index - 1]!.next, spki.end));
+  let bytes: Buffer | undefined;
+  try {
+    // TBSCertificate: [0] version (optional), serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo.
+    const fields = readDerChildren(raw, readDerElement(raw, readDerElement(raw).start), 16);
+    const index = fields[0]?.tag === 0xa0 ? 6 : 5;
+    const spki = fields[index];
+    if (spki?.tag === 0x30) bytes = Buffer.from(raw.subarray(fields[index - 1]!.next, spki.end));
+  } catch {
+    // Not DER on the way to the key: refused below like a key that is not DER itself.
+  }
+  if (!bytes) throw new CertificateParseError('The certificate', 'its subjectPublicKeyInfo could not be read as DER');
+  if (!spkiIsDer(bytes)) {
+    throw new CertificateParseError('The certificate', 'its public key is not DER-encoded, so tools disagree on its SPKI pin (OpenSSL and OkHttp re-encode it, certpin hashes the bytes sent) and certpin refuses it in the handshake; reissue it from a conforming CA');
+  }
+  return bytes;
 }
 
 /**

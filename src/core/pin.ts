@@ -84,6 +84,10 @@ function decodeBase64(input: string, body: string, algorithm: DigestAlgorithm): 
   if (bytes.length !== DIGEST_LENGTH[algorithm]) {
     throw new InvalidPinError(input, `a ${algorithm} digest has ${DIGEST_LENGTH[algorithm]} bytes, this one decodes to ${bytes.length}`);
   }
+  // The last character of a 32- or 20-byte digest carries bits beyond the digest; a decoder ignores them, so two
+  // texts would name one pin. Only the text a digest encodes to is a pin (a copying error shows here, not later).
+  const canonical = bytes.toString('base64');
+  if (canonical !== value) throw new InvalidPinError(input, `its last base64 character sets bits no ${algorithm} digest has; the digest it decodes to is written "${algorithm}/${canonical}"`);
   return bytes;
 }
 

@@ -12,7 +12,7 @@ import { isIpLiteral, lenientHostName, normalizeHost, parentDomains, parseHostPa
 import type { HostPattern } from './hostname.js';
 import { parsePin } from './pin.js';
 import type { Pin } from './pin.js';
-import { isPublicSuffix } from './public-suffix.js';
+import { hasPublicSuffixChildren, isPublicSuffix } from './public-suffix.js';
 import type { PinReport, ReportDelivery } from './report.js';
 
 /** The pins of one host entry, as written in a policy. */
@@ -322,6 +322,9 @@ export class PinPolicy implements PolicyHolder {
       if (includeSubdomains && isIpLiteral(pattern.base)) throw new PolicyError(`${at}.includeSubdomains`, 'does not apply to an IP address');
       if ((pattern.type !== 'exact' || includeSubdomains) && (!pattern.base.includes('.') || isPublicSuffix(pattern.base))) {
         throw new PolicyError(at, `"${pattern.base}" is a public suffix; a pattern that covers every domain under it is refused. Pin your own domain.`);
+      }
+      if (pattern.type !== 'exact' && hasPublicSuffixChildren(pattern.base)) {
+        throw new PolicyError(at, `every name one label below "${pattern.base}" is a public suffix; a pattern that covers every domain under them is refused. Pin your own domain.`);
       }
     }
     const rule: HostRule = Object.freeze({

@@ -18,3 +18,12 @@ export function isPublicSuffix(name: string): boolean {
   }
   return suffixOf(name) === name;
 }
+
+/**
+ * Whether a name one label below `name` is a public suffix although `name` is not: the list's wildcard rules
+ * (`*.yokohama.jp`, `*.ck`) make every child of such a name a suffix, so a pattern `*.yokohama.jp` would cover
+ * every domain registered under them. The probe label cannot match an exception rule (`!city.yokohama.jp`).
+ */
+export function hasPublicSuffixChildren(name: string): boolean {
+  return isPublicSuffix(`certpin-probe-label.${name}`);
+}

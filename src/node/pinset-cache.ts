@@ -60,18 +60,22 @@ export async function readPinSetCache(file: string, maxBytes: number): Promise<P
 /**
  * Replaces the cache file atomically with `jws` and `floor`, unless the file records a higher floor (another process
  * of the same application accepted a newer document): then the file stays as it is, and an older document is never
- * written beside a newer floor. Processes that write at the same moment may still leave the lower of their two
- * documents (there is no lock); a restart never uses a document below the floor recorded beside it.
- * @throws the file system's error when the file cannot be written.
+ * written beside a newer floor. The comparison and the replacement happen under a lock file (`FILE.lock`, created
+ * exclusively), so two processes that write at the same moment cannot leave the lower of their two documents.
+ * @throws the file system's error when the file cannot be written, or when the lock stays held by a live process.
  */
 export async function writePinSetCache(file: string, contents: { readonly jws: string; readonly floor: SequenceFloor }, maxBytes: number): Promise<void> {
+  const directory = path.dirname(path.resolve(file));
+  await nodeFsPromises().mkdir(directory, { recursive: true, mode: 0o700 });
+  await withLock(`${path.resolve(file)}.lock`, () => replaceUnlessHigher(file, directory, contents, maxBytes));
+}
+
+async function replaceUnlessHigher(file: string, directory: string, contents: { readonly jws: string; readonly floor: SequenceFloor }, maxBytes: number): Promise<void> {
   const onDisk = await readPinSetCache(file, maxBytes);
   if (onDisk.floor && onDisk.floor.sequence > contents.floor.sequence) return;
   const floor = contents.floor;
   const data = `${JSON.stringify({ format: FORMAT, version: 1, jws: contents.jws, highestSeq: floor.sequence, ...(floor.digest ? { highestDigest: floor.digest } : {}) }, null, 2)}\n`;
-  const directory = path.dirname(path.resolve(file));
   const fs = nodeFsPromises();
-  await fs.mkdir(directory, { recursive: true, mode: 0o700 });
   // Same directory: rename() is atomic only within one file system.
   const temporary = path.join(directory, `.${path.basename(file)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
   const handle = await fs.open(temporary, 'wx', 0o600);
@@ -86,5 +90,62 @@ export async function writePinSetCache(file: string, contents: { readonly jws: s
   } catch (error) {
     await fs.rm(temporary, { force: true });
     throw error;
+  }
+}
+
+/** How long a writer waits for another's lock before giving up (the write is then reported, not lost silently). */
+const LOCK_WAIT_MS = 5_000;
+/** A lock older than this is a crashed writer's: a write takes milliseconds. */
+const LOCK_STALE_MS = 30_000;
+
+/**
+ * Runs `work` while holding `lock`, a file created with O_EXCL that holds the writer's pid. A lock whose process is
+ * gone (same host) or that is older than {@link LOCK_STALE_MS} is taken over.
+ */
+async function withLock(lock: string, work: () => Promise<void>): Promise<void> {
+  const fs = nodeFsPromises();
+  const token = `${process.pid} ${randomBytes(8).toString('hex')}\n`;
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      await fs.writeFile(lock, token, { flag: 'wx', mode: 0o600 });
+      break;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+    const holder = await lockHolder(lock);
+    if (holder?.stale) {
+      // Another waiter may have taken the stale lock over already: remove it only if it is still the stale one.
+      if ((await lockHolder(lock))?.text === holder.text) await fs.rm(lock, { force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`${lock} stayed held by another process for ${LOCK_WAIT_MS / 1000} s`);
+    await new Promise((resolve) => setTimeout(resolve, 5 + Math.random() * 20));
+  }
+  try {
+    await work();
+  } finally {
+    if ((await lockHolder(lock))?.text === token) await fs.rm(lock, { force: true });
+  }
+}
+
+async function lockHolder(lock: string): Promise<{ text: string; stale: boolean } | undefined> {
+  const fs = nodeFsPromises();
+  try {
+    const [text, stat] = await Promise.all([fs.readFile(lock, 'utf8'), fs.stat(lock)]);
+    const pid = Number(/^(\d+) /.exec(text)?.[1]);
+    return { text, stale: Date.now() - stat.mtimeMs > LOCK_STALE_MS || (pid > 0 && !processAlive(pid)) };
+  } catch {
+    return undefined;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    // EPERM: alive, owned by another user.
+    return (error as NodeJS.ErrnoException).code !== 'ESRCH';
   }
 }

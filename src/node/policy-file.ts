@@ -4,7 +4,7 @@
  * to the file.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readBoundedSync } from './bounded-read.js';
 import path from 'node:path';
 import { duplicateJsonKey, duplicateKeyMessage } from '../core/json.js';
 import { policyFromDocument } from '../core/policy-document.js';
@@ -27,7 +27,7 @@ export type LoadPolicyOptions = Pick<PolicyDocumentOptions, 'onReport' | 'onWarn
 export function loadPolicy(file: string, options: LoadPolicyOptions = {}): PinPolicy {
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    text = readBoundedSync(file).toString('utf8');
   } catch (error) {
     throw new PolicyError(file, `cannot read the policy file: ${(error as NodeJS.ErrnoException).code === 'ENOENT' ? 'it does not exist' : (error as Error).message}`, { cause: error });
   }
@@ -62,7 +62,7 @@ export interface PolicyFromJsonOptions extends LoadPolicyOptions {
 export function policyFromJson(json: unknown, options: PolicyFromJsonOptions = {}): PinPolicy {
   const { source = 'json', baseDir = process.cwd(), ...rest } = options;
   try {
-    return policyFromDocument(json, { ...rest, source, readFile: (file) => readFileSync(path.resolve(baseDir, file)) });
+    return policyFromDocument(json, { ...rest, source, readFile: (file) => readBoundedSync(path.resolve(baseDir, file)) });
   } catch (error) {
     if (options.source !== undefined && error instanceof PolicyError && !error.path.startsWith(source)) {
       throw new PolicyError(`${source}: ${error.path}`, error.message.replace(/^Invalid pin policy at [^:]*: /, ''), { cause: error });

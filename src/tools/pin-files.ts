@@ -2,7 +2,7 @@
  * Pins from certificate files: every certificate of a PEM bundle or a DER file, with the pin forms people paste.
  * @module
  */
-import { readFileSync } from 'node:fs';
+import { readBoundedSync } from '../node/bounded-read.js';
 import { certificateFingerprint, formatName, parseCertificates, spkiPin } from '../core/certificate.js';
 
 /** The pins of one certificate of a file. */
@@ -25,7 +25,7 @@ export interface CertificatePins {
  * @throws {CertificateParseError} naming the file when it holds no readable certificate.
  */
 export function pinsOfFile(file: string): CertificatePins[] {
-  return parseCertificates(readFileSync(file), file).map((certificate) => ({
+  return parseCertificates(readBoundedSync(file), file).map((certificate) => ({
     subject: formatName(certificate.subject),
     spkiPin: spkiPin(certificate),
     sha256: certificateFingerprint(certificate),

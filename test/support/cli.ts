@@ -30,6 +30,10 @@ export function certpin(args: readonly string[], options: { env?: NodeJS.Process
       const raw = Buffer.concat(out);
       resolve({ code: code ?? -1, stdout: raw.toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), raw });
     });
+    // A CLI that stops reading (an input past its limit) closes the pipe: that is its answer, not the test's error.
+    child.stdin.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') reject(error);
+    });
     child.stdin.end(options.input ?? '');
   });
 }

@@ -4,9 +4,8 @@
  * @module
  */
 import type { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { describeCertificate, parseCertificates } from '../../tools/index.js';
-import { readInputFile, writeOutputFile } from '../files.js';
+import { readInputFile, readStandardInput, writeOutputFile } from '../files.js';
 import { certificateJson, renderCertificateList, roleOf } from '../render.js';
 import type { CertificateView } from '../render.js';
 import { styleFor } from '../style.js';
@@ -62,7 +61,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (values.out && !values.pem && !values.der) throw new UsageError('--out goes with --pem or --der (the format to write).', 'inspect');
 
   const files = positionals.map((file) => {
-    const data = file === '-' ? readStdin() : readInputFile(file, 'inspect');
+    const data = file === '-' ? readStandardInput('inspect') : readInputFile(file, 'inspect');
     const name = file === '-' ? 'standard input' : file;
     const certificates = parseCertificates(data, name);
     return { file: name, format: data.includes('-----BEGIN') ? 'PEM' : 'DER', certificates };
@@ -169,10 +168,3 @@ async function inspectDocument(file: string, text: string, options: { keys?: str
   return accepted === false ? 1 : 0;
 }
 
-function readStdin(): Buffer {
-  try {
-    return readFileSync(0);
-  } catch (error) {
-    throw new UsageError(`Cannot read standard input: ${(error as Error).message}.`, 'inspect');
-  }
-}

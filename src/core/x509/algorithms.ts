@@ -186,6 +186,45 @@ export function keyInfo(spki: Uint8Array): KeyInfo {
   }
 }
 
+/**
+ * Whether a subjectPublicKeyInfo is DER down to its key: every length in its shortest form, nothing after its
+ * elements, and an RSA key's INTEGERs minimal. OpenSSL reads BER leniently and re-encodes the key when it prints it,
+ * so for any other encoding `openssl pkey -pubout | openssl dgst` (and OkHttp's `publicKey.encoded`) would hash
+ * different bytes than the certificate carries: the same key would have two SPKI pins.
+ */
+export function spkiIsDer(spki: Uint8Array): boolean {
+  try {
+    const outer = readDerElement(spki);
+    if (outer.tag !== 0x30 || outer.next !== spki.length) return false;
+    const [algorithmEl, keyBits, extra] = readDerChildren(spki, outer, 3);
+    if (!algorithmEl || algorithmEl.tag !== 0x30 || !keyBits || keyBits.tag !== 0x03 || extra) return false;
+    if (!constructedIsDer(spki, algorithmEl, 4)) return false;
+    const [oidEl] = readDerChildren(spki, algorithmEl, 3);
+    if (!oidEl || oidEl.tag !== 0x06) return false;
+    const oid = decodeOidStrict(spki, oidEl);
+    if (oid !== '1.2.840.113549.1.1.1' && oid !== RSA_PSS) return true;
+    if (keyBits.end - keyBits.start < 2 || spki[keyBits.start] !== 0) return false;
+    const rsaKey = readDerElement(spki, keyBits.start + 1, keyBits.end);
+    if (rsaKey.tag !== 0x30 || rsaKey.next !== keyBits.end) return false;
+    const integers = readDerChildren(spki, rsaKey, 3);
+    return integers.length === 2 && integers.every((el) => el.tag === 0x02 && integerIsMinimal(spki, el));
+  } catch {
+    return false;
+  }
+}
+
+function constructedIsDer(der: Uint8Array, element: DerElement, depth: number): boolean {
+  if (depth === 0) return false;
+  return readDerChildren(der, element, 64).every((child) => (child.tag & 0x20) === 0 || constructedIsDer(der, child, depth - 1));
+}
+
+function integerIsMinimal(der: Uint8Array, el: DerElement): boolean {
+  if (el.end === el.start) return false;
+  if (el.end - el.start === 1) return true;
+  const [first, second] = [der[el.start]!, der[el.start + 1]!];
+  return !((first === 0x00 && second < 0x80) || (first === 0xff && second >= 0x80));
+}
+
 /** The bit length of the non-negative DER INTEGER whose content is `der[start, end)`. */
 function integerBits(der: Uint8Array, start: number, end: number): number {
   while (start < end && der[start] === 0) start++;

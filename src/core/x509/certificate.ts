@@ -7,7 +7,7 @@
 import { X509Certificate, createHash } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import { DerError, decodeOidStrict, readDerChildren, readDerElement } from '../der.js';
-import { keyInfo, parseAlgorithmIdentifier, signatureScheme } from './algorithms.js';
+import { keyInfo, parseAlgorithmIdentifier, signatureScheme, spkiIsDer } from './algorithms.js';
 import type { AlgorithmIdentifier, KeyInfo, SignatureScheme } from './algorithms.js';
 import { decodeExtensions } from './extensions.js';
 import type { DecodedExtensions, Extension } from './extensions.js';
@@ -176,6 +176,7 @@ function parse(input: Uint8Array, sha256: string | undefined, parsed: X509Certif
   const key = keyInfo(spki);
   const selfIssued = subject.key === issuer.key;
   const invalid = [...decoded.invalid];
+  if (!spkiIsDer(spki)) invalid.push('its subjectPublicKeyInfo is not DER, so its SPKI pin is ambiguous');
   const x509 = parsed ? () => parsed : lazy(() => new X509Certificate(der));
   const facts = {
     der,
