@@ -10,7 +10,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
+import { sign } from 'node:crypto';
+import { der as derWriter, readElement } from '../src/core/der.js';
+import { TrustAnchorIndex, validateServedChain } from '../src/core/path/index.js';
 import type { PathValidation } from '../src/core/path/index.js';
+import { certificateFacts } from '../src/core/x509/index.js';
+import { opensslVerify } from './support/openssl-cli.js';
 import { factsOf, opensslVerdict, validateCase } from './support/path-case.js';
 import type { PathCase } from './support/path-case.js';
 import { HandshakeProbe, nodeSupportsPartialChain } from './support/tls-probe.js';
@@ -18,6 +23,23 @@ import { OID, crossSign, intermediate, leaf, pooledKey, root, unknownExtension, 
 import type { Built, CertSpec, KeyType, Subtree } from './support/x509-builder.js';
 
 const DAY = 86_400_000;
+
+/** `certificate` with its TBSCertificate's fields rewritten, signed again by `issuer`. */
+function resigned(certificate: Uint8Array, rewrite: (fields: Buffer[]) => void, issuer: Built): Buffer {
+  const bytes = Buffer.from(certificate);
+  const outer = readElement(bytes);
+  const tbs = readElement(bytes, outer.start, outer.end);
+  const algorithm = readElement(bytes, tbs.next, outer.end);
+  const fields: Buffer[] = [];
+  for (let offset = tbs.start; offset < tbs.end; ) {
+    const field = readElement(bytes, offset, tbs.end);
+    fields.push(bytes.subarray(offset, field.next));
+    offset = field.next;
+  }
+  rewrite(fields);
+  const body = derWriter.sequence(...fields);
+  return derWriter.sequence(body, bytes.subarray(tbs.next, algorithm.next), derWriter.bitString(sign('sha256', body, issuer.key.privateKey)));
+}
 
 interface ChainCase extends PathCase {
   readonly label: string;
@@ -46,6 +68,55 @@ const onPath = (result: PathValidation, b: Built): boolean => result.verified &&
 describe('path differential', () => {
   before(() => probe.start());
   after(() => probe.stop());
+
+  describe('an issuer OpenSSL may take that certpin reads differently', () => {
+    // OpenSSL takes the first served certificate that may be the issuer, and a failure on it is final. A decoy with
+    // the issuer's name, served first, that certpin passed over (finding it invalid, or unreadable) while OpenSSL took
+    // it would make certpin accept a chain OpenSSL refuses.
+    const judge = (anchors: Built[], chain: Uint8Array[]) => validateServedChain(chain, new TrustAnchorIndex(anchors.map((a) => a.der)), { now: Date.now() });
+    const pemOf = (d: Uint8Array) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(d).toString('base64').replace(/.{1,64}/g, '$&\n')}-----END CERTIFICATE-----\n`;
+
+    it('a same-name, same-key issuer that only certpin finds invalid (a duplicated unknown extension), served first', () => {
+      const trusted = root('Decoy Trusted Root');
+      const untrusted = root('Decoy Untrusted Root');
+      const key = pooledKey('ec-p256', 3);
+      const duplicate = unknownExtension(false);
+      const decoy = intermediate('Decoy Inter', untrusted, { key, extensions: [duplicate, duplicate] });
+      const real = intermediate('Decoy Inter', trusted, { key });
+      const l = leaf('decoy.test', real);
+      assert.ok(factsOf(decoy).invalid.length > 0, 'certpin finds the decoy invalid');
+      assert.equal(openssl({ anchors: [trusted], chain: [l, decoy, real], host: 'decoy.test' }).ok, false, 'OpenSSL takes the decoy and fails');
+      for (const served of [[decoy, real], [real, decoy]]) {
+        const result = judge([trusted], [l, ...served].map((b) => b.der));
+        assert.equal(result.verified, false, served[0] === decoy ? 'decoy first' : 'decoy last');
+      }
+      // Without the decoy the same chain is accepted.
+      assert.equal(judge([trusted], [l.der, real.der]).verified, true);
+    });
+
+    // Encodings OpenSSL 3.0 reads and certpin does not: the decoy has the issuer's name, another key, no key id.
+    const rewrites: [string, (fields: Buffer[]) => void][] = [
+      ['a negative serial number', (fields) => void (fields[1] = Buffer.from([0x02, 0x02, 0xff, 0x05]))],
+      ['extensions in a v2 certificate', (fields) => void (fields[0] = Buffer.from([0xa0, 0x03, 0x02, 0x01, 0x01]))],
+      ['version 4', (fields) => void (fields[0] = Buffer.from([0xa0, 0x03, 0x02, 0x01, 0x03]))],
+    ];
+    for (const [name, rewrite] of rewrites) {
+      it(`a served issuer certpin cannot read (${name}), served first: refused, as OpenSSL refuses`, () => {
+        const r = root('Unreadable Decoy Root');
+        const real = intermediate('Unreadable Inter', r);
+        const l = leaf('unreadable.test', real, { akid: 'omit' });
+        const base = intermediate('Unreadable Inter', r, { key: pooledKey('ec-p256', 5), skid: 'omit' });
+        const decoy = resigned(base.der, rewrite, r);
+        assert.equal(certificateFacts(decoy).ok, false, 'certpin cannot read it');
+        const verdict = opensslVerify({ trusted: [r.pem], untrusted: [pemOf(decoy), real.pem], leaf: l.pem });
+        assert.equal(verdict.ok, false, `OpenSSL takes the decoy and fails: ${verdict.detail}`);
+        assert.equal(judge([r], [l.der, decoy, real.der]).verified, false);
+        // An unreadable certificate with another name changes nothing.
+        const other = resigned(intermediate('Someone Else', r, { key: pooledKey('ec-p256', 5) }).der, rewrite, r);
+        assert.equal(judge([r], [l.der, other, real.der]).verified, true);
+      });
+    }
+  });
 
   describe('the constrained sub-CA pin bypass', () => {
     // The client trusts a MITM CA and the real roots. The attacker holds a CA under the MITM root ("Sub CA",

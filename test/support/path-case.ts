@@ -48,7 +48,7 @@ export function opensslVerdict(c: PathCase): { ok: boolean; detail: string } {
 export interface PathVerdicts {
   readonly openssl: OpensslVerdict;
   readonly node: HandshakeVerdict;
-  /** certpin as the handshake runs it: an unreadable leaf is refused, any other unreadable certificate left out. */
+  /** certpin as the handshake runs it (validateServedChain: an unreadable leaf is refused, see its rule for others). */
   readonly certpin: PathValidation;
   /** Whether OpenSSL and Node both accept: certpin must accept then, unless it is stricter on purpose, and only then. */
   readonly bothAccept: boolean;

@@ -1,23 +1,24 @@
 /**
  * Certificates indexed by canonical subject, so that finding the possible issuers of a certificate is one map
  * lookup. "Possible issuer" is OpenSSL's ossl_x509_likely_issued: same name (canonically), an authorityKeyIdentifier
- * that agrees, a signature algorithm the issuer's key makes, and neither certificate invalid. The signature itself
- * is checked later, once, on the path that is kept.
+ * that agrees, and a signature algorithm the issuer's key makes. The signature itself is checked later, once, on the
+ * path that is kept.
+ *
+ * OpenSSL also passes over a certificate it finds invalid (EXFLAG_INVALID). certpin finds more certificates invalid
+ * than OpenSSL does, so it keeps them all as possible issuers and refuses a chain through one: passing over a
+ * certificate OpenSSL would have chosen (and then failed on) would accept a chain OpenSSL refuses.
  * @module
  */
 import { X509Certificate } from 'node:crypto';
 import { authorityKeyIdMatches, certificateFacts, nameBucket, signatureAlgorithmFits, subjectNameDer } from '../x509/index.js';
 import type { CertificateFacts, DistinguishedName } from '../x509/index.js';
 
-/** Whether `issuer` may have issued `subject`, short of the signature (ossl_x509_likely_issued). */
+/**
+ * Whether `issuer` may have issued `subject`, short of the signature (ossl_x509_likely_issued), invalid certificates
+ * included (a chain through one is refused when it is checked).
+ */
 export function likelyIssued(issuer: CertificateFacts, subject: CertificateFacts): boolean {
-  return (
-    issuer.subject.key === subject.issuer.key &&
-    issuer.invalid.length === 0 &&
-    subject.invalid.length === 0 &&
-    authorityKeyIdMatches(issuer, subject) &&
-    signatureAlgorithmFits(issuer, subject)
-  );
+  return issuer.subject.key === subject.issuer.key && authorityKeyIdMatches(issuer, subject) && signatureAlgorithmFits(issuer, subject);
 }
 
 /** A set of certificates, de-duplicated by SHA-256 and indexed by canonical subject. */

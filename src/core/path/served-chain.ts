@@ -2,7 +2,10 @@
  * The entry point for the pin decision: the DER certificates a handshake produced, in, and a path validation out.
  * @module
  */
-import { certificateFacts } from '../x509/index.js';
+import { X509Certificate } from 'node:crypto';
+import { readDerElement } from '../der.js';
+import { certificateFacts, subjectNameDer } from '../x509/index.js';
+import { parseName } from '../x509/name.js';
 import type { CertificateFacts } from '../x509/index.js';
 import type { TrustAnchorIndex } from './issuer-index.js';
 import { validatePath } from './validate.js';
@@ -11,8 +14,10 @@ import type { PathValidation, PathValidationOptions } from './validate.js';
 /**
  * Validates a served chain given as DER: the leaf first, then every other certificate the handshake produced, in any
  * order. Facts come from the process-wide cache (pass Node's `fingerprint256` of each certificate, in the same order,
- * to skip hashing). An unreadable leaf is a refusal (`malformed`); an unreadable other certificate is left out, as it
- * can issue nothing. Never throws for hostile input.
+ * to skip hashing). An unreadable leaf is a refusal (`malformed`). An unreadable other certificate issues nothing,
+ * but OpenSSL, which reads more leniently, may take it as the issuer it needs and fail: when OpenSSL reads it, a
+ * chain that looks among the served certificates for an issuer of its name (or of any name, when certpin cannot
+ * read even the name) is refused. What OpenSSL cannot read either is left out. Never throws for hostile input.
  *
  * @example
  * ```ts
@@ -34,6 +39,32 @@ export function validateServedChain(
   const leaf = read[0]!;
   if (!leaf.ok) return { verified: false, code: 'malformed', reason: `the leaf certificate does not parse (${leaf.reason})`, work: noWork };
   const others: CertificateFacts[] = [];
-  for (const r of read.slice(1)) if (r.ok) others.push(r.facts);
-  return validatePath(leaf.facts, others, anchors, options);
+  const unreadable: (string | undefined)[] = [];
+  for (let i = 1; i < read.length; i++) {
+    const r = read[i]!;
+    if (r.ok) others.push(r.facts);
+    else if (opensslReads(chain[i]!)) unreadable.push(subjectKeyOf(chain[i]!));
+  }
+  return validatePath(leaf.facts, others, anchors, unreadable.length ? { ...options, unreadable } : options);
+}
+
+/** Whether OpenSSL reads `der` as a certificate (what it cannot read, it cannot take as an issuer either). */
+function opensslReads(der: Uint8Array): boolean {
+  try {
+    new X509Certificate(der);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The canonical subject name of a certificate certpin cannot read otherwise, when that much can be read. */
+function subjectKeyOf(der: Uint8Array): string | undefined {
+  const name = subjectNameDer(der);
+  if (!name) return undefined;
+  try {
+    return parseName(name, readDerElement(name), 0).key;
+  } catch {
+    return undefined;
+  }
 }

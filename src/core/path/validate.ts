@@ -83,6 +83,12 @@ export interface PathValidationOptions {
    * then the chain as served): the calls then share one budget. Default: a budget of this call's own.
    */
   readonly signatureWork?: SignatureWork;
+  /**
+   * Served certificates certpin could not read, by the canonical subject name they carry (`undefined` when not even
+   * that could be read). OpenSSL may read one and take it as an issuer, and fail on it; so a chain that needs an
+   * issuer from the served certificates is refused when one of these may be it.
+   */
+  readonly unreadable?: readonly (string | undefined)[];
 }
 
 /** Why a path was refused. */
@@ -181,6 +187,7 @@ class PathSearch {
   readonly #now: number;
   readonly #signatures: SignatureWork;
   #served = new IssuerIndex();
+  readonly #unreadable: readonly (string | undefined)[];
   #steps = 0;
   #nameChecks = 0;
   /** The next validity boundary of any certificate looked at: a choice or a check can change there. */
@@ -194,6 +201,7 @@ class PathSearch {
     this.#maxChainLength = options.maxChainLength ?? 100;
     this.#now = Math.floor(options.now / 1000) * 1000;
     this.#signatures = options.signatureWork ?? newSignatureWork(this.#budget);
+    this.#unreadable = options.unreadable ?? [];
   }
 
   work(): PathWork {
@@ -264,6 +272,9 @@ class PathSearch {
     }
     if (trusted) return { code: 'no-path', reason: 'a certificate of the trust store whose issuer is not in the store', certificate: top, depth };
     if (!top.selfSigned) {
+      if (this.#unreadable.some((name) => name === undefined || name === top.issuer.key)) {
+        return { code: 'malformed', reason: 'a served certificate certpin cannot read may be the issuer OpenSSL chose', certificate: top, depth };
+      }
       this.#step(this.#served.named(top).length);
       const unused = this.#served.issuersOf(top).filter((c) => !chain.some((onChain) => onChain.sha256 === c.sha256));
       if (unused.length > 0) {
@@ -297,8 +308,7 @@ class PathSearch {
   }
 
   /**
-   * The checks OpenSSL runs on a built chain. Two of OpenSSL's are implied here and not repeated: no certificate on a
-   * chain is invalid (an invalid one is never a possible issuer, and an invalid leaf is refused first), and keyUsage
+   * The checks OpenSSL runs on a built chain. One of OpenSSL's is implied here and not repeated: keyUsage
    * keyCertSign on every issuer (internal_verify's check is check_ca's, in caKind).
    */
   #check(chain: CertificatePath): Failure | undefined {
@@ -306,6 +316,7 @@ class PathSearch {
     let counted = 0;
     for (let i = 0; i < n; i++) {
       const x = chain[i]!;
+      if (x.invalid.length > 0) return { code: 'malformed', reason: `a certificate is invalid (${x.invalid[0]})`, certificate: x, depth: i };
       if (x.unhandledCritical.length > 0) return { code: 'critical-extension', reason: `an unhandled critical extension ${x.unhandledCritical[0]}`, certificate: x, depth: i };
       if (x.proxy) return { code: 'purpose', reason: 'a proxy certificate', certificate: x, depth: i };
       if (i > 0) {
