@@ -5,10 +5,9 @@
  * @module
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { pinSetPublicJwk } from '../tools/index.js';
-import { writeOutputFile } from './files.js';
-import { UsageError } from './usage.js';
+import { writeOutputFiles } from './files.js';
+import type { OutputFile } from './files.js';
 
 /** Key types for signing pin-set documents. */
 export const SIGNING_KEY_TYPES = ['ed25519', 'es256'] as const;
@@ -22,19 +21,19 @@ export interface SigningKey {
   readonly jwks: string;
 }
 
-/** Generates a signing key pair and writes the private key (and the JWKS when `jwksFile` is given). */
-export function createSigningKey(options: { type: SigningKeyType; kid?: string | undefined; keyFile: string; jwksFile?: string | undefined; passphrase?: string | undefined; force: boolean; command: string }): SigningKey {
-  if (!options.force) {
-    for (const file of [options.keyFile, ...(options.jwksFile ? [options.jwksFile] : [])]) {
-      if (existsSync(file)) throw new UsageError(`${file} already exists; a key is never overwritten without --force.`, options.command);
-    }
-  }
+/**
+ * Generates a signing key pair and writes the private key (and the JWKS when `jwksFile` is given), together with
+ * `alongside` (the policy `init` writes): all are checked before any is written.
+ */
+export function createSigningKey(options: { type: SigningKeyType; kid?: string | undefined; keyFile: string; jwksFile?: string | undefined; passphrase?: string | undefined; force: boolean; command: string; alongside?: readonly OutputFile[] }): SigningKey {
   const { privateKey, publicKey } = options.type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = pinSetPublicJwk(publicKey, options.kid);
   const jwks = `${JSON.stringify({ keys: [jwk] }, null, 2)}\n`;
   const passphrase = options.passphrase;
   const keyPem = privateKey.export(passphrase ? { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase } : { type: 'pkcs8', format: 'pem' }) as string;
-  writeOutputFile(options.keyFile, keyPem, { mode: 0o600, force: options.force, command: options.command });
-  if (options.jwksFile) writeOutputFile(options.jwksFile, jwks, { mode: 0o644, force: options.force, command: options.command });
+  writeOutputFiles(
+    [...(options.alongside ?? []), { file: options.keyFile, data: keyPem, mode: 0o600 }, ...(options.jwksFile ? [{ file: options.jwksFile, data: jwks, mode: 0o644 }] : [])],
+    { force: options.force, command: options.command },
+  );
   return { kid: jwk.kid, jwks };
 }

@@ -5,10 +5,9 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { isIP } from '../../builtins.js';
 import { createCertificateRequest, publicKeyPin } from '../../tools/index.js';
-import { writeOutputFile } from '../files.js';
+import { writeOutputFiles } from '../files.js';
 import { styleFor } from '../style.js';
 import { UsageError, parseCommandArgs } from '../usage.js';
 
@@ -71,11 +70,6 @@ export async function run(argv: readonly string[]): Promise<number> {
     passphrase = process.env[values['passphrase-env']];
     if (!passphrase) throw new UsageError(`the environment variable ${values['passphrase-env']} (--passphrase-env) is not set or empty.`, 'backup-key');
   }
-  if (!values.force) {
-    for (const file of [keyFile, csrFile]) {
-      if (existsSync(file)) throw new UsageError(`${file} already exists; a key is never overwritten without --force (choose another name with --out-key/--out-csr).`, 'backup-key');
-    }
-  }
 
   const subject = values.subject ?? (hosts[0] ? `CN=${hosts[0]}` : 'CN=certpin backup key');
   const subjectAltNames = values.san ?? (hosts.length ? hosts : hostFromSubject(subject));
@@ -87,8 +81,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     throw new UsageError(`${(error as Error).message}.`, 'backup-key');
   }
   const keyPem = privateKey.export(passphrase ? { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase } : { type: 'pkcs8', format: 'pem' }) as string;
-  writeOutputFile(keyFile, keyPem, { mode: 0o600, force: values.force === true, command: 'backup-key' });
-  writeOutputFile(csrFile, csr.pem, { mode: 0o644, force: values.force === true, command: 'backup-key' });
+  writeOutputFiles([{ file: keyFile, data: keyPem, mode: 0o600 }, { file: csrFile, data: csr.pem, mode: 0o644 }], { force: values.force === true, command: 'backup-key' });
   const pin = publicKeyPin(privateKey);
 
   if (values.json) process.stdout.write(`${JSON.stringify({ type, pin, keyFile, csrFile, encrypted: passphrase !== undefined }, null, 2)}\n`);

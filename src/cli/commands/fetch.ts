@@ -11,7 +11,8 @@ import type { ServerProbe } from '../../tools/index.js';
 import { missingIntermediateWarning, probeChainViews } from '../chain-view.js';
 import type { LocalAnchors } from '../chain-view.js';
 import { explainFailure } from '../explain.js';
-import { readCaFiles, writeOutputFile } from '../files.js';
+import { readCaFiles, writeOutputFiles } from '../files.js';
+import type { OutputFile } from '../files.js';
 import { certificateJson, renderChainTree } from '../render.js';
 import { styleFor } from '../style.js';
 import { UsageError, parseAlpn, parseCommandArgs, parseCount, parseTarget } from '../usage.js';
@@ -33,6 +34,8 @@ Options:
                      The system roots and NODE_EXTRA_CA_CERTS are always trusted.
   --pem FILE         save exactly what the server sent, in its order, as PEM (like openssl s_client -showcerts)
   --pem-path FILE    save the verified path instead, leaf to trust anchor, store certificates included
+                     (either replaces a saved chain; any other existing file only with --force)
+  --force            replace an existing --pem / --pem-path file whatever it holds
   --alpn LIST        ALPN protocols to offer, comma-separated (default h2,http/1.1)
   --json             print JSON on stdout instead of the tree
   --timeout MS       give up after MS milliseconds (default 10000)
@@ -56,6 +59,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     alpn: { type: 'string' },
     json: { type: 'boolean' },
     timeout: { type: 'string' },
+    force: { type: 'boolean' },
   });
   if (positionals.length !== 1) throw new UsageError(positionals.length ? 'give one host at a time.' : 'which server? Give HOST[:PORT] or an https:// URL.', 'fetch');
   if (values.pem && values.pem === values['pem-path']) throw new UsageError('--pem and --pem-path must be different files.', 'fetch');
@@ -75,16 +79,18 @@ export async function run(argv: readonly string[]): Promise<number> {
   const path = (probe.verifiedPath ?? []).map((c) => c.certificate);
 
   const saved: string[] = [];
+  const outputs: OutputFile[] = [];
   if (values.pem && probe.served.length) {
-    writeOutputFile(values.pem, probe.served.map((c) => c.toString()).join(''), { force: true, command: 'fetch' });
+    outputs.push({ file: values.pem, data: probe.served.map((c) => c.toString()).join(''), replaces: savedChain });
     saved.push(`Saved the ${count(probe.served.length, 'certificate')} the server sent to ${values.pem}${path.length > probe.served.length && !values['pem-path'] ? ` (the verified path has ${path.length}: --pem-path FILE saves it)` : ''}.`);
   }
   if (values['pem-path']) {
     if (!path.length) throw new UsageError(`no verified path to save in ${values['pem-path']}: ${failure?.sentence ?? 'the chain does not verify'}`, 'fetch');
-    writeOutputFile(values['pem-path'], path.map((c) => c.toString()).join(''), { force: true, command: 'fetch' });
+    outputs.push({ file: values['pem-path'], data: path.map((c) => c.toString()).join(''), replaces: savedChain });
     const fromStore = path.filter((c) => !probe.served.some((s) => s.fingerprint256 === c.fingerprint256)).length;
     saved.push(`Saved the verified path (${count(path.length, 'certificate')}, ${fromStore} of them from the trust store) to ${values['pem-path']}.`);
   }
+  if (outputs.length) writeOutputFiles(outputs, { force: values.force === true, command: 'fetch' });
 
   if (values.json) {
     process.stdout.write(`${JSON.stringify({
@@ -129,4 +135,9 @@ function render(probe: ServerProbe, label: string, servername: string, views: Re
       : style.green(`✔ Trusted: the chain verifies to a trusted root and the certificate is valid for ${servername}.`);
   const servedLine = style.dim(`The server sent ${count(probe.served.length, 'certificate')}${views.length > probe.served.length ? `; ${count(views.length - probe.served.length, 'more')} from the trust store ${views.length - probe.served.length === 1 ? 'completes' : 'complete'} the verified path` : ''}.`);
   return [`${style.bold(about)}`, verdict, ...(incomplete ? [style.yellow(`▲ ${incomplete}`)] : []), servedLine, '', renderChainTree(views, style)].join('\n');
+}
+
+/** A file that holds certificates only (a chain saved before) may be replaced by the new chain without --force. */
+function savedChain(head: string): boolean {
+  return head.startsWith('-----BEGIN CERTIFICATE-----');
 }

@@ -8,7 +8,7 @@ import { PinPolicy } from '../../index.js';
 import { describeCertificate, normalizeHost, parsePin, probeServer } from '../../tools/index.js';
 import type { ServerProbe } from '../../tools/index.js';
 import { explainFailure } from '../explain.js';
-import { readCaFiles, writeOutputFile } from '../files.js';
+import { readCaFiles, writeOutputFiles } from '../files.js';
 import { packageVersion } from '../version.js';
 import { styleFor } from '../style.js';
 import { createSigningKey } from '../signing-keys.js';
@@ -107,11 +107,15 @@ export async function run(argv: readonly string[]): Promise<number> {
     ...(caPaths.length ? { ca: caPaths } : {}),
   };
   const text = `${JSON.stringify(document, null, 2)}\n`;
-  if (values.out) writeOutputFile(values.out, text, { force: values.force === true, command: 'init' });
-  else process.stdout.write(text);
   const signingKeyFile = values['signing-key'];
   const jwksFile = values.jwks ?? (signingKeyFile ? path.join(path.dirname(signingKeyFile), 'certpin-keys.json') : undefined);
-  const signing = signingKeyFile ? createSigningKey({ type: 'ed25519', keyFile: signingKeyFile, jwksFile, force: values.force === true, command: 'init' }) : undefined;
+  const policyOutput = values.out ? [{ file: values.out, data: text }] : [];
+  const force = values.force === true;
+  // The policy and the signing setup are written together: a clash between them (one file named twice) or an
+  // existing file stops the command before anything is written.
+  const signing = signingKeyFile ? createSigningKey({ type: 'ed25519', keyFile: signingKeyFile, jwksFile, force, command: 'init', alongside: policyOutput }) : undefined;
+  if (!signing && policyOutput.length) writeOutputFiles(policyOutput, { force, command: 'init' });
+  if (!values.out) process.stdout.write(text);
 
   const s = errStyle;
   const lines = entries.flatMap((e) => ['', ...e.explanation]);

@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import type { PolicyWarning } from '../../index.js';
 import { probeServer } from '../../tools/index.js';
 import type { ServerProbe } from '../../tools/index.js';
-import { readInputFile, writeOutputFile } from '../files.js';
+import { readInputFile, writeOutputFiles } from '../files.js';
 import { judgeDocument, readKeySet } from '../pinset.js';
 import { readPolicyFile } from '../policy-file.js';
 import { styleFor } from '../style.js';
@@ -61,7 +61,9 @@ Options:
   --html FILE            also write a report page: one self-contained HTML file (no network, no assets),
                          each host's certificates on one calendar with today and the pin sets' expiry,
                          sortable by "breaks first"
-  --svg FILE             also write that calendar as one SVG image
+  --svg FILE             also write that calendar as one SVG image (each replaces an earlier report;
+                         any other existing file only with --force)
+  --force                replace an existing --html / --svg file whatever it holds
   --no-progress          no progress on stderr (by default: a live line on a terminal; in a log, a line
                          every tenth of the hosts and every --progress-every seconds, naming what is pending)
   --progress-every S     in a log, a progress line at least every S seconds while hosts are pending (default 5)
@@ -101,6 +103,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     sort: { type: 'string' },
     html: { type: 'string' },
     svg: { type: 'string' },
+    force: { type: 'boolean' },
     'no-progress': { type: 'boolean' },
     'progress-every': { type: 'string' },
     document: { type: 'string' },
@@ -202,8 +205,14 @@ export async function run(argv: readonly string[]): Promise<number> {
     // The renderers are loaded only when asked for: `certpin verify` and `--help` stay quick to start.
     const { renderHtmlReport, renderSvgReport } = await import('../report/html.js');
     const sortedReport = { ...report, hosts: ordered('breaks') };
-    if (values.html) writeOutputFile(values.html, renderHtmlReport(sortedReport), { force: true, command: 'verify' });
-    if (values.svg) writeOutputFile(values.svg, renderSvgReport(sortedReport), { force: true, command: 'verify' });
+    // A report of an earlier run is replaced; any other existing file only with --force.
+    writeOutputFiles(
+      [
+        ...(values.html ? [{ file: values.html, data: renderHtmlReport(sortedReport), replaces: (head: string) => head.includes('<meta name="generator" content="certpin verify">') }] : []),
+        ...(values.svg ? [{ file: values.svg, data: renderSvgReport(sortedReport), replaces: (head: string) => /^<svg [^>]*>\s*<title>certpin verify /.test(head) }] : []),
+      ],
+      { force: values.force === true, command: 'verify' },
+    );
   }
 
   if (format === 'json') {

@@ -101,6 +101,7 @@ export function renderHtmlReport(report: VerifyReport): string {
 <html lang="en">
 <head>
 <meta charset="utf-8">
+<meta name="generator" content="certpin verify">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="generator" content="certpin verify">

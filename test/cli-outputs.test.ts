@@ -1,0 +1,120 @@
+/**
+ * How the CLI writes files, against the mistakes and tricks that destroy keys or policies: two outputs that are one
+ * file, an existing file replaced only when asked (or when it is the command's own earlier output), a replaced file
+ * written as a new file renamed into place (no one holding the old one open reads the new key; a symlink is replaced,
+ * its target untouched), no permission widened, and nothing left behind when one output fails.
+ */
+import assert from 'node:assert/strict';
+import { closeSync, existsSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { certpin } from './support/cli.js';
+import { backupPin, createPki, pinOf } from './support/pki.js';
+import { startHttpsServer } from './support/servers.js';
+import type { RunningServer } from './support/servers.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'certpin-cli-outputs-'));
+const at = (name: string) => path.join(dir, name);
+const pki = createPki({ hosts: ['localhost'] });
+let server: RunningServer;
+
+before(async () => {
+  server = await startHttpsServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem });
+  writeFileSync(at('root.pem'), pki.root.pem);
+});
+after(() => server.close());
+
+const tempFiles = () => readdirSync(dir).filter((name) => name.endsWith('.tmp'));
+
+describe('CLI output files', () => {
+  it('init refuses a signing key or JWKS written over its own policy, even with --force, before writing anything', async () => {
+    writeFileSync(at('app-policy.json'), '{}\n');
+    const results = await Promise.all([
+      certpin(['init', `localhost:${server.port}`, '--ca', at('root.pem'), '--backup-pin', backupPin(), '--out', at('app-policy.json'), '--signing-key', at('app-policy.json'), '--force']),
+      certpin(['init', `localhost:${server.port}`, '--ca', at('root.pem'), '--backup-pin', backupPin(), '--out', at('fresh.json'), '--signing-key', at('fresh.key'), '--jwks', path.join(dir, '.', 'fresh.json')]),
+    ]);
+    for (const r of results) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /are the same file/);
+    }
+    assert.equal(readFileSync(at('app-policy.json'), 'utf8'), '{}\n');
+    assert.equal(existsSync(at('fresh.json')), false, 'nothing written');
+    assert.equal(existsSync(at('fresh.key')), false, 'nothing written');
+  });
+
+  it('backup-key refuses a CSR over its own key (by another name, or through a symlink), even with --force', async () => {
+    writeFileSync(at('linked.key'), 'the key in use\n');
+    symlinkSync(at('linked.key'), at('alias.csr'));
+    const results = await Promise.all([
+      certpin(['backup-key', 'localhost', '--out-key', at('k.pem'), '--out-csr', `${dir}/./k.pem`, '--force']),
+      certpin(['backup-key', 'localhost', '--out-key', at('linked.key'), '--out-csr', at('alias.csr'), '--force']),
+    ]);
+    for (const r of results) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /are the same file/);
+      assert.equal(r.stdout, '', 'no pin printed for a key that was not kept');
+    }
+    assert.equal(existsSync(at('k.pem')), false);
+    assert.equal(readFileSync(at('linked.key'), 'utf8'), 'the key in use\n');
+  });
+
+  it('--force writes a new file: a reader holding the old one open never sees the key, a symlink is replaced and its target kept', async () => {
+    writeFileSync(at('backup-key.pem'), 'old contents\n');
+    chmodSync(at('backup-key.pem'), 0o644);
+    const target = at('elsewhere.txt');
+    writeFileSync(target, 'not yours\n');
+    symlinkSync(target, at('backup-key.csr'));
+    const fd = openSync(at('backup-key.pem'), 'r');
+    const r = await certpin(['backup-key', 'localhost', '--out-key', at('backup-key.pem'), '--out-csr', at('backup-key.csr'), '--force']);
+    assert.equal(r.code, 0, r.stderr);
+    const buffer = Buffer.alloc(4096);
+    const seen = buffer.subarray(0, readSync(fd, buffer, 0, buffer.length, 0)).toString();
+    closeSync(fd);
+    assert.equal(seen, 'old contents\n', 'the descriptor opened before still reads the old file');
+    assert.match(readFileSync(at('backup-key.pem'), 'utf8'), /BEGIN PRIVATE KEY/);
+    assert.equal(statSync(at('backup-key.pem')).mode & 0o777, 0o600);
+    assert.equal(lstatSync(at('backup-key.csr')).isSymbolicLink(), false, 'the symlink itself was replaced');
+    assert.equal(readFileSync(target, 'utf8'), 'not yours\n');
+    assert.deepEqual(tempFiles(), []);
+  });
+
+  it('backup-key whose CSR cannot be written leaves no key behind and prints no pin', async () => {
+    const r = await certpin(['backup-key', 'localhost', '--out-key', at('orphan.pem'), '--out-csr', path.join(dir, 'missing-dir', 'orphan.csr')]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /orphan\.csr: its directory does not exist/);
+    assert.equal(r.stdout, '');
+    assert.equal(existsSync(at('orphan.pem')), false);
+    assert.deepEqual(tempFiles(), []);
+  });
+
+  it('fetch --pem and verify --svg/--html replace their own earlier output, any other file only with --force, and never widen its mode', async () => {
+    const policy = at('policy.json');
+    writeFileSync(policy, JSON.stringify({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: at('root.pem') }));
+    const before = readFileSync(policy, 'utf8');
+    const overPolicy = await certpin(['verify', policy, '--port', String(server.port), '--svg', policy, '--no-progress']);
+    assert.equal(overPolicy.code, 2, overPolicy.stderr);
+    assert.match(overPolicy.stderr, /policy\.json already exists; .*--force/);
+    assert.equal(readFileSync(policy, 'utf8'), before, 'the policy is intact');
+
+    for (let run = 0; run < 2; run++) {
+      const report = await certpin(['verify', policy, '--port', String(server.port), '--svg', at('report.svg'), '--html', at('report.html'), '--no-progress']);
+      assert.equal(report.code, 0, `run ${run}: ${report.stderr}`);
+    }
+
+    writeFileSync(at('secret.pem'), 'a private key\n');
+    chmodSync(at('secret.pem'), 0o600);
+    const refused = await certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('secret.pem')]);
+    assert.equal(refused.code, 2, refused.stderr);
+    assert.equal(readFileSync(at('secret.pem'), 'utf8'), 'a private key\n');
+    const forced = await certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('secret.pem'), '--force']);
+    assert.equal(forced.code, 0, forced.stderr);
+    assert.equal(statSync(at('secret.pem')).mode & 0o777, 0o600, 'a replaced file keeps its narrower mode');
+    for (let run = 0; run < 2; run++) {
+      const saved = await certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('served.pem')]);
+      assert.equal(saved.code, 0, `run ${run}: ${saved.stderr}`);
+    }
+    assert.match(readFileSync(at('served.pem'), 'utf8'), /^-----BEGIN CERTIFICATE-----/);
+    assert.deepEqual(tempFiles(), []);
+  });
+});
