@@ -4,6 +4,7 @@
  * against the pins a document would put in force. Run as a user runs them, against a real server.
  */
 import assert from 'node:assert/strict';
+import { createPrivateKey, sign } from 'node:crypto';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -56,6 +57,33 @@ describe('signed pin-set documents in init, inspect and verify', () => {
     const json = JSON.parse(wrongAudience.stdout) as { accepted: boolean; code: string };
     assert.equal(json.accepted, false);
     assert.equal(json.code, 'audience');
+  });
+
+  it('inspect checks the weakening rules only with the built-in policy (--policy), and says so without it', async () => {
+    writeFileSync(at('builtin.json'), JSON.stringify({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: ['root.pem'] }));
+    writeFileSync(at('other.json'), JSON.stringify({ hosts: { 'other.example': [pinOf(pki.intermediate), backupPin()] } }));
+    assert.equal((await certpin(['sign', at('other.json'), '--key', at('signing.key'), '--aud', AUD, '--out', at('other.jws')])).code, 0);
+    const keys = ['--keys', at('certpin-keys.json'), '--aud', AUD];
+    const unchecked = await certpin(['inspect', at('other.jws'), ...keys]);
+    assert.equal(unchecked.code, 0, unchecked.stderr);
+    assert.match(unchecked.stdout, /weakening rules .* were not checked: add --policy FILE/);
+    const weakening = await certpin(['inspect', at('other.jws'), ...keys, '--policy', at('builtin.json')]);
+    assert.equal(weakening.code, 1, weakening.stdout);
+    assert.match(weakening.stdout, /refuses it: .*localhost/);
+  });
+
+  it('inspect shows a document whose times are out of range as written, and the application refuses it', async () => {
+    const [header, payload] = readFileSync(at('pins.jws'), 'utf8').trim().split('.') as [string, string];
+    const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>;
+    const body = Buffer.from(JSON.stringify({ ...claims, exp: 99999999999999999999 })).toString('base64url');
+    const signature = sign(null, Buffer.from(`${header}.${body}`), createPrivateKey(readFileSync(at('signing.key')))).toString('base64url');
+    writeFileSync(at('far.jws'), `${header}.${body}.${signature}\n`);
+    const shown = await certpin(['inspect', at('far.jws')]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /100000000000000000000 \(not a time\)/);
+    const judged = await certpin(['inspect', at('far.jws'), '--keys', at('certpin-keys.json'), '--aud', AUD]);
+    assert.equal(judged.code, 1, judged.stdout + judged.stderr);
+    assert.doesNotMatch(judged.stderr, /unexpected error/);
   });
 
   it('verify --document checks the hosts against the document\'s pins, and fails on a document applications would refuse', async () => {

@@ -6,6 +6,7 @@
 import type { X509Certificate } from 'node:crypto';
 import { describeCertificate, parseCertificates } from '../../tools/index.js';
 import { readInputFile, readStandardInput, writeOutputFile } from '../files.js';
+import { loadPolicyFile } from '../policy-file.js';
 import { certificateJson, renderCertificateList, roleOf } from '../render.js';
 import type { CertificateView } from '../render.js';
 import { styleFor } from '../style.js';
@@ -31,6 +32,8 @@ A signed pin-set document (certpin sign writes one) is shown with its header, cl
   --aud APP     the application's audience; with --keys, says whether the application would apply the
                 document, exit 1 when it would refuse it
   --iss NAME    the issuer the application expects, if it checks one
+  --policy FILE the application's built-in policy (its certpin.json): with it, the weakening rules are
+                checked too (a document may not unpin a host the policy pins, make it report-only, …)
 
 Examples:
   certpin inspect server.crt
@@ -50,13 +53,14 @@ export async function run(argv: readonly string[]): Promise<number> {
     keys: { type: 'string' },
     aud: { type: 'string' },
     iss: { type: 'string' },
+    policy: { type: 'string' },
   });
   if (positionals.length === 0) throw new UsageError('which file? Give one or more certificate files (PEM, DER, .cer, .crt).', 'inspect');
   if (positionals.length === 1 && positionals[0] !== '-') {
     const text = readInputFile(positionals[0]!, 'inspect').toString('utf8');
-    if (isSignedDocument(text)) return inspectDocument(positionals[0]!, text, { keys: values.keys, aud: values.aud, iss: values.iss, json: values.json === true });
+    if (isSignedDocument(text)) return inspectDocument(positionals[0]!, text, { keys: values.keys, aud: values.aud, iss: values.iss, policy: values.policy, json: values.json === true });
   }
-  if (values.keys || values.aud || values.iss) throw new UsageError('--keys, --aud and --iss check a signed pin-set document (certpin sign writes one).', 'inspect');
+  if (values.keys || values.aud || values.iss || values.policy) throw new UsageError('--keys, --aud, --iss and --policy check a signed pin-set document (certpin sign writes one).', 'inspect');
   if (values.pem && values.der) throw new UsageError('choose one of --pem and --der.', 'inspect');
   if (values.out && !values.pem && !values.der) throw new UsageError('--out goes with --pem or --der (the format to write).', 'inspect');
 
@@ -114,11 +118,13 @@ function convert(certificates: readonly X509Certificate[], format: 'pem' | 'der'
  * Shows a signed pin-set document: its header, claims and pin sets, and with `--keys` and `--aud` whether an
  * application with those keys would apply it (exit 1 when it would refuse it).
  */
-async function inspectDocument(file: string, text: string, options: { keys?: string | undefined; aud?: string | undefined; iss?: string | undefined; json: boolean }): Promise<number> {
+async function inspectDocument(file: string, text: string, options: { keys?: string | undefined; aud?: string | undefined; iss?: string | undefined; policy?: string | undefined; json: boolean }): Promise<number> {
   const { header, claims } = decodeDocument(text, file, 'inspect');
   if ((options.keys === undefined) !== (options.aud === undefined)) throw new UsageError('give both --keys JWKS and --aud APP to check the document as an application would.', 'inspect');
+  if (options.policy !== undefined && options.keys === undefined) throw new UsageError('--policy goes with --keys JWKS and --aud APP (it adds the weakening rules to that check).', 'inspect');
+  const bootstrap = options.policy === undefined ? undefined : loadPolicyFile(options.policy, undefined, 'inspect', () => {});
   const judgement = options.keys !== undefined && options.aud !== undefined
-    ? await judgeDocument(text, { keys: readKeySet(options.keys, 'inspect'), audience: options.aud, ...(options.iss === undefined ? {} : { issuer: options.iss }) })
+    ? await judgeDocument(text, { keys: readKeySet(options.keys, 'inspect'), audience: options.aud, ...(options.iss === undefined ? {} : { issuer: options.iss }), ...(bootstrap ? { bootstrap } : {}) })
     : undefined;
   const accepted = judgement ? judgement.event.event === 'updated' || judgement.event.event === 'unchanged' : undefined;
   if (options.json) {
@@ -132,8 +138,9 @@ async function inspectDocument(file: string, text: string, options: { keys?: str
     return accepted === false ? 1 : 0;
   }
   const style = styleFor(process.stdout);
-  const time = (value: unknown) => (typeof value === 'number' ? `${new Date(value * 1000).toISOString()}` : String(value));
-  const exp = typeof claims.exp === 'number' ? claims.exp * 1000 : undefined;
+  // A claim out of Date's range is shown as it is written (the application refuses such a document).
+  const time = (value: unknown) => (typeof value === 'number' && Number.isFinite(new Date(value * 1000).getTime()) ? new Date(value * 1000).toISOString() : `${JSON.stringify(value)} (not a time)`);
+  const exp = typeof claims.exp === 'number' && Number.isFinite(new Date(claims.exp * 1000).getTime()) ? claims.exp * 1000 : undefined;
   const days = exp === undefined ? '' : ` (${Math.floor((exp - Date.now()) / 86_400_000)} days left)`;
   const pinset = (claims.pinset ?? {}) as { hosts?: Record<string, unknown> };
   const hostLines = Object.entries(pinset.hosts ?? {}).map(([pattern, entry]) => {
@@ -159,8 +166,9 @@ async function inspectDocument(file: string, text: string, options: { keys?: str
   if (judgement) {
     lines.push('');
     lines.push(accepted
-      ? style.green(`✔ An application with these keys, for ${options.aud}, applies it (${judgement.event.event}).`)
+      ? style.green(`✔ An application with these keys, for ${options.aud}, applies it (${judgement.event.event})${bootstrap ? `, its built-in policy ${options.policy} included` : ''}.`)
       : style.red(`✘ An application with these keys, for ${options.aud}, refuses it: ${judgement.event.reason ?? judgement.event.event}`));
+    if (accepted && !bootstrap) lines.push(style.dim('  The weakening rules (against the application\'s built-in pins) were not checked: add --policy FILE.'));
   } else {
     lines.push('', style.dim('Not verified: add --keys JWKS --aud APP to check it as the application would.'));
   }
