@@ -261,6 +261,20 @@ describe('certpin verify', () => {
     assert.match(missing.stderr, /none\.json.*does not exist/);
     assert.match(bad.stderr, /broken\.json.*pins\[0\].*Invalid pin/);
   });
+
+  it('--connect for a host that is not checked (a typo, a host no pin set covers, a wildcard host without --host) is a usage error, not a silent ok', async () => {
+    const file = world.writePolicy('connect-typo.json', { hosts: { localhost: [pinOf(world.pki.intermediate), backupPin()], '*.wild.test': [pinOf(world.pki.intermediate), backupPin()] } });
+    const results = await Promise.all([
+      certpin(['verify', file, '--connect', `locaIhost=127.0.0.1:${world.ports.good}`, '--ca', world.rootsFile]),
+      certpin(['verify', file, '--connect', `a.wild.test=127.0.0.1:${world.ports.good}`, '--ca', world.rootsFile]),
+    ]);
+    for (const r of results) {
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.doesNotMatch(r.stderr, STACK);
+    }
+    assert.match(results[0]!.stderr, /--connect locaihost=…: no pin set of the policy covers it/);
+    assert.match(results[1]!.stderr, /--connect a\.wild\.test=…: a\.wild\.test is not one of the hosts checked; add --host a\.wild\.test/);
+  });
 });
 
 function escape(text: string): string {

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { isIP } from '../builtins.js';
+import { domainToASCII } from 'node:url';
 
 /** A mistake in how the command was called. Exit code 2; the message is printed as is, with a pointer to `--help`. */
 export class UsageError extends Error {
@@ -79,6 +80,13 @@ export function parseTarget(input: string, command?: string): ConnectTarget {
       if (host.includes(':')) throw fail('an IPv6 address with a port is written in brackets, [::1]:8443');
     } else host = text;
     if (/[\s/?#@\\]/.test(host) || host === '') throw fail('a host name has no spaces, slashes or @');
+    // Unicode names are written as the URL parser writes them (IDNA: lower case, punycode, full-width mapped), so
+    // that `bücher.test` means what `https://bücher.test/` means.
+    if (!isIP(host) && /[^\u0020-\u007e]/.test(host)) {
+      const ascii = domainToASCII(host);
+      if (ascii === '') throw fail('it is not a valid international domain name');
+      host = ascii;
+    }
   }
   let port = 443;
   if (portText !== undefined) {
@@ -112,4 +120,17 @@ export function parseAlpn(value: string | undefined, command: string): string[] 
     throw new UsageError(`--alpn expects protocol names separated by commas, e.g. h2,http/1.1; got "${value}".`, command);
   }
   return list;
+}
+
+/**
+ * Reads a `--servername`: not empty, and a Unicode name in its ASCII (IDNA) form, as the host itself is read.
+ * @throws {UsageError}
+ */
+export function parseServername(value: string, command: string): string {
+  const name = value.trim();
+  if (name === '') throw new UsageError('--servername may not be empty; leave it out to use the host.', command);
+  if (isIP(name) || !/[^\u0020-\u007e]/.test(name)) return name;
+  const ascii = domainToASCII(name);
+  if (ascii === '') throw new UsageError(`--servername "${value}" is not a valid host name.`, command);
+  return ascii;
 }

@@ -5,6 +5,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
+import { domainToASCII } from 'node:url';
 import { isIP } from '../../builtins.js';
 import { createCertificateRequest, publicKeyPin } from '../../tools/index.js';
 import { writeOutputFiles } from '../files.js';
@@ -56,7 +57,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     json: { type: 'boolean' },
   });
   const hosts = positionals.map((p) => {
-    const host = p.trim().replace(/^\[(.*)\]$/, '$1');
+    const written = p.trim().replace(/^\[(.*)\]$/, '$1');
+    // A Unicode name goes into the CSR in its ASCII (IDNA) form, the form certificates carry.
+    const host = /^[\u0020-\u007e]*$/.test(written) ? written : asciiName(written);
     if (!/^[A-Za-z0-9_*.:-]+$/.test(host)) throw new UsageError(`"${p}" is not a host name for the CSR; give names like api.example.com (options start with --).`, 'backup-key');
     return host;
   });
@@ -144,4 +147,11 @@ function generate(type: KeyType): { privateKey: KeyObject; publicKey: KeyObject 
     default:
       return generateKeyPairSync('rsa', { modulusLength: Number(type.slice(3)) });
   }
+}
+
+/** A Unicode host name (a wildcard's base included) in its ASCII form; unchanged when it is not a valid name. */
+function asciiName(name: string): string {
+  const wildcard = name.startsWith('*.');
+  const ascii = domainToASCII(wildcard ? name.slice(2) : name);
+  return ascii === '' ? name : wildcard ? `*.${ascii}` : ascii;
 }

@@ -12,7 +12,7 @@ import { explainFailure } from '../explain.js';
 import { readCaFiles } from '../files.js';
 import { loadPolicyFile } from '../policy-file.js';
 import { styleFor } from '../style.js';
-import { UsageError, parseAlpn, parseCommandArgs, parseCount, parseTarget } from '../usage.js';
+import { UsageError, parseAlpn, parseCommandArgs, parseCount, parseServername, parseTarget } from '../usage.js';
 
 /** `certpin check --help`. */
 export const help = `Usage: certpin check HOST[:PORT] | https://URL (--pin PIN… | --policy FILE) [options]
@@ -67,7 +67,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     const ca = readCaFiles(values.ca, 'check');
     policy = new PinPolicy({ hosts: {}, defaultPins: pins, ...(ca.length ? { ca } : {}), source: '--pin', onWarning: () => {} });
   }
-  const servername = values.servername ?? target.host;
+  const servername = values.servername === undefined ? target.host : parseServername(values.servername, 'check');
   const probe = await probeServer(policy, { host: target.host, port: target.port, servername }, { timeoutMs, alpn });
   const verdict = judge(probe, target.label, servername, timeoutMs, alpn);
 

@@ -15,7 +15,7 @@ import { readCaFiles, writeOutputFiles } from '../files.js';
 import type { OutputFile } from '../files.js';
 import { certificateJson, renderChainTree } from '../render.js';
 import { styleFor } from '../style.js';
-import { UsageError, parseAlpn, parseCommandArgs, parseCount, parseTarget } from '../usage.js';
+import { UsageError, parseAlpn, parseCommandArgs, parseCount, parseServername, parseTarget } from '../usage.js';
 
 /** `certpin fetch --help`. */
 export const help = `Usage: certpin fetch HOST[:PORT] | https://URL [options]
@@ -69,7 +69,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const ca = readCaFiles(values.ca, 'fetch');
   const local: LocalAnchors = { certificates: ca, label: '--ca' };
   const policy = new PinPolicy({ hosts: {}, ...(ca.length ? { ca } : {}), source: 'certpin fetch', onWarning: () => {} });
-  const servername = values.servername ?? target.host;
+  const servername = values.servername === undefined ? target.host : parseServername(values.servername, 'fetch');
   const probe = await probeServer(policy, { host: target.host, port: target.port, servername }, { timeoutMs, alpn });
   const failure = probe.error
     ? explainFailure(probe.error, { label: target.label, servername, timeoutMs, chain: probe.served, alpn, alpnHint: 'Offer its protocol with --alpn NAME to see its certificate.' })

@@ -47,9 +47,11 @@ export function planTargets(policy: PinPolicy, extraHosts: readonly string[], co
   for (const name of extraHosts) {
     if (!policy.ruleFor(name)) throw new UsageError(`--host ${name}: no pin set of the policy covers it.`, 'verify');
   }
+  const checked = new Set<string>();
   const targets: VerifyTarget[] = [];
   const skipped: SkippedPattern[] = [];
   const make = (host: string, rule: HostRule): VerifyTarget => {
+    checked.add(host);
     const mapped = connect.get(host);
     const connectHost = mapped?.host ?? host;
     const p = mapped?.port ?? port;
@@ -63,6 +65,13 @@ export function planTargets(policy: PinPolicy, extraHosts: readonly string[], co
     if ((rule.pattern.type !== 'exact' || rule.pattern.text === '*') && named.length === 0) {
       const label = rule.pattern.text === '*' ? 'defaultPins' : rule.pattern.text;
       skipped.push({ pattern: label, reason: `a pattern names no server; add --host NAME for a host it covers (e.g. --host ${rule.pattern.text === '*' ? 'api.example.com' : `www.${rule.pattern.base}`}).` });
+    }
+  }
+  // A mapping for a host that is not checked (a typo, a host no pin set covers) would leave the host it was meant
+  // for checked at its public address, and say ok.
+  for (const host of connect.keys()) {
+    if (!checked.has(host)) {
+      throw new UsageError(`--connect ${host}=…: ${policy.ruleFor(host) ? `${host} is not one of the hosts checked; add --host ${host}` : 'no pin set of the policy covers it'}.`, 'verify');
     }
   }
   return { targets, skipped };
