@@ -3,7 +3,7 @@
  * its leaf, one that speaks another ALPN protocol), what --pem and --pem-path save, check exit codes and messages,
  * init output that loads once the backup placeholder is replaced. (verify has its own suites.)
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 import os from 'node:os';
@@ -216,6 +216,29 @@ describe('certpin CLI against live servers', () => {
     assert.deepEqual(JSON.parse(withBackup.stdout).hosts.localhost.pins, [pinOf(pki.intermediate), pinOf(pki.leaf), spare]);
     assert.equal(untrusted.code, 2);
     assert.match(untrusted.stderr, /self-signed/);
+  });
+
+  it('init: a backup must be a key pin; CA files are written relative to the policy, so they move together; verify fails a policy that pins no host', async () => {
+    const sub = path.join(dir, 'app');
+    mkdirSync(sub, { recursive: true });
+    const out = path.join(sub, 'certpin.json');
+    const certificatePin = pinOf(pki.leaf).replace(/^sha256\//, '');
+    const [hexBackup, relative] = await Promise.all([
+      certpin(['init', `localhost:${good.port}`, '--ca', root, '--backup-pin', Buffer.from(certificatePin, 'base64').toString('hex')]),
+      certpin(['init', `localhost:${good.port}`, '--ca', root, '--backup-pin', backupPin(), '--out', out]),
+    ]);
+    assert.equal(hexBackup.code, 2);
+    assert.match(hexBackup.stderr, /a certificate fingerprint cannot name a spare key/);
+    assert.equal(relative.code, 0, relative.stderr);
+    const written = JSON.parse(readFileSync(out, 'utf8')) as { ca: string[] };
+    assert.deepEqual(written.ca, [path.relative(sub, root)]);
+    assert.match(written.ca[0]!, /^\.\.\//);
+    assert.equal(loadPolicy(out).rules.length, 1, 'the policy loads, its CA file found beside it');
+    const empty = path.join(dir, 'empty.json');
+    writeFileSync(empty, JSON.stringify({ hosts: {} }));
+    const verified = await certpin(['verify', empty, '--no-progress']);
+    assert.equal(verified.code, 1, verified.stdout + verified.stderr);
+    assert.match(verified.stdout + verified.stderr, /pins no host/);
   });
 
   it('fetch against a server that sends only its leaf: marks what the server sent and what the store added, warns, --pem saves the one served certificate, --pem-path the path', async () => {

@@ -68,7 +68,13 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
   const targets = positionals.map((p) => parseTarget(p, 'init'));
   const timeoutMs = parseCount(values.timeout, 'timeout', 10_000, 'init');
-  const backupPins = (values['backup-pin'] ?? []).map((p) => parsePin(p).canonical);
+  const backupPins = (values['backup-pin'] ?? []).map((text) => {
+    const pin = parsePin(text);
+    // A backup is a key held in reserve: only a key pin can name one before any certificate for it exists.
+    if (pin.kind !== 'spki') throw new UsageError(`--backup-pin ${text}: a certificate fingerprint cannot name a spare key (a certificate for it does not exist yet). Give the key's pin, sha256/… (certpin backup-key prints it).`, 'init');
+    if (pin.legacy) throw new UsageError(`--backup-pin ${text}: a SHA-1 pin; give the key's sha256/… pin (certpin backup-key prints it).`, 'init');
+    return pin.canonical;
+  });
   const ca = readCaFiles(values.ca, 'init');
   const policy = new PinPolicy({ hosts: {}, ...(ca.length ? { ca } : {}), source: 'certpin init', onWarning: () => {} });
 
@@ -92,9 +98,10 @@ export async function run(argv: readonly string[]): Promise<number> {
     seen.add(entry.pattern);
   }
   const outDir = values.out ? path.dirname(path.resolve(values.out)) : process.cwd();
+  // Relative to the policy file (as loadPolicy reads them), so the policy and its CA files move together.
   const caPaths = (values.ca ?? []).map((f) => {
     const relative = path.relative(outDir, path.resolve(f));
-    return relative.startsWith('..') || path.isAbsolute(relative) ? path.resolve(f) : relative;
+    return path.isAbsolute(relative) ? relative : relative.split(path.sep).join('/');
   });
   const file = values.out ?? 'POLICY.json';
   const document = {

@@ -148,6 +148,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     else policyFailures.push(`${values.document}: applications would refuse this signed pin-set document (${judgement.event.reason ?? judgement.event.event}); hosts were checked against the built-in pins of ${policyFile}.`);
   }
   const { targets, skipped } = planTargets(policy, values.host ?? [], connect, port);
+  if (policy.rules.length === 0) policyFailures.push(`${policyFile} pins no host: its "hosts" is empty, so clients check certificates against the CAs alone. Add the hosts the app talks to (certpin init HOST…).`);
   if (values.production && developmentOverrides) {
     policyFailures.push(
       `${policyFile} carries "developmentOverrides": a process with NODE_ENV=production refuses to load it. Ship a policy without them ` +
