@@ -142,7 +142,7 @@ describe('verify --html and --svg in headless Chromium', { skip: SKIP ? 'CERTPIN
     assert.ok(row('ok.test').marks.includes('pin-set-expires 2027-06-30'), row('ok.test').marks.join());
     for (const r of shown) assert.ok(r.marks.includes(`today ${day(new Date().toISOString())}`) || r.marks.some((m) => m.startsWith('today ')), r.host);
     const findings = await page.$eval('tr[data-host="rotated.test"] td.findings', (td) => td.textContent!);
-    assert.match(findings, /the backup key is in use/);
+    assert.match(findings, /the pin order reads as a rotation to the backup key/);
     assert.match(await page.$eval('tr[data-host="mispinned.test"] td.findings', (td) => td.textContent!), /clients would be refused/);
 
     await page.click('button[data-sort="host"]');

@@ -96,9 +96,10 @@ export function assessHost(policy: PinPolicy, target: VerifyTarget, probe: Serve
   if (result.retiredPins.length && result.backupPins.length === 0) {
     result.backupInUse = rule.pins[leafPinIndex]!.canonical;
     result.warnings.push(
-      `the backup key is in use: the leaf now carries ${result.backupInUse}, listed after ${result.retiredPins.join(', ')}, which no certificate carries any more. ` +
-        'No spare is left: pin a new spare key now (certpin backup-key), ship it before the next rotation, and drop the retired pin. ' +
-        '(If you keep the old key as the next spare, list its pin after the one in use.)',
+      `the pin order reads as a rotation to the backup key: the leaf carries ${result.backupInUse}, listed after ${result.retiredPins.join(', ')}, which no served certificate carries. ` +
+        '(verify reads a pin set in the order init writes it: issuing CA, the key in use, then spares.) ' +
+        `If ${result.retiredPins.length === 1 ? 'that pin is a spare you still hold, list it' : 'those pins are spares you still hold, list them'} after the one in use and this warning goes. ` +
+        'If it is a retired key, no spare is left: pin a new spare key now (certpin backup-key) and ship it before the next rotation.',
     );
   } else if (chain.length && result.backupPins.length === 0) {
     result.warnings.push(`no backup pin: every pin of ${pattern} is on the served chain. If that key must change, clients are locked out until they update: add the pin of a spare key (certpin backup-key).`);
