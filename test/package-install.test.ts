@@ -28,9 +28,9 @@ const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const pkg = JSON.parse(readFileSync(path.join(repo, 'package.json'), 'utf8')) as { version: string; exports: Record<string, unknown> };
 
 /** What the build and this test's projects are made from: a change to any of them makes a new workspace. */
-const INPUTS = ['package.json', 'package-lock.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', 'src', 'scripts', 'bin', 'schema'];
+const INPUTS = ['package.json', 'package-lock.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', 'src', 'scripts', 'bin', 'schema', 'docs'];
 /** What the tarball is built from, copied to a staging directory so that the build never touches the repo's dist/. */
-const BUILD_INPUTS = ['package.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', 'src', 'scripts', 'bin', 'schema'];
+const BUILD_INPUTS = ['package.json', 'README.md', 'tsconfig.json', 'tsconfig.build.json', 'src', 'scripts', 'bin', 'schema', 'docs'];
 
 const PIN_A = `sha256/${'A'.repeat(43)}=`;
 const PIN_B = `sha256/${'B'.repeat(42)}A=`;
@@ -454,8 +454,13 @@ describe(`the packed package in fresh projects (Node ${process.version})`, { tim
 
   it('the tarball holds the build (no source maps, no sources, no tests), bin and schema, and every exports target', () => {
     const names = ws.files.map((f) => f.path);
-    const unexpected = names.filter((n) => !/^(dist\/.+\.(js|d\.ts|cjs|d\.cts)|bin\/certpin\.js|schema\/[\w.-]+\.json|package\.json|README\.md|LICENSE)$/.test(n));
+    const unexpected = names.filter((n) => !/^(dist\/.+\.(js|d\.ts|cjs|d\.cts)|bin\/certpin\.js|schema\/[\w.-]+\.json|docs\/[\w.-]+\.md|package\.json|README\.md|LICENSE)$/.test(n));
     assert.deepEqual(unexpected, []);
+    // The README's links to the documents beside it work on the npm page too (its one picture is left out: 330 KB).
+    const readme = readFileSync(path.join(repo, 'README.md'), 'utf8');
+    const linked = [...readme.matchAll(/\]\((docs\/[^)#\s]+)/g)].map((m) => m[1]!).filter((target) => !target.startsWith('docs/images/'));
+    assert.ok(linked.length > 0);
+    for (const target of linked) assert.ok(names.includes(target), `README links ${target}, which the tarball lacks`);
     assert.deepEqual(names.filter((n) => /^dist\/cli\/.*\.d\.ts$/.test(n)), [], 'the CLI has no declarations to ship');
     const leaves = (value: unknown): string[] => (typeof value === 'string' ? [value] : Object.values(value as object).flatMap(leaves));
     const targets = leaves(pkg.exports).map((t) => t.replace(/^\.\//, ''));
