@@ -96,6 +96,16 @@ describe('checkConnection: not secure, resolved rather than thrown', () => {
     assert.match(result.reason, /report-only/);
   });
 
+  it('a server that requires a client certificate the policy does not give: not secure, under TLS 1.3 (refused after the handshake) and 1.2', async () => {
+    for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
+      const strict = await startHttpsServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem, requestCert: true, ca: pki.root.pem, maxVersion });
+      cleanups.push(() => strict.close());
+      const result = await checkConnection(strict.url, [pinOf(pki.intermediate)], { ca: pki.root.pem, timeout: 5000 });
+      assert.equal(result.status, 'CONNECTION_NOT_SECURE', maxVersion);
+      assert.equal(result.error?.code, maxVersion === 'TLSv1.3' ? 'ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED' : 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE', maxVersion);
+    }
+  });
+
   it('self-signed certificate', async () => {
     const self = createCertificate({ commonName: 'localhost', sans: ['localhost'] });
     const server = await startHttpsServer({ key: self.key.keyPem, cert: self.pem });

@@ -56,6 +56,10 @@ export function explainFailure(error: unknown, context: FailureContext): Failure
       const offered = context.alpn?.length ? context.alpn.join(', ') : 'h2, http/1.1';
       return `No common application protocol (ALPN): ${context.label} accepts none of ${offered}, so it serves another protocol on that port; the handshake stopped before any certificate was checked.${context.alpnHint ? ` ${context.alpnHint}` : ''}`;
     }
+    if (code === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE') {
+      // The one alert TLS 1.2 servers send for both: no common parameters, or no client certificate where one is required.
+      return `${context.label} ended the handshake (handshake_failure): either it shares no TLS version or cipher with certpin (TLS 1.2 and 1.3, modern ciphers), or it requires a client certificate (mutual TLS) and the policy gives none ("clientCertificate").`;
+    }
     if (code && VERSION_CODES.has(code)) {
       return `No common TLS version or cipher with ${context.label} (certpin offers TLS 1.2 and 1.3 with modern ciphers); the handshake stopped before any certificate was checked.`;
     }

@@ -116,9 +116,24 @@ export function probeServer(policy: PinPolicy | PolicyHolder, target: ProbeTarge
         servedDer = [];
       }
     });
-    socket.once('secureConnect', () => finish(undefined));
+    const started = performance.now();
+    let handshakeDone = false;
+    socket.once('secureConnect', () => {
+      handshakeDone = true;
+      if (socket.getProtocol() !== 'TLSv1.3') return finish(undefined);
+      // Under TLS 1.3 a server that requires a client certificate refuses one round trip after the client's side of
+      // the handshake is done: its alert (certificate_required) arrives where an accepting server's session ticket
+      // does. The probe waits for whichever comes first (or for as long again as the handshake took, for servers
+      // that send no ticket), so that a server real clients cannot use is not reported as reachable.
+      const settle = () => finish(undefined);
+      socket.once('session', settle);
+      socket.once('data', settle);
+      socket.resume();
+      const grace = setTimeout(settle, Math.max(50, Math.min(performance.now() - started, 1000)));
+      grace.unref();
+    });
     socket.once('error', (error) => finish(error));
-    socket.once('close', () => finish(new Error(`the connection to ${target.host}:${target.port} closed during the handshake`)));
+    socket.once('close', () => finish(handshakeDone ? undefined : new Error(`the connection to ${target.host}:${target.port} closed during the handshake`)));
     const timer = setTimeout(() => {
       finish(Object.assign(new Error(`no TLS handshake with ${target.host}:${target.port} within ${timeoutMs} ms`), { code: 'ETIMEDOUT' }));
     }, timeoutMs);
