@@ -124,7 +124,8 @@ function judge(probe: ServerProbe, label: string, servername: string, timeoutMs:
       case 'chain-unverified':
         return { exitCode: 0, reason: `Accepted in report-only mode, but no pin matches: enforcing the pin set ${decision.rule.pattern.text} would refuse ${label}.` };
       default:
-        return { exitCode: 0, reason: `Accepted without pinning: the policy has no pin set for ${servername}; only CA validation applies.` };
+        // The names the decision looked up (the host dialled and the server name, as the library reads them).
+        return { exitCode: 0, reason: `Accepted without pinning: the policy has no pin set for ${decision?.host || servername}; only CA validation applies.` };
     }
   }
   const failure = explainFailure(probe.error, { label, servername, timeoutMs, chain: probe.served, alpn, alpnHint: 'Offer its protocol with --alpn NAME.' });
