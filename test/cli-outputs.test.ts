@@ -5,7 +5,7 @@
  * its target untouched), no permission widened, and nothing left behind when one output fails.
  */
 import assert from 'node:assert/strict';
-import { closeSync, existsSync, lstatSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -116,5 +116,32 @@ describe('CLI output files', () => {
     }
     assert.match(readFileSync(at('served.pem'), 'utf8'), /^-----BEGIN CERTIFICATE-----/);
     assert.deepEqual(tempFiles(), []);
+  });
+
+  it('a saved chain is recognised only when it holds certificates alone, and never when the command reads it (--ca)', async () => {
+    writeFileSync(at('bundle.pem'), pki.leaf.pem + pki.leaf.key.keyPem);
+    writeFileSync(at('ca-copy.pem'), pki.root.pem);
+    const [bundle, ownInput] = await Promise.all([
+      certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('bundle.pem')]),
+      certpin(['fetch', `localhost:${server.port}`, '--ca', at('ca-copy.pem'), '--pem', at('ca-copy.pem')]),
+    ]);
+    for (const r of [bundle, ownInput]) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /already exists; .*--force/);
+    }
+    assert.match(readFileSync(at('bundle.pem'), 'utf8'), /PRIVATE KEY/);
+    assert.equal(readFileSync(at('ca-copy.pem'), 'utf8'), pki.root.pem);
+  });
+
+  it('/dev/stdout is written as it is (no --force needed, the device never replaced); a directory is refused before anything is written', async () => {
+    const toStdout = await certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', '/dev/stdout', '--json']);
+    assert.equal(toStdout.code, 0, toStdout.stderr);
+    assert.match(toStdout.stdout, /-----BEGIN CERTIFICATE-----/);
+    mkdirSync(at('a-directory'));
+    writeFileSync(at('kept.key'), 'the old key\n');
+    const r = await certpin(['signing-key', '--out-key', at('kept.key'), '--out-jwks', at('a-directory'), '--force']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /a-directory: it is a directory/);
+    assert.equal(readFileSync(at('kept.key'), 'utf8'), 'the old key\n');
   });
 });

@@ -111,9 +111,14 @@ describe('path differential', () => {
         const verdict = opensslVerify({ trusted: [r.pem], untrusted: [pemOf(decoy), real.pem], leaf: l.pem });
         assert.equal(verdict.ok, false, `OpenSSL takes the decoy and fails: ${verdict.detail}`);
         assert.equal(judge([r], [l.der, decoy, real.der]).verified, false);
-        // An unreadable certificate with another name changes nothing.
+        // An unreadable certificate with another name changes nothing, nor one with the name but a key identifier
+        // that the leaf's authority key identifier rules out (OpenSSL passes over it too).
         const other = resigned(intermediate('Someone Else', r, { key: pooledKey('ec-p256', 5) }).der, rewrite, r);
         assert.equal(judge([r], [l.der, other, real.der]).verified, true);
+        const identified = leaf('unreadable.test', real);
+        const otherKeyId = resigned(intermediate('Unreadable Inter', r, { key: pooledKey('ec-p256', 5) }).der, rewrite, r);
+        assert.ok(opensslVerify({ trusted: [r.pem], untrusted: [pemOf(otherKeyId), real.pem], leaf: identified.pem }).ok, 'OpenSSL passes over it');
+        assert.equal(judge([r], [identified.der, otherKeyId, real.der]).verified, true);
       });
     }
   });

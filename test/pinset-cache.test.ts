@@ -61,11 +61,32 @@ describe('pin-set cache file', () => {
     const file = path.join(dir, 'stale.json');
     await write(file, 7);
     // A pid far above Linux's pid_max: no process has it.
-    writeFileSync(`${file}.lock`, '99999999 0123456789abcdef\n');
+    writeFileSync(`${file}.lock`, `${os.hostname()} 99999999 0123456789abcdef\n`);
     await write(file, 8);
     assert.equal((await readPinSetCache(file, 64 * 1024)).floor?.sequence, 8);
     assert.equal(existsSync(`${file}.lock`), false);
     await write(file, 5);
     assert.equal(JSON.parse(readFileSync(file, 'utf8')).highestSeq, 8);
+  });
+
+  it('eight writers meeting one stale lock: one takes it over, and the highest document stays (40 rounds)', async () => {
+    let lost = 0;
+    for (let round = 0; round < 40; round++) {
+      const file = path.join(dir, `stale-race-${round}.json`);
+      await write(file, 1);
+      writeFileSync(`${file}.lock`, `${os.hostname()} 99999999 0123456789abcdef\n`);
+      await Promise.all(shuffled(8).map((n) => write(file, n * 10)));
+      if ((await readPinSetCache(file, 64 * 1024)).floor?.sequence !== 80) lost++;
+      assert.equal(existsSync(`${file}.lock`), false);
+      assert.equal(existsSync(`${file}.lock.takeover`), false);
+    }
+    assert.equal(lost, 0, `the highest document was lost in ${lost} of 40 rounds`);
+  });
+
+  it('a lock written on another host is judged by its age alone (a pid there means nothing here)', async () => {
+    const file = path.join(dir, 'other-host.json');
+    writeFileSync(`${file}.lock`, 'another-host 99999999 0123456789abcdef\n');
+    await assert.rejects(write(file, 3), /stayed held by another process/);
+    assert.equal(existsSync(file), false);
   });
 });

@@ -165,6 +165,7 @@ describe('PinPolicy validation', () => {
     ['*.yokohama.jp', () => new PinPolicy({ hosts: { '*.yokohama.jp': [A, B] } }), /every name one label below "yokohama.jp" is a public suffix/],
     ['**.kawasaki.jp', () => new PinPolicy({ hosts: { '**.kawasaki.jp': [A, B] } }), /every name one label below "kawasaki.jp" is a public suffix/],
     ['*.x.yokohama.jp', () => new PinPolicy({ hosts: { '*.x.yokohama.jp': [A, B] } }), /"x.yokohama.jp" is a public suffix/],
+    ['yokohama.jp with includeSubdomains', () => new PinPolicy({ hosts: { 'yokohama.jp': { pins: [A, B], includeSubdomains: true } } }), /every name one label below "yokohama.jp" is a public suffix/],
     ['includeSubdomains on a wildcard', () => new PinPolicy({ hosts: { '*.example.com': { pins: [A, B], includeSubdomains: true } } }), /only applies to an exact host/],
     ['wildcard IP', () => new PinPolicy({ hosts: { '*.127.0.0.1': [A, B] } }), /wildcards do not apply to IP addresses/],
     ['duplicate after normalisation', () => new PinPolicy({ hosts: { 'A.example.com': [A, B], 'a.example.com.': [A, B] } }), /given twice/],

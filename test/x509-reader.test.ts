@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { X509Certificate, createHash } from 'node:crypto';
+import { X509Certificate, createHash, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -108,6 +108,18 @@ describe('certificate reader', () => {
       assert.equal(spkiPin(plain.pem), `sha256/${createHash('sha256').update(opensslSpki).digest('base64')}`, what);
     }
     rmSync(dir, { recursive: true });
+  });
+
+  it('an RSA-PSS key with its parameters (nested five deep) is DER, read and pinned like any key', () => {
+    const r = root('Reader PSS Root');
+    const { publicKey } = generateKeyPairSync('rsa-pss', { modulusLength: 2048, hashAlgorithm: 'sha256', mgf1HashAlgorithm: 'sha256', publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'der' } });
+    const spkiDer = publicKey;
+    const built = leaf('pss.reader.test', r, { spkiDer });
+    const read = readCertificate(built.der);
+    assert.ok(read.ok);
+    assert.deepEqual(read.facts.invalid, []);
+    assert.equal(read.facts.key.family, 'rsa-pss');
+    assert.equal(spkiPin(built.pem), `sha256/${createHash('sha256').update(spkiDer).digest('base64')}`);
   });
 
   it("caches facts by SHA-256, keyed by Node's fingerprint256 without hashing again", () => {

@@ -323,7 +323,7 @@ export class PinPolicy implements PolicyHolder {
       if ((pattern.type !== 'exact' || includeSubdomains) && (!pattern.base.includes('.') || isPublicSuffix(pattern.base))) {
         throw new PolicyError(at, `"${pattern.base}" is a public suffix; a pattern that covers every domain under it is refused. Pin your own domain.`);
       }
-      if (pattern.type !== 'exact' && hasPublicSuffixChildren(pattern.base)) {
+      if ((pattern.type !== 'exact' || includeSubdomains) && hasPublicSuffixChildren(pattern.base)) {
         throw new PolicyError(at, `every name one label below "${pattern.base}" is a public suffix; a pattern that covers every domain under them is refused. Pin your own domain.`);
       }
     }

@@ -99,12 +99,15 @@ const LOCK_WAIT_MS = 5_000;
 const LOCK_STALE_MS = 30_000;
 
 /**
- * Runs `work` while holding `lock`, a file created with O_EXCL that holds the writer's pid. A lock whose process is
- * gone (same host) or that is older than {@link LOCK_STALE_MS} is taken over.
+ * Runs `work` while holding `lock`, a file created with O_EXCL that names its writer (host, pid, a random token). A
+ * lock older than {@link LOCK_STALE_MS}, or whose writer on this host is gone, is taken over; only the waiter that
+ * creates `LOCK.takeover` (also O_EXCL) may remove it, and only while it is still the stale one, so two waiters never
+ * both take it over.
  */
 async function withLock(lock: string, work: () => Promise<void>): Promise<void> {
   const fs = nodeFsPromises();
-  const token = `${process.pid} ${randomBytes(8).toString('hex')}\n`;
+  const token = `${hostname()} ${process.pid} ${randomBytes(8).toString('hex')}\n`;
+  const takeover = `${lock}.takeover`;
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
     try {
@@ -114,9 +117,12 @@ async function withLock(lock: string, work: () => Promise<void>): Promise<void> 
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const holder = await lockHolder(lock);
-    if (holder?.stale) {
-      // Another waiter may have taken the stale lock over already: remove it only if it is still the stale one.
-      if ((await lockHolder(lock))?.text === holder.text) await fs.rm(lock, { force: true });
+    if (holder?.stale && (await claim(takeover))) {
+      try {
+        if ((await lockHolder(lock))?.text === holder.text) await fs.rm(lock, { force: true });
+      } finally {
+        await fs.rm(takeover, { force: true });
+      }
       continue;
     }
     if (Date.now() > deadline) throw new Error(`${lock} stayed held by another process for ${LOCK_WAIT_MS / 1000} s`);
@@ -129,15 +135,38 @@ async function withLock(lock: string, work: () => Promise<void>): Promise<void> 
   }
 }
 
+/** Creates `file` exclusively; a leftover of a waiter that crashed while taking over is itself stale after a while. */
+async function claim(file: string): Promise<boolean> {
+  const fs = nodeFsPromises();
+  try {
+    await fs.writeFile(file, '', { flag: 'wx', mode: 0o600 });
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const stat = await fs.stat(file).catch(() => undefined);
+    if (stat && Date.now() - stat.mtimeMs > LOCK_STALE_MS) await fs.rm(file, { force: true });
+    return false;
+  }
+}
+
 async function lockHolder(lock: string): Promise<{ text: string; stale: boolean } | undefined> {
   const fs = nodeFsPromises();
   try {
     const [text, stat] = await Promise.all([fs.readFile(lock, 'utf8'), fs.stat(lock)]);
-    const pid = Number(/^(\d+) /.exec(text)?.[1]);
-    return { text, stale: Date.now() - stat.mtimeMs > LOCK_STALE_MS || (pid > 0 && !processAlive(pid)) };
+    const [host, pidText] = text.split(' ');
+    const pid = Number(pidText);
+    // A pid means something only on the host (and in the pid namespace) that wrote it: a container sharing the
+    // volume under another host name is judged by the lock's age alone.
+    const gone = host === hostname() && Number.isInteger(pid) && pid > 0 && !processAlive(pid);
+    return { text, stale: Date.now() - stat.mtimeMs > LOCK_STALE_MS || gone };
   } catch {
     return undefined;
   }
+}
+
+/** The host name, from `node:os` loaded when a cache file is first written (most processes never write one). */
+function hostname(): string {
+  return process.getBuiltinModule('node:os').hostname();
 }
 
 function processAlive(pid: number): boolean {

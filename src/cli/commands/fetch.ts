@@ -90,7 +90,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     const fromStore = path.filter((c) => !probe.served.some((s) => s.fingerprint256 === c.fingerprint256)).length;
     saved.push(`Saved the verified path (${count(path.length, 'certificate')}, ${fromStore} of them from the trust store) to ${values['pem-path']}.`);
   }
-  if (outputs.length) writeOutputFiles(outputs, { force: values.force === true, command: 'fetch' });
+  if (outputs.length) writeOutputFiles(outputs, { force: values.force === true, command: 'fetch', inputs: values.ca ?? [] });
 
   if (values.json) {
     process.stdout.write(`${JSON.stringify({
@@ -137,7 +137,10 @@ function render(probe: ServerProbe, label: string, servername: string, views: Re
   return [`${style.bold(about)}`, verdict, ...(incomplete ? [style.yellow(`▲ ${incomplete}`)] : []), servedLine, '', renderChainTree(views, style)].join('\n');
 }
 
-/** A file that holds certificates only (a chain saved before) may be replaced by the new chain without --force. */
-function savedChain(head: string): boolean {
-  return head.startsWith('-----BEGIN CERTIFICATE-----');
+/**
+ * A file that holds certificates and nothing else (a chain saved before) may be replaced by the new chain without
+ * --force; a bundle with a key in it (haproxy's cert+key files) may not.
+ */
+function savedChain(contents: string): boolean {
+  return /^(\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*-----END CERTIFICATE-----)+\s*$/.test(contents);
 }

@@ -212,7 +212,7 @@ export async function run(argv: readonly string[]): Promise<number> {
         ...(values.html ? [{ file: values.html, data: renderHtmlReport(sortedReport), replaces: (head: string) => head.includes('<meta name="generator" content="certpin verify">') }] : []),
         ...(values.svg ? [{ file: values.svg, data: renderSvgReport(sortedReport), replaces: (head: string) => /^<svg [^>]*>\s*<title>certpin verify /.test(head) }] : []),
       ],
-      { force: values.force === true, command: 'verify' },
+      { force: values.force === true, command: 'verify', inputs: [policyFile, ...(values.ca ?? []), ...(values.document ? [values.document] : []), ...(values.keys ? [values.keys] : [])] },
     );
   }
 

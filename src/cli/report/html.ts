@@ -104,7 +104,6 @@ export function renderHtmlReport(report: VerifyReport): string {
 <meta name="generator" content="certpin verify">
 <meta http-equiv="Content-Security-Policy" content="${csp}">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="certpin verify">
 <title>${escapeXml(`certpin verify ${report.policy}: ${summary.failures} failing, ${summary.warnings} with warnings`)}</title>
 <style>${STYLE}</style>
 </head>

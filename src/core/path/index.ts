@@ -5,7 +5,7 @@
  */
 export { validatePath, newSignatureWork, DEFAULT_PATH_BUDGET } from './validate.js';
 export { validateServedChain } from './served-chain.js';
-export type { CertificatePath, PathBudget, PathFailureCode, PathValidation, PathValidationOptions, PathWork } from './validate.js';
+export type { CertificatePath, PathBudget, PathFailureCode, PathValidation, PathValidationOptions, PathWork, UnreadableCertificate } from './validate.js';
 export { TrustAnchorIndex, IssuerIndex, likelyIssued } from './issuer-index.js';
 export { checkNameConstraints } from './name-constraints.js';
 export type { NameConstraintFailure } from './name-constraints.js';

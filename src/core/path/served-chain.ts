@@ -3,13 +3,13 @@
  * @module
  */
 import { X509Certificate } from 'node:crypto';
-import { readDerElement } from '../der.js';
+import { readChildren, readDerElement, readElement } from '../der.js';
 import { certificateFacts, subjectNameDer } from '../x509/index.js';
 import { parseName } from '../x509/name.js';
 import type { CertificateFacts } from '../x509/index.js';
 import type { TrustAnchorIndex } from './issuer-index.js';
 import { validatePath } from './validate.js';
-import type { PathValidation, PathValidationOptions } from './validate.js';
+import type { PathValidation, PathValidationOptions, UnreadableCertificate } from './validate.js';
 
 /**
  * Validates a served chain given as DER: the leaf first, then every other certificate the handshake produced, in any
@@ -39,11 +39,11 @@ export function validateServedChain(
   const leaf = read[0]!;
   if (!leaf.ok) return { verified: false, code: 'malformed', reason: `the leaf certificate does not parse (${leaf.reason})`, work: noWork };
   const others: CertificateFacts[] = [];
-  const unreadable: (string | undefined)[] = [];
+  const unreadable: UnreadableCertificate[] = [];
   for (let i = 1; i < read.length; i++) {
     const r = read[i]!;
     if (r.ok) others.push(r.facts);
-    else if (opensslReads(chain[i]!)) unreadable.push(subjectKeyOf(chain[i]!));
+    else if (opensslReads(chain[i]!)) unreadable.push({ name: subjectKeyOf(chain[i]!), keyId: subjectKeyIdOf(chain[i]!) });
   }
   return validatePath(leaf.facts, others, anchors, unreadable.length ? { ...options, unreadable } : options);
 }
@@ -67,4 +67,31 @@ function subjectKeyOf(der: Uint8Array): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+const SUBJECT_KEY_ID = [0x55, 0x1d, 0x0e];
+
+/**
+ * The subjectKeyIdentifier of a certificate certpin cannot read otherwise, read leniently (the first one, as OpenSSL
+ * would find it), when that much can be read.
+ */
+function subjectKeyIdOf(der: Uint8Array): Uint8Array | undefined {
+  try {
+    const outer = readElement(der);
+    const tbs = readElement(der, outer.start, outer.end);
+    for (const field of readChildren(der, tbs)) {
+      if (field.tag !== 0xa3) continue;
+      for (const extension of readChildren(der, readElement(der, field.start, field.end))) {
+        const parts = readChildren(der, extension);
+        const oid = parts[0];
+        if (!oid || oid.tag !== 0x06 || oid.end - oid.start !== 3 || SUBJECT_KEY_ID.some((byte, i) => der[oid.start + i] !== byte)) continue;
+        const value = parts[parts.length - 1]!;
+        const inner = readElement(der, value.start, value.end);
+        return inner.tag === 0x04 ? der.subarray(inner.start, inner.end) : undefined;
+      }
+    }
+  } catch {
+    // Not readable even leniently: no key identifier to go by.
+  }
+  return undefined;
 }

@@ -23,6 +23,7 @@
  * across calls); past a cap the answer is `work-limit`, a refusal.
  * @module
  */
+import { bytesEqual } from '../x509/index.js';
 import type { CertificateFacts } from '../x509/index.js';
 import { IssuerIndex } from './issuer-index.js';
 import type { TrustAnchorIndex } from './issuer-index.js';
@@ -84,11 +85,19 @@ export interface PathValidationOptions {
    */
   readonly signatureWork?: SignatureWork;
   /**
-   * Served certificates certpin could not read, by the canonical subject name they carry (`undefined` when not even
-   * that could be read). OpenSSL may read one and take it as an issuer, and fail on it; so a chain that needs an
-   * issuer from the served certificates is refused when one of these may be it.
+   * Served certificates certpin could not read: the canonical subject name and the subject key identifier each
+   * carries, where that much could be read. OpenSSL may read one and take it as an issuer, and fail on it; so a
+   * chain that needs an issuer from the served certificates is refused when one of these may be it.
    */
-  readonly unreadable?: readonly (string | undefined)[];
+  readonly unreadable?: readonly UnreadableCertificate[];
+}
+
+/** What could be read of a served certificate certpin cannot read (see {@link PathValidationOptions.unreadable}). */
+export interface UnreadableCertificate {
+  /** Its subject's canonical key, `undefined` when unreadable: then it may carry any name. */
+  readonly name: string | undefined;
+  /** Its subjectKeyIdentifier, when it has one that could be read. */
+  readonly keyId: Uint8Array | undefined;
 }
 
 /** Why a path was refused. */
@@ -187,7 +196,7 @@ class PathSearch {
   readonly #now: number;
   readonly #signatures: SignatureWork;
   #served = new IssuerIndex();
-  readonly #unreadable: readonly (string | undefined)[];
+  readonly #unreadable: readonly UnreadableCertificate[];
   #steps = 0;
   #nameChecks = 0;
   /** The next validity boundary of any certificate looked at: a choice or a check can change there. */
@@ -272,7 +281,7 @@ class PathSearch {
     }
     if (trusted) return { code: 'no-path', reason: 'a certificate of the trust store whose issuer is not in the store', certificate: top, depth };
     if (!top.selfSigned) {
-      if (this.#unreadable.some((name) => name === undefined || name === top.issuer.key)) {
+      if (this.#unreadable.some((u) => mayHaveIssued(u, top))) {
         return { code: 'malformed', reason: 'a served certificate certpin cannot read may be the issuer OpenSSL chose', certificate: top, depth };
       }
       this.#step(this.#served.named(top).length);
@@ -365,4 +374,14 @@ class PathSearch {
     }
     return undefined;
   }
+}
+
+/**
+ * Whether OpenSSL may take an unreadable certificate as the issuer of `subject`: its name is `subject`'s issuer name
+ * (or unknown), and its key identifier does not contradict `subject`'s authority key identifier (X509_check_akid).
+ */
+function mayHaveIssued(unreadable: UnreadableCertificate, subject: CertificateFacts): boolean {
+  if (unreadable.name !== undefined && unreadable.name !== subject.issuer.key) return false;
+  const wanted = subject.authorityKeyId?.keyIdentifier;
+  return !(wanted && unreadable.keyId && !bytesEqual(wanted, unreadable.keyId));
 }

@@ -198,7 +198,9 @@ export function spkiIsDer(spki: Uint8Array): boolean {
     if (outer.tag !== 0x30 || outer.next !== spki.length) return false;
     const [algorithmEl, keyBits, extra] = readDerChildren(spki, outer, 3);
     if (!algorithmEl || algorithmEl.tag !== 0x30 || !keyBits || keyBits.tag !== 0x03 || extra) return false;
-    if (!constructedIsDer(spki, algorithmEl, 4)) return false;
+    // RSA-PSS parameters nest five deep (AlgorithmIdentifier, params, [1] mask generation, MGF1, its hash); the
+    // bound is on hostile nesting, the 64 children per level and the key's size bound the rest.
+    if (!constructedIsDer(spki, algorithmEl, 16)) return false;
     const [oidEl] = readDerChildren(spki, algorithmEl, 3);
     if (!oidEl || oidEl.tag !== 0x06) return false;
     const oid = decodeOidStrict(spki, oidEl);
