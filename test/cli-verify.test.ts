@@ -196,6 +196,10 @@ describe('certpin verify', () => {
     const progress = logged.stderr.split('\n').filter((l) => l.startsWith('certpin verify: '));
     assert.ok(progress.length >= 1, logged.stderr);
     assert.match(progress[0]!, /^certpin verify: 1\/2 checked after \d+\.\d s; pending \(1\): silent\.test \d+\.\d s$/);
+    // At least every --progress-every second while a host is pending (a tenth of it late at most, plus scheduling).
+    const times = progress.map((l) => Number(/after (\d+\.\d) s/.exec(l)![1]));
+    assert.ok(times.length >= 2, logged.stderr);
+    for (let i = 1; i < times.length; i++) assert.ok(times[i]! - times[i - 1]! <= 1.35, `progress lines at ${times.join(', ')} s`);
     assert.ok(!logged.stdout.includes('pending'), 'progress goes to stderr only');
     assert.ok(!logged.stderr.includes('\u001b'), 'no terminal control codes in a log');
     assert.equal(quiet.stderr.split('\n').filter((l) => l.startsWith('certpin verify: ')).length, 0);
