@@ -277,6 +277,19 @@ describe('certpin CLI against live servers', () => {
     assert.deepEqual(parsed.chain.map((c: { source: string; store?: string }) => [c.source, c.store]), [['served', undefined], ['trust-store', 'local trust store (--ca)'], ['trust-store', 'local trust store (--ca)']]);
   });
 
+  it('a server that requires a client certificate: check names mutual TLS, under TLS 1.3 and 1.2, exit 2', async () => {
+    for (const maxVersion of ['TLSv1.3', 'TLSv1.2'] as const) {
+      const strict = await startHttpsServer({ key: pki.leaf.key.keyPem, cert: pki.chainPem, requestCert: true, ca: pki.root.pem, maxVersion });
+      try {
+        const r = await certpin(['check', `localhost:${strict.port}`, '--pin', pinOf(pki.intermediate), '--ca', root]);
+        assert.equal(r.code, 2, `${maxVersion}: ${r.stdout}${r.stderr}`);
+        assert.match(r.stdout + r.stderr, maxVersion === 'TLSv1.3' ? /wants a client certificate it accepts \(mutual TLS\)/ : /requires a client certificate \(mutual TLS\)/, maxVersion);
+      } finally {
+        await strict.close();
+      }
+    }
+  });
+
   it('a server that speaks another ALPN protocol is a protocol failure, not a certificate one; --alpn offers its protocol', async () => {
     const [fetched, checked, offered] = await Promise.all([
       certpin(['fetch', `localhost:${alpnPort}`, '--ca', root]),

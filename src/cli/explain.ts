@@ -48,22 +48,24 @@ const CLIENT_CERTIFICATE_CODES = new Set(['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQU
 /** Explains a connection failure in one line. */
 export function explainFailure(error: unknown, context: FailureContext): FailureExplanation {
   const { kind, code, error: inner } = classifyError(error);
+  // OpenSSL 3.2 renamed the SSLv3 alerts (Node 22 and 24): ERR_SSL_SSL/TLS_ALERT_… for ERR_SSL_SSLV3_ALERT_….
+  const known = code?.replace('ERR_SSL_SSL/TLS_ALERT_', 'ERR_SSL_SSLV3_ALERT_');
   const message = inner instanceof Error ? inner.message : String(inner);
   const leaf = context.chain?.[0];
   const nameHint = context.nameHint ?? 'use --servername NAME if you meant another name';
   const sentence = ((): string => {
-    if (code && ALPN_CODES.has(code)) {
+    if (known && ALPN_CODES.has(known)) {
       const offered = context.alpn?.length ? context.alpn.join(', ') : 'h2, http/1.1';
       return `No common application protocol (ALPN): ${context.label} accepts none of ${offered}, so it serves another protocol on that port; the handshake stopped before any certificate was checked.${context.alpnHint ? ` ${context.alpnHint}` : ''}`;
     }
-    if (code === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE') {
+    if (known === 'ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE') {
       // The one alert TLS 1.2 servers send for both: no common parameters, or no client certificate where one is required.
       return `${context.label} ended the handshake (handshake_failure): either it shares no TLS version or cipher with certpin (TLS 1.2 and 1.3, modern ciphers), or it requires a client certificate (mutual TLS) and the policy gives none ("clientCertificate").`;
     }
-    if (code && VERSION_CODES.has(code)) {
+    if (known && VERSION_CODES.has(known)) {
       return `No common TLS version or cipher with ${context.label} (certpin offers TLS 1.2 and 1.3 with modern ciphers); the handshake stopped before any certificate was checked.`;
     }
-    if (code && CLIENT_CERTIFICATE_CODES.has(code)) {
+    if (known && CLIENT_CERTIFICATE_CODES.has(known)) {
       return `${context.label} wants a client certificate it accepts (mutual TLS): set "clientCertificate" in the policy. Its own certificate was not the problem.`;
     }
     switch (code) {
