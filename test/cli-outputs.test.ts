@@ -5,11 +5,12 @@
  * its target untouched), no permission widened, and nothing left behind when one output fails.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { certpin } from './support/cli.js';
+import { certpin, repo } from './support/cli.js';
 import { backupPin, createPki, pinOf } from './support/pki.js';
 import { startHttpsServer } from './support/servers.js';
 import type { RunningServer } from './support/servers.js';
@@ -131,6 +132,40 @@ describe('CLI output files', () => {
     }
     assert.match(readFileSync(at('bundle.pem'), 'utf8'), /PRIVATE KEY/);
     assert.equal(readFileSync(at('ca-copy.pem'), 'utf8'), pki.root.pem);
+  });
+
+  it('/dev/stdout redirected to a file, both standard streams at once, and the umask of new files', () => {
+    const cli = (args: string[], stdout: number | 'pipe', umask = '022') =>
+      spawnSync('sh', ['-c', `umask ${umask}; exec "$0" --import tsx "$@"`, process.execPath, path.join(repo, 'src/cli/main.ts'), ...args], { cwd: repo, stdio: ['ignore', stdout, 'pipe'], encoding: 'utf8' });
+    const redirected = openSync(at('redirected.pem'), 'w');
+    const toFile = cli(['inspect', at('root.pem'), '--pem', '--out', '/dev/stdout'], redirected);
+    closeSync(redirected);
+    assert.equal(toFile.status, 0, toFile.stderr);
+    assert.equal(readFileSync(at('redirected.pem'), 'utf8'), pki.root.pem, 'what the shell redirected to got the PEM');
+    assert.equal(lstatSync('/dev/stdout').isSymbolicLink(), true);
+    const both = cli(['backup-key', 'localhost', '--out-key', '/dev/stdout', '--out-csr', '/dev/stderr'], 'pipe');
+    assert.equal(both.status, 0, both.stderr);
+    assert.match(both.stdout, /BEGIN PRIVATE KEY/);
+    assert.match(both.stderr, /BEGIN CERTIFICATE REQUEST/);
+    const masked = cli(['inspect', at('root.pem'), '--pem', '--out', at('masked.pem')], 'pipe', '077');
+    assert.equal(masked.status, 0, masked.stderr);
+    assert.equal(statSync(at('masked.pem')).mode & 0o777, 0o600, 'a new file gets its mode less the umask');
+  });
+
+  it('a trust bundle (more certificates than a chain, or NODE_EXTRA_CA_CERTS) is not a saved chain', async () => {
+    const many = Array.from({ length: 12 }, () => pki.root.pem).join('');
+    writeFileSync(at('bundle-of-12.pem'), many);
+    writeFileSync(at('extra-ca.pem'), pki.root.pem);
+    const [bundle, extra] = await Promise.all([
+      certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('bundle-of-12.pem')]),
+      certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('extra-ca.pem')], { env: { NODE_EXTRA_CA_CERTS: at('extra-ca.pem') } }),
+    ]);
+    for (const r of [bundle, extra]) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /already exists; .*--force/);
+    }
+    assert.equal(readFileSync(at('bundle-of-12.pem'), 'utf8'), many);
+    assert.equal(readFileSync(at('extra-ca.pem'), 'utf8'), pki.root.pem);
   });
 
   it('/dev/stdout is written as it is (no --force needed, the device never replaced); a directory is refused before anything is written', async () => {

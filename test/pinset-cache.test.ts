@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -13,6 +13,9 @@ import { readPinSetCache, writePinSetCache } from '../src/node/pinset-cache.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'certpin-cache-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
+
+/** How a lock names this process's pid space: the host name and the pid namespace. */
+const here = `${os.hostname()}/${readlinkSync('/proc/self/ns/pid')}`;
 
 const write = (file: string, sequence: number) => writePinSetCache(file, { jws: `document-${sequence}`, floor: { sequence, digest: undefined } }, 64 * 1024);
 
@@ -61,7 +64,7 @@ describe('pin-set cache file', () => {
     const file = path.join(dir, 'stale.json');
     await write(file, 7);
     // A pid far above Linux's pid_max: no process has it.
-    writeFileSync(`${file}.lock`, `${os.hostname()} 99999999 0123456789abcdef\n`);
+    writeFileSync(`${file}.lock`, `${here} 99999999 0123456789abcdef\n`);
     await write(file, 8);
     assert.equal((await readPinSetCache(file, 64 * 1024)).floor?.sequence, 8);
     assert.equal(existsSync(`${file}.lock`), false);
@@ -74,7 +77,7 @@ describe('pin-set cache file', () => {
     for (let round = 0; round < 40; round++) {
       const file = path.join(dir, `stale-race-${round}.json`);
       await write(file, 1);
-      writeFileSync(`${file}.lock`, `${os.hostname()} 99999999 0123456789abcdef\n`);
+      writeFileSync(`${file}.lock`, `${here} 99999999 0123456789abcdef\n`);
       await Promise.all(shuffled(8).map((n) => write(file, n * 10)));
       if ((await readPinSetCache(file, 64 * 1024)).floor?.sequence !== 80) lost++;
       assert.equal(existsSync(`${file}.lock`), false);
@@ -83,10 +86,13 @@ describe('pin-set cache file', () => {
     assert.equal(lost, 0, `the highest document was lost in ${lost} of 40 rounds`);
   });
 
-  it('a lock written on another host is judged by its age alone (a pid there means nothing here)', async () => {
-    const file = path.join(dir, 'other-host.json');
-    writeFileSync(`${file}.lock`, 'another-host 99999999 0123456789abcdef\n');
-    await assert.rejects(write(file, 3), /stayed held by another process/);
-    assert.equal(existsSync(file), false);
+  it('a lock written on another host, or in another pid namespace of this one (a container), is judged by its age alone', async () => {
+    const spaces = ['another-host/pid:[4026531836]', `${os.hostname()}/pid:[1]`];
+    await Promise.all(spaces.map(async (space, i) => {
+      const file = path.join(dir, `other-space-${i}.json`);
+      writeFileSync(`${file}.lock`, `${space} 99999999 0123456789abcdef\n`);
+      await assert.rejects(write(file, 3), /stayed held by another process/);
+      assert.equal(existsSync(file), false, space);
+    }));
   });
 });

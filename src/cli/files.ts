@@ -53,21 +53,22 @@ export interface OutputFile {
  * Writes the files of one command, each through a new file in its directory (created exclusively, so that no one
  * can have it open beforehand) renamed into place, which replaces a symlink rather than writing through it. Refuses,
  * before writing anything: two outputs that are the same file (a key written over the policy it signs), and an
- * existing file unless `force` (or the output's `replaces` recognises it). A device or FIFO (`/dev/stdout`) is written
- * as it is. When one output cannot be written, the new files already written for this command are removed again.
+ * existing file unless `force` (or the output's `replaces` recognises it). A device or FIFO, and any name under /dev or
+ * /proc (`/dev/stdout`, whatever it leads to), is written as it is. When one output cannot be written, the new files already written for this command are removed again.
  * @throws {UsageError} naming the file and what to do.
  */
 export function writeOutputFiles(outputs: readonly OutputFile[], options: { force?: boolean; command?: string; inputs?: readonly string[] } = {}): void {
   const command = options.command;
-  const identities = outputs.map((o) => fileIdentity(o.file));
+  // Written as they are, never replaced: the standard streams by name (whatever they lead to: a terminal, a pipe, a
+  // file the shell redirected to), anything under /dev or /proc, and whatever a name leads to that is a device.
+  const devices = outputs.map((o) => isSpecialName(o.file) || isDevice(statOrUndefined(o.file)));
+  const identities = outputs.map((o, i) => (devices[i] ? `device ${i}` : fileIdentity(o.file)));
   identities.forEach((identity, i) => {
     const j = identities.findIndex((other) => other === identity);
     if (j < i) throw new UsageError(`${outputs[j]!.file} and ${outputs[i]!.file} are the same file; give each output its own name.`, command);
   });
   const inputs = new Set((options.inputs ?? []).map(fileIdentity));
   const existing = outputs.map((o) => lstatOrUndefined(o.file));
-  // What the name leads to: `/dev/stdout` is a symlink to a device, written as it is.
-  const devices = outputs.map((o) => isDevice(statOrUndefined(o.file)));
   outputs.forEach((output, i) => {
     const stat = existing[i];
     if (!stat || devices[i]) return;
@@ -85,8 +86,8 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
       current = i;
       const stat = existing[i];
       if (devices[i]) return;
-      const mode = stat?.isFile() ? stat.mode & (output.mode ?? 0o644) & 0o777 : (output.mode ?? 0o644);
-      temporaries[i] = writeTemporary(output.file, output.data, mode);
+      // A new file gets the mode less the umask (open applies it); a replaced one at most the permissions it had.
+      temporaries[i] = writeTemporary(output.file, output.data, output.mode ?? 0o644, stat?.isFile() ? stat.mode & (output.mode ?? 0o644) & 0o777 : undefined);
     });
     outputs.forEach((output, i) => {
       current = i;
@@ -126,18 +127,24 @@ export function writeOutputFile(file: string, data: string | Uint8Array, options
  * opened by name they fail when they are sockets (as a parent process's pipes often are).
  */
 function writeDevice(file: string, data: string | Uint8Array): void {
-  const standard = /^\/(?:dev\/(?:fd\/)?|proc\/self\/fd\/)(stdout|stderr|1|2)$/.exec(file)?.[1];
+  const standard = /^\/(?:dev\/(?:fd\/)?|proc\/self\/fd\/)(stdout|stderr|1|2)$/.exec(path.resolve(file))?.[1];
   if (standard !== undefined) writeFileSync(standard === 'stdout' || standard === '1' ? 1 : 2, data);
   else writeFileSync(file, data);
 }
 
-function writeTemporary(file: string, data: string | Uint8Array, mode: number): string {
+/** The standard streams by any of their names, and anything under /dev or /proc (never a place to rename into). */
+function isSpecialName(file: string): boolean {
+  const resolved = path.resolve(file);
+  return /^\/(?:dev|proc)(?:\/|$)/.test(resolved);
+}
+
+function writeTemporary(file: string, data: string | Uint8Array, mode: number, replacedMode: number | undefined): string {
   const resolved = path.resolve(file);
   const temporary = path.join(path.dirname(resolved), `.${path.basename(resolved)}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
-  const fd = openSync(temporary, 'wx', mode);
+  const fd = openSync(temporary, 'wx', replacedMode ?? mode);
   try {
     writeFileSync(fd, data);
-    fchmodSync(fd, mode);
+    if (replacedMode !== undefined) fchmodSync(fd, replacedMode);
   } catch (error) {
     closeSync(fd);
     rmSync(temporary, { force: true });

@@ -106,7 +106,7 @@ const LOCK_STALE_MS = 30_000;
  */
 async function withLock(lock: string, work: () => Promise<void>): Promise<void> {
   const fs = nodeFsPromises();
-  const token = `${hostname()} ${process.pid} ${randomBytes(8).toString('hex')}\n`;
+  const token = `${processSpace()} ${process.pid} ${randomBytes(8).toString('hex')}\n`;
   const takeover = `${lock}.takeover`;
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
@@ -153,20 +153,34 @@ async function lockHolder(lock: string): Promise<{ text: string; stale: boolean 
   const fs = nodeFsPromises();
   try {
     const [text, stat] = await Promise.all([fs.readFile(lock, 'utf8'), fs.stat(lock)]);
-    const [host, pidText] = text.split(' ');
+    const [space, pidText] = text.split(' ');
     const pid = Number(pidText);
-    // A pid means something only on the host (and in the pid namespace) that wrote it: a container sharing the
-    // volume under another host name is judged by the lock's age alone.
-    const gone = host === hostname() && Number.isInteger(pid) && pid > 0 && !processAlive(pid);
+    // A pid means something only in the pid namespace of the host that wrote it: a lock from another container
+    // sharing the volume (another namespace, whatever its host name) is judged by its age alone.
+    const gone = space === processSpace() && Number.isInteger(pid) && pid > 0 && !processAlive(pid);
     return { text, stale: Date.now() - stat.mtimeMs > LOCK_STALE_MS || gone };
   } catch {
     return undefined;
   }
 }
 
-/** The host name, from `node:os` loaded when a cache file is first written (most processes never write one). */
-function hostname(): string {
-  return process.getBuiltinModule('node:os').hostname();
+let space: string | undefined;
+
+/**
+ * Where this process's pid means something: the host name and, on Linux, the pid namespace (two containers of one
+ * pod can share both a host name and a volume). No spaces, so that it is one word of the lock's text.
+ */
+function processSpace(): string {
+  if (space === undefined) {
+    let namespace = '';
+    try {
+      namespace = process.getBuiltinModule('node:fs').readlinkSync('/proc/self/ns/pid');
+    } catch {
+      // Not Linux, or no /proc: the host name alone.
+    }
+    space = `${process.getBuiltinModule('node:os').hostname()}/${namespace}`.replace(/\s/g, '_');
+  }
+  return space;
 }
 
 function processAlive(pid: number): boolean {

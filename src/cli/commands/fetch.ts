@@ -90,7 +90,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     const fromStore = path.filter((c) => !probe.served.some((s) => s.fingerprint256 === c.fingerprint256)).length;
     saved.push(`Saved the verified path (${count(path.length, 'certificate')}, ${fromStore} of them from the trust store) to ${values['pem-path']}.`);
   }
-  if (outputs.length) writeOutputFiles(outputs, { force: values.force === true, command: 'fetch', inputs: values.ca ?? [] });
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS;
+  if (outputs.length) writeOutputFiles(outputs, { force: values.force === true, command: 'fetch', inputs: [...(values.ca ?? []), ...(extraCa ? [extraCa] : [])] });
 
   if (values.json) {
     process.stdout.write(`${JSON.stringify({
@@ -142,5 +143,9 @@ function render(probe: ServerProbe, label: string, servername: string, views: Re
  * --force; a bundle with a key in it (haproxy's cert+key files) may not.
  */
 function savedChain(contents: string): boolean {
-  return /^(\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*-----END CERTIFICATE-----)+\s*$/.test(contents);
+  // A chain is a few certificates; a trust bundle (the system's, NODE_EXTRA_CA_CERTS) holds dozens.
+  return (contents.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0) <= MAX_SAVED_CHAIN && /^(\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*-----END CERTIFICATE-----)+\s*$/.test(contents);
 }
+
+/** The longest chain `fetch --pem` replaces without --force (servers send 2 to 4; Node stops linking at 10). */
+const MAX_SAVED_CHAIN = 10;

@@ -209,7 +209,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     // A report of an earlier run is replaced; any other existing file only with --force.
     writeOutputFiles(
       [
-        ...(values.html ? [{ file: values.html, data: renderHtmlReport(sortedReport), replaces: (head: string) => head.includes('<meta name="generator" content="certpin verify">') }] : []),
+        ...(values.html ? [{ file: values.html, data: renderHtmlReport(sortedReport), replaces: (head: string) => /^<!doctype html>\s*<html[^>]*>\s*<head>\s*<meta charset="utf-8">\s*<meta name="generator" content="certpin verify">/.test(head) }] : []),
         ...(values.svg ? [{ file: values.svg, data: renderSvgReport(sortedReport), replaces: (head: string) => /^<svg [^>]*>\s*<title>certpin verify /.test(head) }] : []),
       ],
       { force: values.force === true, command: 'verify', inputs: [policyFile, ...(values.ca ?? []), ...(values.document ? [values.document] : []), ...(values.keys ? [values.keys] : [])] },
