@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -150,6 +150,30 @@ describe('CLI output files', () => {
     const masked = cli(['inspect', at('root.pem'), '--pem', '--out', at('masked.pem')], 'pipe', '077');
     assert.equal(masked.status, 0, masked.stderr);
     assert.equal(statSync(at('masked.pem')).mode & 0o777, 0o600, 'a new file gets its mode less the umask');
+  });
+
+  it('a name under /dev that is a file (/dev/shm) gets every safeguard: mode 0600, no overwrite, no write through a symlink, one file named twice refused', { skip: !existsSync('/dev/shm') }, async () => {
+    const shm = mkdtempSync('/dev/shm/certpin-outputs-');
+    try {
+      const victim = at('victim.txt');
+      writeFileSync(victim, 'keep me\n');
+      symlinkSync(victim, path.join(shm, 'link.csr'));
+      writeFileSync(path.join(shm, 'existing.pem'), 'secret\n');
+      const [fresh, existing, throughLink, twice] = await Promise.all([
+        certpin(['backup-key', 'localhost', '--out-key', path.join(shm, 'k.pem'), '--out-csr', path.join(shm, 'k.csr')]),
+        certpin(['backup-key', 'localhost', '--out-key', path.join(shm, 'existing.pem'), '--out-csr', path.join(shm, 'e.csr')]),
+        certpin(['backup-key', 'localhost', '--out-key', path.join(shm, 'l.pem'), '--out-csr', path.join(shm, 'link.csr')]),
+        certpin(['backup-key', 'localhost', '--out-key', path.join(shm, 't.pem'), '--out-csr', `${shm}/./t.pem`, '--force']),
+      ]);
+      assert.equal(fresh.code, 0, fresh.stderr);
+      assert.equal(statSync(path.join(shm, 'k.pem')).mode & 0o777, 0o600);
+      for (const r of [existing, throughLink, twice]) assert.equal(r.code, 2, r.stderr);
+      assert.equal(readFileSync(path.join(shm, 'existing.pem'), 'utf8'), 'secret\n');
+      assert.equal(readFileSync(victim, 'utf8'), 'keep me\n');
+      assert.match(twice.stderr, /are the same file|must be different files/);
+    } finally {
+      rmSync(shm, { recursive: true, force: true });
+    }
   });
 
   it('a trust bundle (more certificates than a chain, or NODE_EXTRA_CA_CERTS) is not a saved chain', async () => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -84,6 +84,17 @@ describe('pin-set cache file', () => {
       assert.equal(existsSync(`${file}.lock.takeover`), false);
     }
     assert.equal(lost, 0, `the highest document was lost in ${lost} of 40 rounds`);
+  });
+
+  it('an empty lock (its writer stopped between creating and writing it, a full disk) holds writers off for a second only', async () => {
+    const file = path.join(dir, 'empty-lock.json');
+    writeFileSync(`${file}.lock`, '');
+    const past = new Date(Date.now() - 2000);
+    utimesSync(`${file}.lock`, past, past);
+    const started = Date.now();
+    await write(file, 4);
+    assert.ok(Date.now() - started < 1000, 'taken over at once');
+    assert.equal((await readPinSetCache(file, 64 * 1024)).floor?.sequence, 4);
   });
 
   it('a lock written on another host, or in another pid namespace of this one (a container), is judged by its age alone', async () => {

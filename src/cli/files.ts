@@ -60,9 +60,11 @@ export interface OutputFile {
 export function writeOutputFiles(outputs: readonly OutputFile[], options: { force?: boolean; command?: string; inputs?: readonly string[] } = {}): void {
   const command = options.command;
   // Written as they are, never replaced: the standard streams by name (whatever they lead to: a terminal, a pipe, a
-  // file the shell redirected to), anything under /dev or /proc, and whatever a name leads to that is a device.
-  const devices = outputs.map((o) => isSpecialName(o.file) || isDevice(statOrUndefined(o.file)));
-  const identities = outputs.map((o, i) => (devices[i] ? `device ${i}` : fileIdentity(o.file)));
+  // file the shell redirected to) and a name that leads to a device, FIFO or socket. Anything else, under /dev or
+  // not, is a file like any other.
+  const devices = outputs.map((o) => writesInPlace(o.file));
+  // The standard streams may both lead to one terminal or pipe; every other name is compared by what it leads to.
+  const identities = outputs.map((o, i) => (isStandardStream(o.file) ? `stream ${i}` : fileIdentity(o.file)));
   identities.forEach((identity, i) => {
     const j = identities.findIndex((other) => other === identity);
     if (j < i) throw new UsageError(`${outputs[j]!.file} and ${outputs[i]!.file} are the same file; give each output its own name.`, command);
@@ -112,7 +114,14 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
     const failed = outputs[current]!;
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new UsageError(`${failed.file} already exists; choose another name, or pass --force to replace it.`, command);
-    const why = code === 'ENOENT' ? 'its directory does not exist' : code === 'EACCES' ? 'permission denied' : code === 'EISDIR' ? 'it is a directory' : (error as Error).message;
+    const why =
+      code === 'ENOENT' ? 'its directory does not exist'
+      : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
+      : code === 'EISDIR' ? 'it is a directory'
+      : code === 'EROFS' ? 'the file system is read-only'
+      : code === 'ENOSPC' ? 'the disk is full'
+      : code === 'EBUSY' ? 'it is a mount point (a file bind-mounted into a container?): write another name and copy it there, or replace it where it is mounted from'
+      : code ? `${code}` : (error as Error).message;
     throw new UsageError(`Cannot write ${failed.file}: ${why}.`, command);
   }
 }
@@ -127,15 +136,24 @@ export function writeOutputFile(file: string, data: string | Uint8Array, options
  * opened by name they fail when they are sockets (as a parent process's pipes often are).
  */
 function writeDevice(file: string, data: string | Uint8Array): void {
-  const standard = /^\/(?:dev\/(?:fd\/)?|proc\/self\/fd\/)(stdout|stderr|1|2)$/.exec(path.resolve(file))?.[1];
+  const standard = STANDARD_STREAM.exec(path.resolve(file))?.[1];
   if (standard !== undefined) writeFileSync(standard === 'stdout' || standard === '1' ? 1 : 2, data);
   else writeFileSync(file, data);
 }
 
-/** The standard streams by any of their names, and anything under /dev or /proc (never a place to rename into). */
-function isSpecialName(file: string): boolean {
-  const resolved = path.resolve(file);
-  return /^\/(?:dev|proc)(?:\/|$)/.test(resolved);
+const STANDARD_STREAM = /^\/(?:dev\/(?:fd\/)?|proc\/self\/fd\/)(stdout|stderr|1|2)$/;
+
+/** Whether `file` names standard output or error (`/dev/stdout`, `/dev/fd/2`, `/proc/self/fd/1`). */
+function isStandardStream(file: string): boolean {
+  return STANDARD_STREAM.test(path.resolve(file));
+}
+
+/**
+ * Whether an output is written as it is rather than as a new file renamed into place: a standard stream, or a name
+ * that leads to a device, FIFO or socket.
+ */
+export function writesInPlace(file: string): boolean {
+  return isStandardStream(file) || isDevice(statOrUndefined(file));
 }
 
 function writeTemporary(file: string, data: string | Uint8Array, mode: number, replacedMode: number | undefined): string {

@@ -82,9 +82,13 @@ async function replaceUnlessHigher(file: string, directory: string, contents: { 
   try {
     await handle.writeFile(data);
     await handle.sync();
-  } finally {
+  } catch (error) {
+    // A full disk must not fill up further with one leftover per refresh.
     await handle.close();
+    await fs.rm(temporary, { force: true });
+    throw error;
   }
+  await handle.close();
   try {
     await fs.rename(temporary, file);
   } catch (error) {
@@ -114,7 +118,11 @@ async function withLock(lock: string, work: () => Promise<void>): Promise<void> 
       await fs.writeFile(lock, token, { flag: 'wx', mode: 0o600 });
       break;
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+        // Created but not written (a full disk): an empty lock names no one and would hold every writer off.
+        if ((await lockHolder(lock))?.text === '') await fs.rm(lock, { force: true });
+        throw error;
+      }
     }
     const holder = await lockHolder(lock);
     if (holder?.stale && (await claim(takeover))) {
@@ -158,7 +166,9 @@ async function lockHolder(lock: string): Promise<{ text: string; stale: boolean 
     // A pid means something only in the pid namespace of the host that wrote it: a lock from another container
     // sharing the volume (another namespace, whatever its host name) is judged by its age alone.
     const gone = space === processSpace() && Number.isInteger(pid) && pid > 0 && !processAlive(pid);
-    return { text, stale: Date.now() - stat.mtimeMs > LOCK_STALE_MS || gone };
+    // A lock that names no one (its writer stopped between creating and writing it) is stale after a second.
+    const anonymous = !/^\S+ \d+ [0-9a-f]+\n$/.test(text) && Date.now() - stat.mtimeMs > 1000;
+    return { text, stale: Date.now() - stat.mtimeMs > LOCK_STALE_MS || gone || anonymous };
   } catch {
     return undefined;
   }

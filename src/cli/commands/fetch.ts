@@ -5,6 +5,7 @@
  * clients need.
  * @module
  */
+import { X509Certificate } from 'node:crypto';
 import { PinPolicy } from '../../index.js';
 import { probeServer } from '../../tools/index.js';
 import type { ServerProbe } from '../../tools/index.js';
@@ -144,7 +145,15 @@ function render(probe: ServerProbe, label: string, servername: string, views: Re
  */
 function savedChain(contents: string): boolean {
   // A chain is a few certificates; a trust bundle (the system's, NODE_EXTRA_CA_CERTS) holds dozens.
-  return (contents.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0) <= MAX_SAVED_CHAIN && /^(\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*-----END CERTIFICATE-----)+\s*$/.test(contents);
+  if ((contents.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0) > MAX_SAVED_CHAIN) return false;
+  if (!/^(\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*-----END CERTIFICATE-----)+\s*$/.test(contents)) return false;
+  // A served chain starts with the server's own certificate; a file that starts with a CA's (a root a policy trusts)
+  // is not one to replace with what a server sent.
+  try {
+    return !new X509Certificate(contents.slice(0, contents.indexOf('-----END CERTIFICATE-----') + 25)).ca;
+  } catch {
+    return false;
+  }
 }
 
 /** The longest chain `fetch --pem` replaces without --force (servers send 2 to 4; Node stops linking at 10). */

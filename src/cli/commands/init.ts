@@ -8,7 +8,7 @@ import { PinPolicy } from '../../index.js';
 import { describeCertificate, normalizeHost, parsePin, probeServer } from '../../tools/index.js';
 import type { ServerProbe } from '../../tools/index.js';
 import { explainFailure } from '../explain.js';
-import { readCaFiles, writeOutputFiles } from '../files.js';
+import { readCaFiles, writeOutputFiles, writesInPlace } from '../files.js';
 import { packageVersion } from '../version.js';
 import { styleFor } from '../style.js';
 import { createSigningKey } from '../signing-keys.js';
@@ -97,7 +97,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (seen.has(entry.pattern)) throw new UsageError(`${entry.pattern} is given twice; a policy has one pin set per host.`, 'init');
     seen.add(entry.pattern);
   }
-  const outDir = values.out ? path.dirname(path.resolve(values.out)) : process.cwd();
+  // CA paths are relative to where the policy is written: a file's directory, or the working directory for standard
+  // output (`--out /dev/stdout > certpin.json` too).
+  const outDir = values.out && !writesInPlace(values.out) ? path.dirname(path.resolve(values.out)) : process.cwd();
   // Relative to the policy file (as loadPolicy reads them), so the policy and its CA files move together.
   const caPaths = (values.ca ?? []).map((f) => {
     const relative = path.relative(outDir, path.resolve(f));

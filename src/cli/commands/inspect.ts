@@ -139,7 +139,7 @@ async function inspectDocument(file: string, text: string, options: { keys?: str
   }
   const style = styleFor(process.stdout);
   // A claim out of Date's range is shown as it is written (the application refuses such a document).
-  const time = (value: unknown) => (typeof value === 'number' && Number.isFinite(new Date(value * 1000).getTime()) ? new Date(value * 1000).toISOString() : `${JSON.stringify(value)} (not a time)`);
+  const time = (value: unknown) => (value === undefined ? '-' : typeof value === 'number' && Number.isFinite(new Date(value * 1000).getTime()) ? new Date(value * 1000).toISOString() : `${JSON.stringify(value)} (not a time)`);
   const exp = typeof claims.exp === 'number' && Number.isFinite(new Date(claims.exp * 1000).getTime()) ? claims.exp * 1000 : undefined;
   const days = exp === undefined ? '' : ` (${Math.floor((exp - Date.now()) / 86_400_000)} days left)`;
   const pinset = (claims.pinset ?? {}) as { hosts?: Record<string, unknown> };
