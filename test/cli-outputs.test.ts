@@ -5,13 +5,13 @@
  * its target untouched), no permission widened, and nothing left behind when one output fails.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
+import { execFileSync, spawnSync } from 'node:child_process';
+import { closeSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { certpin, repo } from './support/cli.js';
-import { backupPin, createPki, pinOf } from './support/pki.js';
+import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
 import { startHttpsServer } from './support/servers.js';
 import type { RunningServer } from './support/servers.js';
 
@@ -174,6 +174,58 @@ describe('CLI output files', () => {
     } finally {
       rmSync(shm, { recursive: true, force: true });
     }
+  });
+
+  it('a device output swapped for a symlink to a file while the command waits is refused, not written through', { skip: !existsSync('/usr/bin/mkfifo') }, async () => {
+    const fifo = at('key.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const precious = at('precious.txt');
+    writeFileSync(precious, 'precious\n');
+    const link = at('csr.out');
+    symlinkSync('/dev/null', link);
+    const running = certpin(['backup-key', 'example.com', '--out-key', fifo, '--out-csr', link]);
+    // The command has checked both outputs and blocks opening the FIFO, which has no reader yet.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    rmSync(link);
+    symlinkSync(precious, link);
+    const reader = createReadStream(fifo);
+    reader.resume();
+    const r = await running;
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /no longer leads to a device/);
+    assert.equal(readFileSync(precious, 'utf8'), 'precious\n');
+  });
+
+  it('standard output redirected to a file is that file: a key sent there and a CSR written to it are refused as one file', () => {
+    const target = at('one.pem');
+    writeFileSync(target, 'before\n');
+    const fd = openSync(target, 'a');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'backup-key', 'example.com', '--out-key', '/dev/stdout', '--out-csr', target, '--force'], { cwd: repo, stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+    closeSync(fd);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /are the same file/);
+    assert.equal(readFileSync(target, 'utf8'), 'before\n');
+  });
+
+  it('a policy\'s trust file is not a saved chain: a leaf for another name followed by roots, or a self-signed certificate', async () => {
+    const other = createPki({ hosts: ['other.test'] });
+    writeFileSync(at('trust.pem'), other.leaf.pem + other.root.pem);
+    const selfSigned = createCertificate({ commonName: 'localhost', sans: ['localhost'] });
+    writeFileSync(at('self.pem'), selfSigned.pem);
+    const results = await Promise.all(['trust.pem', 'self.pem'].map((name) => certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at(name)])));
+    for (const r of results) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /already exists; .*--force/);
+    }
+    assert.equal(readFileSync(at('trust.pem'), 'utf8'), other.leaf.pem + other.root.pem);
+    assert.equal(readFileSync(at('self.pem'), 'utf8'), selfSigned.pem);
+  });
+
+  it('a symlink that leads to standard output is written through the descriptor (a socket cannot be opened by name)', async () => {
+    symlinkSync('/dev/stdout', at('to-stdout.pem'));
+    const r = await certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('to-stdout.pem'), '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /-----BEGIN CERTIFICATE-----/);
   });
 
   it('a trust bundle (more certificates than a chain, or NODE_EXTRA_CA_CERTS) is not a saved chain', async () => {

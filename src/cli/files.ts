@@ -4,7 +4,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, linkSync, lstatSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readSync, realpathSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { readBoundedSync } from '../node/bounded-read.js';
@@ -64,7 +64,7 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
   // not, is a file like any other.
   const devices = outputs.map((o) => writesInPlace(o.file));
   // The standard streams may both lead to one terminal or pipe; every other name is compared by what it leads to.
-  const identities = outputs.map((o, i) => (isStandardStream(o.file) ? `stream ${i}` : fileIdentity(o.file)));
+  const identities = outputs.map((o, i) => (isStandardStream(o.file) ? streamIdentity(o.file, i) : fileIdentity(o.file)));
   identities.forEach((identity, i) => {
     const j = identities.findIndex((other) => other === identity);
     if (j < i) throw new UsageError(`${outputs[j]!.file} and ${outputs[i]!.file} are the same file; give each output its own name.`, command);
@@ -95,7 +95,7 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
       current = i;
       const temporary = temporaries[i];
       if (temporary === undefined) {
-        writeDevice(output.file, output.data);
+        writeDevice(output.file, output.data, command);
         return;
       }
       if (existing[i]) renameSync(temporary, output.file);
@@ -115,7 +115,8 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
     const code = (error as NodeJS.ErrnoException).code;
     if (code === 'EEXIST') throw new UsageError(`${failed.file} already exists; choose another name, or pass --force to replace it.`, command);
     const why =
-      code === 'ENOENT' ? 'its directory does not exist'
+      /^\/(?:proc|dev\/fd)\//.test(path.resolve(failed.file)) ? 'it names a file descriptor, which cannot be replaced; give the file\'s own name'
+      : code === 'ENOENT' ? 'its directory does not exist'
       : code === 'EACCES' || code === 'EPERM' ? 'permission denied'
       : code === 'EISDIR' ? 'it is a directory'
       : code === 'EROFS' ? 'the file system is read-only'
@@ -135,10 +136,57 @@ export function writeOutputFile(file: string, data: string | Uint8Array, options
  * Writes to a device or FIFO by name. Standard output and error are written through the process's own descriptors:
  * opened by name they fail when they are sockets (as a parent process's pipes often are).
  */
-function writeDevice(file: string, data: string | Uint8Array): void {
+function writeDevice(file: string, data: string | Uint8Array, command: string | undefined): void {
+  const stream = standardDescriptor(file) ?? descriptorLeadingTo(file);
+  if (stream !== undefined) {
+    writeFileSync(stream, data);
+    return;
+  }
+  // Opened without creating or truncating, then checked again: a name swapped for a symlink to a file since it was
+  // checked is refused, not written through.
+  const fd = openSync(file, constants.O_WRONLY | constants.O_NOCTTY);
+  try {
+    if (!isDevice(fstatSync(fd))) throw new UsageError(`${file} changed while certpin was writing (it no longer leads to a device); nothing was written to it.`, command);
+    writeFileSync(fd, data);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** The descriptor of standard output or error when `file` names it (`/dev/stdout`, `/proc/self/fd/2`, …). */
+function standardDescriptor(file: string): 1 | 2 | undefined {
   const standard = STANDARD_STREAM.exec(path.resolve(file))?.[1];
-  if (standard !== undefined) writeFileSync(standard === 'stdout' || standard === '1' ? 1 : 2, data);
-  else writeFileSync(file, data);
+  return standard === undefined ? undefined : standard === 'stdout' || standard === '1' ? 1 : 2;
+}
+
+/** Standard output or error when `file` leads to the same socket, pipe or terminal (opening a socket by name fails). */
+function descriptorLeadingTo(file: string): 1 | 2 | undefined {
+  const target = statOrUndefined(file);
+  if (!target) return undefined;
+  for (const fd of [1, 2] as const) {
+    try {
+      const stream = fstatSync(fd);
+      if (stream.dev === target.dev && stream.ino === target.ino) return fd;
+    } catch {
+      // Closed: not this one.
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A standard stream's identity among a command's outputs: the file it was redirected to (so that `--out-key
+ * /dev/stdout > key.pem` and `--out-csr key.pem` are one file), or its own when it is a terminal, pipe or socket (both
+ * streams may lead to one).
+ */
+function streamIdentity(file: string, index: number): string {
+  try {
+    const stat = fstatSync(standardDescriptor(file)!);
+    if (stat.isFile()) return `${stat.dev}:${stat.ino}`;
+  } catch {
+    // A closed stream: nothing to compare.
+  }
+  return `stream ${index}`;
 }
 
 const STANDARD_STREAM = /^\/(?:dev\/(?:fd\/)?|proc\/self\/fd\/)(stdout|stderr|1|2)$/;

@@ -82,12 +82,12 @@ export async function run(argv: readonly string[]): Promise<number> {
   const saved: string[] = [];
   const outputs: OutputFile[] = [];
   if (values.pem && probe.served.length) {
-    outputs.push({ file: values.pem, data: probe.served.map((c) => c.toString()).join(''), replaces: savedChain });
+    outputs.push({ file: values.pem, data: probe.served.map((c) => c.toString()).join(''), replaces: (contents: string) => savedChain(contents, servername) });
     saved.push(`Saved the ${count(probe.served.length, 'certificate')} the server sent to ${values.pem}${path.length > probe.served.length && !values['pem-path'] ? ` (the verified path has ${path.length}: --pem-path FILE saves it)` : ''}.`);
   }
   if (values['pem-path']) {
     if (!path.length) throw new UsageError(`no verified path to save in ${values['pem-path']}: ${failure?.sentence ?? 'the chain does not verify'}`, 'fetch');
-    outputs.push({ file: values['pem-path'], data: path.map((c) => c.toString()).join(''), replaces: savedChain });
+    outputs.push({ file: values['pem-path'], data: path.map((c) => c.toString()).join(''), replaces: (contents: string) => savedChain(contents, servername) });
     const fromStore = path.filter((c) => !probe.served.some((s) => s.fingerprint256 === c.fingerprint256)).length;
     saved.push(`Saved the verified path (${count(path.length, 'certificate')}, ${fromStore} of them from the trust store) to ${values['pem-path']}.`);
   }
@@ -140,17 +140,20 @@ function render(probe: ServerProbe, label: string, servername: string, views: Re
 }
 
 /**
- * A file that holds certificates and nothing else (a chain saved before) may be replaced by the new chain without
- * --force; a bundle with a key in it (haproxy's cert+key files) may not.
+ * Whether an existing file is a chain `fetch` saved before for this server, to be replaced without --force: at most
+ * {@link MAX_SAVED_CHAIN} certificates and nothing else, the first one the server's own (not a CA's, valid for
+ * `servername`), and none self-signed. A trust file (a root or a self-signed certificate a policy's `ca` names, a
+ * bundle, an haproxy cert+key file) is never replaced with what a possibly hostile server sent.
  */
-function savedChain(contents: string): boolean {
-  // A chain is a few certificates; a trust bundle (the system's, NODE_EXTRA_CA_CERTS) holds dozens.
-  if ((contents.match(/-----BEGIN CERTIFICATE-----/g)?.length ?? 0) > MAX_SAVED_CHAIN) return false;
+function savedChain(contents: string, servername: string): boolean {
+  const blocks = contents.match(/-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0 || blocks.length > MAX_SAVED_CHAIN) return false;
   if (!/^(\s*-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*-----END CERTIFICATE-----)+\s*$/.test(contents)) return false;
-  // A served chain starts with the server's own certificate; a file that starts with a CA's (a root a policy trusts)
-  // is not one to replace with what a server sent.
   try {
-    return !new X509Certificate(contents.slice(0, contents.indexOf('-----END CERTIFICATE-----') + 25)).ca;
+    const certificates = blocks.map((pem) => new X509Certificate(pem));
+    const leaf = certificates[0]!;
+    if (leaf.ca || leaf.checkHost(servername) === undefined && leaf.checkIP(servername) === undefined) return false;
+    return certificates.every((c) => !(c.subject === c.issuer && c.verify(c.publicKey)));
   } catch {
     return false;
   }
