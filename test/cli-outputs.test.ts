@@ -177,13 +177,13 @@ describe('CLI output files', () => {
   });
 
   it('a device output swapped for a symlink to a file while the command waits is refused, not written through', { skip: !existsSync('/usr/bin/mkfifo') }, async () => {
-    const fifo = at('key.fifo');
+    const fifo = at('served.fifo');
     execFileSync('mkfifo', [fifo]);
     const precious = at('precious.txt');
     writeFileSync(precious, 'precious\n');
-    const link = at('csr.out');
+    const link = at('path.out');
     symlinkSync('/dev/null', link);
-    const running = certpin(['backup-key', 'example.com', '--out-key', fifo, '--out-csr', link]);
+    const running = certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', fifo, '--pem-path', link, '--force']);
     // The command has checked both outputs and blocks opening the FIFO, which has no reader yet.
     await new Promise((resolve) => setTimeout(resolve, 3000));
     rmSync(link);
@@ -194,6 +194,30 @@ describe('CLI output files', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /no longer leads to a device/);
     assert.equal(readFileSync(precious, 'utf8'), 'precious\n');
+  });
+
+  it('a private key never goes to a FIFO or device at its name (another user\'s FIFO, a link to /dev/null), even with --force; to standard output redirected to a file, that file is made 0600', { skip: !existsSync('/usr/bin/mkfifo') }, async () => {
+    execFileSync('mkfifo', ['-m', '666', at('trap.pem')]);
+    symlinkSync('/dev/null', at('void.pem'));
+    const results = await Promise.all([
+      certpin(['backup-key', 'localhost', '--out-key', at('trap.pem'), '--out-csr', at('trap.csr')]),
+      certpin(['signing-key', '--out-key', at('void.pem'), '--force']),
+    ]);
+    for (const r of results) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /a private key is written only to a regular file or standard output/);
+      assert.equal(r.stdout, '');
+    }
+    assert.equal(existsSync(at('trap.csr')), false, 'nothing written');
+    const target = at('redirected.key');
+    writeFileSync(target, '');
+    chmodSync(target, 0o644);
+    const fd = openSync(target, 'a');
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'signing-key', '--out-key', '/dev/stdout', '--out-jwks', at('redirected.jwks')], { cwd: repo, stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+    closeSync(fd);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(readFileSync(target, 'utf8'), /BEGIN PRIVATE KEY/);
+    assert.equal(statSync(target).mode & 0o777, 0o600);
   });
 
   it('standard output redirected to a file is that file: a key sent there and a CSR written to it are refused as one file', () => {
@@ -223,7 +247,9 @@ describe('CLI output files', () => {
 
   it('a symlink that leads to standard output is written through the descriptor (a socket cannot be opened by name)', async () => {
     symlinkSync('/dev/stdout', at('to-stdout.pem'));
-    const r = await certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('to-stdout.pem'), '--json']);
+    const refused = await certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('to-stdout.pem'), '--json']);
+    assert.equal(refused.code, 2, 'a name that leads to a device is written to only with --force');
+    const r = await certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('to-stdout.pem'), '--json', '--force']);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /-----BEGIN CERTIFICATE-----/);
   });

@@ -73,7 +73,14 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
   const existing = outputs.map((o) => lstatOrUndefined(o.file));
   outputs.forEach((output, i) => {
     const stat = existing[i];
-    if (!stat || devices[i]) return;
+    if (!stat || isStandardStream(output.file)) return;
+    if (devices[i]) {
+      // A FIFO or device at a key's name (another user's FIFO in a shared directory, a link to /dev/null) would take
+      // the key where no one asked it to go: a private key goes to a regular file or a standard stream only.
+      if (!((output.mode ?? 0o644) & 0o077)) throw new UsageError(`${output.file} leads to a device, FIFO or socket; a private key is written only to a regular file or standard output.`, command);
+      if (options.force) return;
+      throw new UsageError(`${output.file} already exists (it leads to a device, FIFO or socket); pass --force to write to it.`, command);
+    }
     if (statOrUndefined(output.file)?.isDirectory()) throw new UsageError(`Cannot write ${output.file}: it is a directory.`, command);
     if (options.force) return;
     // A file the command reads (its --ca bundle) is never taken for its own earlier output.
@@ -95,7 +102,7 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
       current = i;
       const temporary = temporaries[i];
       if (temporary === undefined) {
-        writeDevice(output.file, output.data, command);
+        writeDevice(output.file, output.data, command, (output.mode ?? 0o644) & 0o077 ? undefined : output.mode);
         return;
       }
       if (existing[i]) renameSync(temporary, output.file);
@@ -136,9 +143,12 @@ export function writeOutputFile(file: string, data: string | Uint8Array, options
  * Writes to a device or FIFO by name. Standard output and error are written through the process's own descriptors:
  * opened by name they fail when they are sockets (as a parent process's pipes often are).
  */
-function writeDevice(file: string, data: string | Uint8Array, command: string | undefined): void {
+function writeDevice(file: string, data: string | Uint8Array, command: string | undefined, privateMode: number | undefined): void {
   const stream = standardDescriptor(file) ?? descriptorLeadingTo(file);
   if (stream !== undefined) {
+    // A private key sent to standard output that the shell redirected to a file: that file gets the key's mode.
+    const target = fstatSync(stream);
+    if (privateMode !== undefined && target.isFile() && target.mode & 0o077) fchmodSync(stream, target.mode & privateMode);
     writeFileSync(stream, data);
     return;
   }
