@@ -53,8 +53,9 @@ export interface OutputFile {
  * Writes the files of one command, each through a new file in its directory (created exclusively, so that no one
  * can have it open beforehand) renamed into place, which replaces a symlink rather than writing through it. Refuses,
  * before writing anything: two outputs that are the same file (a key written over the policy it signs), and an
- * existing file unless `force` (or the output's `replaces` recognises it). A device or FIFO, and any name under /dev or
- * /proc (`/dev/stdout`, whatever it leads to), is written as it is. When one output cannot be written, the new files already written for this command are removed again.
+ * existing file unless `force` (or the output's `replaces` recognises it). The standard streams are written as they
+ * are; a name that leads to a device, FIFO or socket only with `force`, and never with a private key. When one output
+ * cannot be written, the new files already written for this command are removed again.
  * @throws {UsageError} naming the file and what to do.
  */
 export function writeOutputFiles(outputs: readonly OutputFile[], options: { force?: boolean; command?: string; inputs?: readonly string[] } = {}): void {
@@ -77,7 +78,7 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
     if (devices[i]) {
       // A FIFO or device at a key's name (another user's FIFO in a shared directory, a link to /dev/null) would take
       // the key where no one asked it to go: a private key goes to a regular file or a standard stream only.
-      if (!((output.mode ?? 0o644) & 0o077)) throw new UsageError(`${output.file} leads to a device, FIFO or socket; a private key is written only to a regular file or standard output.`, command);
+      if (isPrivate(output)) throw new UsageError(`${output.file} leads to a device, FIFO or socket; a private key is written only to a regular file or standard output.`, command);
       if (options.force) return;
       throw new UsageError(`${output.file} already exists (it leads to a device, FIFO or socket); pass --force to write to it.`, command);
     }
@@ -102,7 +103,7 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
       current = i;
       const temporary = temporaries[i];
       if (temporary === undefined) {
-        writeDevice(output.file, output.data, command, (output.mode ?? 0o644) & 0o077 ? undefined : output.mode);
+        writeDevice(output.file, output.data, command, isPrivate(output) ? output.mode : undefined);
         return;
       }
       if (existing[i]) renameSync(temporary, output.file);
@@ -132,6 +133,11 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
       : code ? `${code}` : (error as Error).message;
     throw new UsageError(`Cannot write ${failed.file}: ${why}.`, command);
   }
+}
+
+/** Whether an output is for its owner alone (a private key: mode 0600 or narrower). */
+function isPrivate(output: OutputFile): boolean {
+  return ((output.mode ?? 0o644) & 0o077) === 0;
 }
 
 /** {@link writeOutputFiles} for one file. */

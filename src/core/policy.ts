@@ -320,11 +320,13 @@ export class PinPolicy implements PolicyHolder {
     if (pattern.text !== '*') {
       if (includeSubdomains && pattern.type !== 'exact') throw new PolicyError(`${at}.includeSubdomains`, 'only applies to an exact host; use "**." for a wildcard of any depth');
       if (includeSubdomains && isIpLiteral(pattern.base)) throw new PolicyError(`${at}.includeSubdomains`, 'does not apply to an IP address');
-      if ((pattern.type !== 'exact' || includeSubdomains) && (!pattern.base.includes('.') || isPublicSuffix(pattern.base))) {
-        throw new PolicyError(at, `"${pattern.base}" is a public suffix; a pattern that covers every domain under it is refused. Pin your own domain.`);
-      }
-      if ((pattern.type !== 'exact' || includeSubdomains) && hasPublicSuffixChildren(pattern.base)) {
-        throw new PolicyError(at, `every name one label below "${pattern.base}" is a public suffix; a pattern that covers every domain under them is refused. Pin your own domain.`);
+      if (pattern.type !== 'exact' || includeSubdomains) {
+        if (!pattern.base.includes('.') || isPublicSuffix(pattern.base)) {
+          throw new PolicyError(at, `"${pattern.base}" is a public suffix; a pattern that covers every domain under it is refused. Pin your own domain.`);
+        }
+        if (hasPublicSuffixChildren(pattern.base)) {
+          throw new PolicyError(at, `every name one label below "${pattern.base}" is a public suffix; a pattern that covers every domain under them is refused. Pin your own domain.`);
+        }
       }
     }
     const rule: HostRule = Object.freeze({

@@ -69,10 +69,12 @@ export function probeServer(policy: PinPolicy | PolicyHolder, target: ProbeTarge
     let alpnProtocol: string | undefined;
     let settled = false;
     let socket: tls.TLSSocket;
+    let grace: NodeJS.Timeout | undefined;
     const finish = (error: Error | undefined) => {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      clearTimeout(grace);
       socket.destroy();
       const served = servedDer.flatMap((der, index) => {
         try {
@@ -129,8 +131,7 @@ export function probeServer(policy: PinPolicy | PolicyHolder, target: ProbeTarge
       socket.once('session', settle);
       socket.once('data', settle);
       socket.resume();
-      const grace = setTimeout(settle, Math.max(50, Math.min(performance.now() - started, 1000)));
-      grace.unref();
+      grace = setTimeout(settle, Math.max(50, Math.min(performance.now() - started, 1000)));
     });
     socket.once('error', (error) => finish(error));
     socket.once('close', () => finish(handshakeDone ? undefined : new Error(`the connection to ${target.host}:${target.port} closed during the handshake`)));

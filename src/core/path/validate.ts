@@ -23,7 +23,7 @@
  * across calls); past a cap the answer is `work-limit`, a refusal.
  * @module
  */
-import { bytesEqual } from '../x509/index.js';
+import { keyIdentifiersAgree } from '../x509/index.js';
 import type { CertificateFacts } from '../x509/index.js';
 import { IssuerIndex } from './issuer-index.js';
 import type { TrustAnchorIndex } from './issuer-index.js';
@@ -382,6 +382,5 @@ class PathSearch {
  */
 function mayHaveIssued(unreadable: UnreadableCertificate, subject: CertificateFacts): boolean {
   if (unreadable.name !== undefined && unreadable.name !== subject.issuer.key) return false;
-  const wanted = subject.authorityKeyId?.keyIdentifier;
-  return !(wanted && unreadable.keyId && !bytesEqual(wanted, unreadable.keyId));
+  return keyIdentifiersAgree(subject.authorityKeyId?.keyIdentifier, unreadable.keyId);
 }

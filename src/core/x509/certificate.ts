@@ -248,11 +248,19 @@ export function bytesEqual(a: Uint8Array, b: Uint8Array): boolean {
 export function authorityKeyIdMatches(issuer: CertificateFacts, subject: CertificateFacts): boolean {
   const akid = subject.authorityKeyId;
   if (!akid) return true;
-  if (akid.keyIdentifier && issuer.subjectKeyId && !bytesEqual(akid.keyIdentifier, issuer.subjectKeyId)) return false;
+  if (!keyIdentifiersAgree(akid.keyIdentifier, issuer.subjectKeyId)) return false;
   if (akid.serial && !bytesEqual(akid.serial, issuer.serial)) return false;
   const directory = akid.authorityCertIssuer?.find((n) => n.type === 'directoryName');
   if (directory && directory.type === 'directoryName' && directory.name.key !== issuer.issuer.key) return false;
   return true;
+}
+
+/**
+ * Whether an authority key identifier and an issuer's subject key identifier agree (X509_check_akid): only two
+ * that are both present and differ rule the issuer out.
+ */
+export function keyIdentifiersAgree(authorityKeyId: Uint8Array | undefined, subjectKeyId: Uint8Array | undefined): boolean {
+  return !authorityKeyId || !subjectKeyId || bytesEqual(authorityKeyId, subjectKeyId);
 }
 
 /** OpenSSL's check_sig_alg_match: the subject's signature algorithm is one the issuer's key makes. */

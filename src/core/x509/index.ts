@@ -3,7 +3,7 @@
  * needs, cached by SHA-256. Pure: no file system, no sockets.
  * @module
  */
-export { readCertificate, subjectNameDer, authorityKeyIdMatches, signatureAlgorithmFits, bytesEqual, MAX_CERTIFICATE_BYTES } from './certificate.js';
+export { readCertificate, subjectNameDer, authorityKeyIdMatches, keyIdentifiersAgree, signatureAlgorithmFits, bytesEqual, MAX_CERTIFICATE_BYTES } from './certificate.js';
 export type { CertificateFacts, CertificateReadFailure, CertificateReadResult } from './certificate.js';
 export { certificateFacts, clearCertificateFactsCache, normaliseDigest } from './facts-cache.js';
 export { EKU, EXTENSION, KEY_USAGE, SUPPORTED_CRITICAL } from './extensions.js';
