@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -93,10 +94,12 @@ describe('CLI output files', () => {
     const policy = at('policy.json');
     writeFileSync(policy, JSON.stringify({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: at('root.pem') }));
     const before = readFileSync(policy, 'utf8');
-    const overPolicy = await certpin(['verify', policy, '--port', String(server.port), '--svg', policy, '--no-progress']);
-    assert.equal(overPolicy.code, 2, overPolicy.stderr);
-    assert.match(overPolicy.stderr, /policy\.json already exists; .*--force/);
-    assert.equal(readFileSync(policy, 'utf8'), before, 'the policy is intact');
+    for (const force of [[], ['--force']]) {
+      const overPolicy = await certpin(['verify', policy, '--port', String(server.port), '--svg', policy, '--no-progress', ...force]);
+      assert.equal(overPolicy.code, 2, overPolicy.stderr);
+      assert.match(overPolicy.stderr, /policy\.json is also read by this command; write to another name \(not even --force/);
+      assert.equal(readFileSync(policy, 'utf8'), before, 'the policy is intact');
+    }
 
     for (let run = 0; run < 2; run++) {
       const report = await certpin(['verify', policy, '--port', String(server.port), '--svg', at('report.svg'), '--html', at('report.html'), '--no-progress']);
@@ -115,7 +118,14 @@ describe('CLI output files', () => {
       const saved = await certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('served.pem')]);
       assert.equal(saved.code, 0, `run ${run}: ${saved.stderr}`);
     }
-    assert.match(readFileSync(at('served.pem'), 'utf8'), /^-----BEGIN CERTIFICATE-----/);
+    const saved = readFileSync(at('served.pem'), 'utf8');
+    assert.match(saved, new RegExp(`^Saved by certpin fetch from localhost:${server.port} \\(server name localhost\\) on [0-9T:-]+Z: the certificates the server sent, in its order\\.\\n-----BEGIN CERTIFICATE-----`));
+    // The first line is text before the first PEM block (RFC 7468), which PEM readers skip.
+    assert.match(execFileSync('openssl', ['x509', '-in', at('served.pem'), '-noout', '-subject'], { encoding: 'utf8' }), /CN ?= ?localhost/);
+    assert.equal(new X509Certificate(saved).subject, pki.leaf.cert.subject);
+    const inspected = await certpin(['inspect', at('served.pem')]);
+    assert.equal(inspected.code, 0, inspected.stderr);
+    assert.match(inspected.stdout, /2 certificates/);
     assert.deepEqual(tempFiles(), []);
   });
 
@@ -126,10 +136,10 @@ describe('CLI output files', () => {
       certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('bundle.pem')]),
       certpin(['fetch', `localhost:${server.port}`, '--ca', at('ca-copy.pem'), '--pem', at('ca-copy.pem')]),
     ]);
-    for (const r of [bundle, ownInput]) {
-      assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, /already exists; .*--force/);
-    }
+    assert.equal(bundle.code, 2, bundle.stderr);
+    assert.match(bundle.stderr, /already exists; .*--force/);
+    assert.equal(ownInput.code, 2, ownInput.stderr);
+    assert.match(ownInput.stderr, /is also read by this command/);
     assert.match(readFileSync(at('bundle.pem'), 'utf8'), /PRIVATE KEY/);
     assert.equal(readFileSync(at('ca-copy.pem'), 'utf8'), pki.root.pem);
   });
@@ -192,11 +202,11 @@ describe('CLI output files', () => {
     reader.resume();
     const r = await running;
     assert.equal(r.code, 2, r.stderr);
-    assert.match(r.stderr, /no longer leads to a device/);
+    assert.match(r.stderr, /no longer leads to the device it led to/);
     assert.equal(readFileSync(precious, 'utf8'), 'precious\n');
   });
 
-  it('a private key never goes to a FIFO or device at its name (another user\'s FIFO, a link to /dev/null), even with --force; to standard output redirected to a file, that file is made 0600', { skip: !existsSync('/usr/bin/mkfifo') }, async () => {
+  it('a private key never goes to a FIFO or device at its name (another user\'s FIFO, a link to /dev/null), even with --force; to standard output redirected to a file only when that file is its owner\'s alone', { skip: !existsSync('/usr/bin/mkfifo') }, async () => {
     execFileSync('mkfifo', ['-m', '666', at('trap.pem')]);
     symlinkSync('/dev/null', at('void.pem'));
     const results = await Promise.all([
@@ -209,15 +219,30 @@ describe('CLI output files', () => {
       assert.equal(r.stdout, '');
     }
     assert.equal(existsSync(at('trap.csr')), false, 'nothing written');
+    // The shell made the file 0644 before certpin started: another process may hold it open already, and chmod would
+    // not take that descriptor back.
     const target = at('redirected.key');
     writeFileSync(target, '');
     chmodSync(target, 0o644);
-    const fd = openSync(target, 'a');
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'signing-key', '--out-key', '/dev/stdout', '--out-jwks', at('redirected.jwks')], { cwd: repo, stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
-    closeSync(fd);
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(readFileSync(target, 'utf8'), /BEGIN PRIVATE KEY/);
-    assert.equal(statSync(target).mode & 0o777, 0o600);
+    const early = openSync(target, 'r');
+    const toStdout = (file: string) => {
+      const fd = openSync(file, 'a');
+      const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'signing-key', '--out-key', '/dev/stdout', '--out-jwks', `${file}.jwks`], { cwd: repo, stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+      closeSync(fd);
+      return r;
+    };
+    const refused = toStdout(target);
+    assert.equal(refused.status, 2, refused.stderr);
+    assert.match(refused.stderr, /leads to a file others can read \(mode 0644\).*umask 077/);
+    const buffer = Buffer.alloc(4096);
+    assert.equal(readSync(early, buffer, 0, buffer.length, 0), 0, 'the early reader sees no key');
+    closeSync(early);
+    assert.equal(existsSync(`${target}.jwks`), false, 'nothing written');
+    const privateFile = at('private-redirect.key');
+    writeFileSync(privateFile, '', { mode: 0o600 });
+    const accepted = toStdout(privateFile);
+    assert.equal(accepted.status, 0, accepted.stderr);
+    assert.match(readFileSync(privateFile, 'utf8'), /BEGIN PRIVATE KEY/);
   });
 
   it('standard output redirected to a file is that file: a key sent there and a CSR written to it are refused as one file', () => {
@@ -262,10 +287,10 @@ describe('CLI output files', () => {
       certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('bundle-of-12.pem')]),
       certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('extra-ca.pem')], { env: { NODE_EXTRA_CA_CERTS: at('extra-ca.pem') } }),
     ]);
-    for (const r of [bundle, extra]) {
-      assert.equal(r.code, 2, r.stderr);
-      assert.match(r.stderr, /already exists; .*--force/);
-    }
+    assert.equal(bundle.code, 2, bundle.stderr);
+    assert.match(bundle.stderr, /already exists; .*--force/);
+    assert.equal(extra.code, 2, extra.stderr);
+    assert.match(extra.stderr, /is also read by this command/);
     assert.equal(readFileSync(at('bundle-of-12.pem'), 'utf8'), many);
     assert.equal(readFileSync(at('extra-ca.pem'), 'utf8'), pki.root.pem);
   });
@@ -280,5 +305,180 @@ describe('CLI output files', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stderr, /a-directory: it is a directory/);
     assert.equal(readFileSync(at('kept.key'), 'utf8'), 'the old key\n');
+  });
+});
+
+describe('CLI output files: all or nothing, and only where the user pointed', () => {
+  const init = (...args: string[]) => certpin(['init', `localhost:${server.port}`, '--ca', at('root.pem'), '--backup-pin', backupPin(), ...args]);
+
+  it('init --force replaces the policy, never a signing key or a JWKS already there; a key sent to a stream needs --jwks', async () => {
+    writeFileSync(at('kept-signing.key'), 'the signing key in use\n', { mode: 0o600 });
+    writeFileSync(at('kept-keys.json'), '{"keys":[]}\n');
+    writeFileSync(at('init-policy.json'), '{}\n');
+    const inDev = existsSync('/dev/certpin-keys.json');
+    const [overKey, overJwks, toStream] = await Promise.all([
+      init('--out', at('init-policy.json'), '--force', '--signing-key', at('kept-signing.key'), '--jwks', at('new-keys.json')),
+      init('--out', at('init-policy.json'), '--force', '--signing-key', at('new-signing.key'), '--jwks', at('kept-keys.json')),
+      init('--out', at('stream-policy.json'), '--signing-key', '/dev/stdout'),
+    ]);
+    assert.equal(overKey.code, 2, overKey.stderr);
+    assert.match(overKey.stderr, /kept-signing\.key already exists; init makes a new signing key and never replaces one \(not even with --force\)/);
+    assert.equal(overJwks.code, 2, overJwks.stderr);
+    assert.match(overJwks.stderr, /kept-keys\.json already exists; init never replaces a JWKS/);
+    assert.equal(toStream.code, 2, toStream.stderr);
+    assert.match(toStream.stderr, /--signing-key \/dev\/stdout is not a file in a directory: name the JWKS file too \(--jwks FILE\)/);
+    assert.equal(toStream.stdout, '', 'no key printed');
+    assert.equal(existsSync('/dev/certpin-keys.json'), inDev, 'nothing written under /dev');
+    assert.equal(readFileSync(at('kept-signing.key'), 'utf8'), 'the signing key in use\n');
+    assert.equal(readFileSync(at('kept-keys.json'), 'utf8'), '{"keys":[]}\n');
+    assert.equal(readFileSync(at('init-policy.json'), 'utf8'), '{}\n', 'the policy is not written either');
+    for (const name of ['new-keys.json', 'new-signing.key', 'stream-policy.json']) assert.equal(existsSync(at(name)), false, name);
+  });
+
+  it("sign and inspect never write over their own input, not even with --force", async () => {
+    await certpin(['signing-key', '--out-key', at('input-signing.key')]);
+    const key = readFileSync(at('input-signing.key'), 'utf8');
+    writeFileSync(at('sign-policy.json'), JSON.stringify({ hosts: { 'api.example.com': [pinOf(pki.intermediate), backupPin()] } }));
+    writeFileSync(at('input.pem'), pki.root.pem);
+    const [overKey, overPolicy, overCertificate] = await Promise.all([
+      certpin(['sign', at('sign-policy.json'), '--key', at('input-signing.key'), '--aud', 'app', '--out', at('input-signing.key'), '--force']),
+      certpin(['sign', at('sign-policy.json'), '--key', at('input-signing.key'), '--aud', 'app', '--out', `${dir}/./sign-policy.json`, '--force']),
+      certpin(['inspect', at('input.pem'), '--der', '--out', at('input.pem'), '--force']),
+    ]);
+    for (const r of [overKey, overPolicy, overCertificate]) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /read by this command; write to another name \(not even --force replaces a command's input\)/);
+    }
+    assert.equal(readFileSync(at('input-signing.key'), 'utf8'), key);
+    assert.equal(readFileSync(at('input.pem'), 'utf8'), pki.root.pem);
+  });
+
+  it('when a later output fails, a file replaced under --force is put back and a new one removed', { skip: !existsSync('/dev/full') }, async () => {
+    // /dev/full refuses every write: streams and devices are written last, after the files.
+    writeFileSync(at('replaced-backup.pem'), 'the previous backup key\n', { mode: 0o600 });
+    const [replacing, creating] = await Promise.all([
+      certpin(['backup-key', 'localhost', '--out-key', at('replaced-backup.pem'), '--out-csr', '/dev/full', '--force']),
+      certpin(['backup-key', 'localhost', '--out-key', at('created-backup.pem'), '--out-csr', '/dev/full', '--force']),
+    ]);
+    for (const r of [replacing, creating]) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /Cannot write \/dev\/full: the disk is full/);
+      assert.equal(r.stdout, '', 'no pin printed for a key that was not kept');
+    }
+    assert.equal(readFileSync(at('replaced-backup.pem'), 'utf8'), 'the previous backup key\n');
+    assert.equal(statSync(at('replaced-backup.pem')).mode & 0o777, 0o600);
+    assert.equal(existsSync(at('created-backup.pem')), false);
+    assert.deepEqual(tempFiles(), []);
+  });
+
+  it('a FIFO output is opened before any file is made: while it waits for its reader, nothing of the command is on disk', { skip: !existsSync('/usr/bin/mkfifo') }, async () => {
+    const fifo = at('waiting.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const child = spawnSync('sh', ['-c', `"$0" --import tsx "$@" & pid=$!; sleep 2; ls -a "${dir}" > "${at('while-waiting.txt')}"; kill $pid; wait $pid`, process.execPath, path.join(repo, 'src/cli/main.ts'), 'signing-key', '--out-key', at('waiting.key'), '--out-jwks', fifo, '--force'], { cwd: repo, encoding: 'utf8' });
+    assert.notEqual(child.status, 0);
+    const seen = readFileSync(at('while-waiting.txt'), 'utf8').split('\n');
+    assert.equal(seen.includes('waiting.key'), false, 'the key is not written before the FIFO is open');
+    assert.deepEqual(seen.filter((name) => name.endsWith('.tmp')), [], 'no temporary file either');
+    assert.equal(existsSync(at('waiting.key')), false);
+  });
+
+  it('a device output swapped for another device while the command waits is refused', { skip: !existsSync('/usr/bin/mkfifo') }, async () => {
+    const fifo = at('first.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const link = at('second.out');
+    symlinkSync('/dev/null', link);
+    const running = certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', fifo, '--pem-path', link, '--force']);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    rmSync(link);
+    symlinkSync('/dev/zero', link);
+    const reader = createReadStream(fifo);
+    reader.resume();
+    const r = await running;
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /second\.out changed while certpin was writing/);
+  });
+
+  it('a chain is replaced without --force only when fetch saved it: a renewed chain not yet deployed is kept, and so is a large file', async () => {
+    const renewed = pki.leaf.pem + pki.intermediate.pem;
+    writeFileSync(at('fullchain.pem'), renewed);
+    const marked = (await certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('marked.pem')])).code;
+    assert.equal(marked, 0);
+    writeFileSync(at('large.pem'), readFileSync(at('marked.pem'), 'utf8') + '\n'.repeat(1024 * 1024) + 'other data\n');
+    const [unmarked, large] = await Promise.all([
+      certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('fullchain.pem')]),
+      certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('large.pem')]),
+    ]);
+    for (const r of [unmarked, large]) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /already exists; choose another name, or pass --force/);
+    }
+    assert.equal(readFileSync(at('fullchain.pem'), 'utf8'), renewed);
+    assert.match(readFileSync(at('large.pem'), 'utf8'), /other data\n$/);
+  });
+
+  it('a name is written in the directory the kernel finds for it (a symlink before ".."), and names that cannot be a file are refused plainly', async () => {
+    // /dev/shm is another file system than the test directory: a temporary file made where the name reads as text
+    // (here) could not be renamed there.
+    const elsewhere = mkdtempSync(existsSync('/dev/shm') ? '/dev/shm/certpin-dots-' : path.join(tmpdir(), 'certpin-dots-'));
+    try {
+      mkdirSync(path.join(elsewhere, 'sub'));
+      symlinkSync(path.join(elsewhere, 'sub'), at('sub'));
+      const r = await certpin(['backup-key', 'localhost', '--out-key', 'sub/../dotted.pem', '--out-csr', 'sub/../dotted.csr'], { cwd: dir });
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(existsSync(path.join(elsewhere, 'dotted.pem')), true, 'where the kernel resolves sub/..');
+      assert.equal(existsSync(at('dotted.pem')), false);
+      assert.deepEqual(tempFiles(), []);
+      const [empty, slash] = await Promise.all([
+        certpin(['signing-key', '--out-key', ''], { cwd: dir }),
+        certpin(['signing-key', '--out-key', 'new-dir/'], { cwd: dir }),
+      ]);
+      assert.equal(empty.code, 2);
+      assert.match(empty.stderr, /an output file name is empty/);
+      assert.equal(slash.code, 2);
+      assert.match(slash.stderr, /Cannot write new-dir\/: a file name cannot end with "\/"/);
+      assert.deepEqual(readdirSync(path.dirname(dir)).filter((name) => name.startsWith('.certpin-')), [], 'nothing made in the parent directory');
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
+  });
+
+  it("another user's file in a shared directory, or a directory that cannot be written, is refused before anything is written", { skip: process.getuid?.() !== 0 || !existsSync('/usr/sbin/runuser') }, () => {
+    // Run as nobody: root may write anywhere. rename() would fail only after the key was in place.
+    const shared = mkdtempSync(path.join(tmpdir(), 'certpin-shared-'));
+    try {
+      chmodSync(shared, 0o755);
+      mkdirSync(path.join(shared, 'sticky'), { mode: 0o1777 });
+      chmodSync(path.join(shared, 'sticky'), 0o1777);
+      writeFileSync(path.join(shared, 'sticky', 'theirs.csr'), 'root\'s file\n', { mode: 0o666 });
+      chmodSync(path.join(shared, 'sticky', 'theirs.csr'), 0o666);
+      mkdirSync(path.join(shared, 'read-only'), { mode: 0o555 });
+      const asNobody = (cwd: string, args: string[]) =>
+        spawnSync('runuser', ['-u', 'nobody', '--', process.execPath, '--import', import.meta.resolve('tsx'), path.join(repo, 'src/cli/main.ts'), ...args], { cwd, encoding: 'utf8' });
+      const sticky = asNobody(path.join(shared, 'sticky'), ['backup-key', 'localhost', '--out-key', 'mine.pem', '--out-csr', 'theirs.csr', '--force']);
+      assert.equal(sticky.status, 2, sticky.stderr);
+      assert.match(sticky.stderr, /Cannot write theirs\.csr: it belongs to another user in a shared directory/);
+      assert.equal(existsSync(path.join(shared, 'sticky', 'mine.pem')), false, 'no key left behind');
+      assert.equal(readFileSync(path.join(shared, 'sticky', 'theirs.csr'), 'utf8'), 'root\'s file\n');
+      const readOnly = asNobody(path.join(shared, 'read-only'), ['signing-key', '--out-key', 'k.pem']);
+      assert.equal(readOnly.status, 2, readOnly.stderr);
+      assert.match(readOnly.stderr, /Cannot write k\.pem: its directory \(\.\) is not writable/);
+    } finally {
+      rmSync(shared, { recursive: true, force: true });
+    }
+  });
+
+  it('a file system without hard links (FAT on a USB stick) still gets new files, created exclusively', { skip: !existsSync('/usr/bin/cc') }, async () => {
+    const shim = path.join(dir, 'nolink');
+    writeFileSync(`${shim}.c`, '#include <errno.h>\nint link(const char *a, const char *b) { (void)a; (void)b; errno = EPERM; return -1; }\nint linkat(int fa, const char *a, int fb, const char *b, int flags) { (void)fa; (void)a; (void)fb; (void)b; (void)flags; errno = EPERM; return -1; }\n');
+    execFileSync('cc', ['-shared', '-fPIC', '-o', `${shim}.so`, `${shim}.c`]);
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'backup-key', 'localhost', '--out-key', at('fat.pem'), '--out-csr', at('fat.csr')], {
+      cwd: repo,
+      encoding: 'utf8',
+      env: { ...process.env, LD_PRELOAD: `${shim}.so` },
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(readFileSync(at('fat.pem'), 'utf8'), /BEGIN PRIVATE KEY/);
+    assert.equal(statSync(at('fat.pem')).mode & 0o777, 0o600);
+    assert.deepEqual(tempFiles(), []);
   });
 });

@@ -117,12 +117,28 @@ export async function run(argv: readonly string[]): Promise<number> {
   };
   const text = `${JSON.stringify(document, null, 2)}\n`;
   const signingKeyFile = values['signing-key'];
+  // The JWKS goes beside the key by default; a key sent to a stream or device has no "beside".
+  if (signingKeyFile && values.jwks === undefined && writesInPlace(signingKeyFile)) {
+    throw new UsageError(`--signing-key ${signingKeyFile} is not a file in a directory: name the JWKS file too (--jwks FILE).`, 'init');
+  }
   const jwksFile = values.jwks ?? (signingKeyFile ? path.join(path.dirname(signingKeyFile), 'certpin-keys.json') : undefined);
   const policyOutput = values.out ? [{ file: values.out, data: text }] : [];
   const force = values.force === true;
   // The policy and the signing setup are written together: a clash between them (one file named twice) or an
   // existing file stops the command before anything is written.
-  const signing = signingKeyFile ? createSigningKey({ type: 'ed25519', keyFile: signingKeyFile, jwksFile, force, command: 'init', alongside: policyOutput }) : undefined;
+  const signing = signingKeyFile ? createSigningKey({
+        type: 'ed25519',
+        keyFile: signingKeyFile,
+        jwksFile,
+        force,
+        command: 'init',
+        alongside: policyOutput,
+        // --force is for the policy: a signing key there may sign what clients already trust, a JWKS list their keys.
+        neverReplaces: {
+          key: 'init makes a new signing key and never replaces one (not even with --force): to keep this one, leave out --signing-key; to make a new one, run certpin signing-key --force.',
+          jwks: 'init never replaces a JWKS (not even with --force): it may list keys clients need. Name another with --jwks FILE.',
+        },
+      }) : undefined;
   if (!signing && policyOutput.length) writeOutputFiles(policyOutput, { force, command: 'init' });
   if (!values.out) process.stdout.write(text);
 

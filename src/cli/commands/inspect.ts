@@ -72,7 +72,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   });
   const all = files.flatMap((f) => f.certificates);
 
-  if (values.pem || values.der) return convert(all, values.der ? 'der' : 'pem', values.out, values.force === true);
+  if (values.pem || values.der) return convert(all, values.der ? 'der' : 'pem', values.out, values.force === true, positionals.filter((file) => file !== '-'));
 
   const now = new Date();
   const described = files.map((f) => ({
@@ -96,7 +96,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   return 0;
 }
 
-function convert(certificates: readonly X509Certificate[], format: 'pem' | 'der', out: string | undefined, force: boolean): number {
+function convert(certificates: readonly X509Certificate[], format: 'pem' | 'der', out: string | undefined, force: boolean, inputs: readonly string[]): number {
   let data: string | Buffer;
   if (format === 'der') {
     if (certificates.length !== 1) {
@@ -108,7 +108,7 @@ function convert(certificates: readonly X509Certificate[], format: 'pem' | 'der'
     data = certificates.map((c) => c.toString()).join('');
   }
   if (out) {
-    writeOutputFile(out, data, { force, command: 'inspect' });
+    writeOutputFile(out, data, { force, command: 'inspect', inputs });
     process.stderr.write(`Wrote ${certificates.length} certificate${certificates.length === 1 ? '' : 's'} as ${format.toUpperCase()} to ${out}.\n`);
   } else process.stdout.write(data);
   return 0;

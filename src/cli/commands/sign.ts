@@ -92,7 +92,7 @@ export async function run(argv: readonly string[]): Promise<number> {
     throw error;
   }
 
-  if (values.out) writeOutputFile(values.out, `${signed.jws}\n`, { force: values.force === true, command: 'sign' });
+  if (values.out) writeOutputFile(values.out, `${signed.jws}\n`, { force: values.force === true, command: 'sign', inputs: [policyFile, values.key] });
   else process.stdout.write(`${signed.jws}\n`);
   const style = styleFor(process.stderr);
   for (const warning of signed.warnings) process.stderr.write(`${style.yellow('warning:')} ${warning.message}\n`);
