@@ -39,6 +39,11 @@ export interface ClientPair {
   readonly plain: Operation;
   /** The server listeners each side used (for the handshake counts). */
   readonly listeners: { readonly certpin: string; readonly plain: string };
+  /**
+   * An A/A control: the plain client on both sides, certpin on neither. What the instrument reports for no difference
+   * at all is the resolution every other row of its table has in the same run.
+   */
+  readonly control?: boolean;
   close(): Promise<void>;
 }
 
@@ -164,6 +169,21 @@ export function newConnectionPairs(env: ClientEnvironment, kind: 'full' | 'resum
     });
   }
   {
+    const base = { host: HOST, servername: HOST, secureContext };
+    const open = (side: 'a' | 'b') => (resume ? resumingTlsConnect({ ...base, port: port('https', side) }) : () => tls.connect({ ...base, port: port('https', side) }));
+    const [a, b] = [open('a'), open('b')];
+    pairs.push({
+      client: 'control: node:tls on both sides',
+      certpinSide: `${resume ? 'tls.connect, offering the last session' : 'tls.connect, no session'}, to certpin's listener`,
+      plainSide: 'the same, to the plain side\'s',
+      certpin: () => tlsOnce(a),
+      plain: () => tlsOnce(b),
+      listeners: listeners('https'),
+      control: true,
+      close: async () => {},
+    });
+  }
+  {
     const pinned = pinnedAgent(policy, { keepAlive: false });
     const plain = plainAgent();
     pairs.push({
@@ -283,6 +303,22 @@ export async function keepAlivePairs(env: ClientEnvironment): Promise<ClientPair
       close: async () => {
         pinned.destroy();
         plain.destroy();
+      },
+    });
+  }
+  {
+    const [a, b] = [keepAgent(), keepAgent()];
+    pairs.push({
+      client: 'control: node:https on both sides',
+      certpinSide: "https.Agent({ keepAlive: true }), to certpin's listener",
+      plainSide: "the same, to the plain side's",
+      certpin: () => httpsGet(url('a'), a),
+      plain: () => httpsGet(url('b'), b),
+      listeners: listeners('https'),
+      control: true,
+      close: async () => {
+        a.destroy();
+        b.destroy();
       },
     });
   }

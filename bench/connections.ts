@@ -28,10 +28,12 @@ function delta(d: Quartiles, r: Quartiles, slower: number, rounds: number): stri
   return `${d.median >= 0 ? '+' : ''}${formatMicros(d.median)} = ${ratioWithSpread(r)}, ${slower}/${rounds} ↑`;
 }
 
-export function comparisonRow(client: string, sides: string, c: Comparison, evidence: string, limit = 1.01): Row {
+export function comparisonRow(client: string, sides: string, c: Comparison, evidence: string, limit = 1.01, control = false): Row {
+  const verdict = ratioAtMost(limit, c.cpuRatio, c.wallRatio);
+  const target = `≤ ${percent(limit, 0)} CPU and wall`;
   return {
-    cells: [client, sides, `${c.rounds}×${c.operations / c.rounds}: CPU ${formatMicros(c.cpuB)}, wall ${formatMicros(c.wallB)}`, delta(c.cpuDelta, c.cpuRatio, c.cpuSlower, c.rounds), delta(c.wallDelta, c.wallRatio, c.wallSlower, c.rounds), evidence, `≤ ${percent(limit, 0)} CPU and wall`],
-    verdict: ratioAtMost(limit, c.cpuRatio, c.wallRatio),
+    cells: [client, sides, `${c.rounds}×${c.operations / c.rounds}: CPU ${formatMicros(c.cpuB)}, wall ${formatMicros(c.wallB)}`, delta(c.cpuDelta, c.cpuRatio, c.cpuSlower, c.rounds), delta(c.wallDelta, c.wallRatio, c.wallSlower, c.rounds), evidence, control ? `A/A control: ${target} would read ${verdict || 'n/a'}` : target],
+    ...(control ? { verdict: '', control: verdict } : { verdict }),
   };
 }
 
@@ -47,13 +49,16 @@ async function runPairs(pairs: readonly ClientPair[], origin: Origin, options: S
       const after = (await origin.counts()).counts;
       const seen = { certpin: countsBetween(before, after, pair.listeners.certpin), plain: countsBetween(before, after, pair.listeners.plain) };
       counts.push(seen);
-      rows.push(comparisonRow(pair.client, `${pair.certpinSide} vs ${pair.plainSide}`, c, `${describeCounts(seen.certpin)} ‖ ${describeCounts(seen.plain)}`));
+      rows.push(comparisonRow(pair.client, `${pair.certpinSide} vs ${pair.plainSide}`, c, `${describeCounts(seen.certpin)} ‖ ${describeCounts(seen.plain)}`, 1.01, pair.control === true));
     }
   } finally {
     for (const pair of pairs) await pair.close();
   }
   return { rows, counts };
 }
+
+const CONTROL_NOTE =
+  'A control row runs the plain client on both sides, certpin on neither: its paired difference is what this instrument reports for no difference at all, in the same run. Its verdict is not counted; it says what the same rule makes of nothing.';
 
 export async function benchmarkConnections(env: ClientEnvironment, origin: Origin, settings: ConnectionSettings, progress: (text: string) => void): Promise<Table[]> {
   const full = await runPairs(newConnectionPairs(env, 'full'), origin, settings.newConnection, progress, 'new connection, full handshakes');
@@ -65,19 +70,22 @@ export async function benchmarkConnections(env: ClientEnvironment, origin: Origi
       title: 'A new connection per operation, full handshakes (the server never resumes; neither side offers a session)',
       header: CONNECTION_HEADER,
       rows: [...full.rows, interceptor],
-      notes: [`"plain, per op" starts with rounds × operations per round per side; "n/N ↑" counts the rounds in which certpin's side was slower (about N/2 when there is no difference) (batches of about ${settings.newConnection.batchMs} ms, after ${settings.newConnection.warmup} warm-up operations per side). "server saw" counts the handshakes of the measured rounds: full, resumed, and ClientHellos that offered a session.`],
+      notes: [
+        `"plain, per op" starts with rounds × operations per round per side; "n/N ↑" counts the rounds in which certpin's side was slower (about N/2 when there is no difference) (batches of about ${settings.newConnection.batchMs} ms, after ${settings.newConnection.warmup} warm-up operations per side). "server saw" counts the handshakes of the measured rounds: full, resumed, and ClientHellos that offered a session.`,
+        CONTROL_NOTE,
+      ],
     },
     {
       title: 'A new connection per operation, resumed sessions (both sides resume)',
       header: CONNECTION_HEADER,
       rows: resumed.rows,
-      notes: ['Both sides resume every connection (see "server saw"); certpin resumes only sessions whose full handshake passed its check.'],
+      notes: ['Both sides resume every connection (see "server saw"); certpin resumes only sessions whose full handshake passed its check.', CONTROL_NOTE],
     },
     {
       title: 'Requests on an open connection (keep-alive, one connection per side)',
       header: CONNECTION_HEADER,
       rows: keep.rows,
-      notes: [`Batches of about ${settings.keepAlive.batchMs} ms; one connection per side, opened before timing.`],
+      notes: [`Batches of about ${settings.keepAlive.batchMs} ms; one connection per side, opened before timing.`, CONTROL_NOTE],
     },
   ];
 }

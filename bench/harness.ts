@@ -308,6 +308,8 @@ export function ratioWithSpread(q: Quartiles): string {
 export interface Row {
   readonly cells: readonly string[];
   readonly verdict: Verdict;
+  /** For an A/A control row (verdict ''): the verdict the same rule gives it, as if it were certpin's row. */
+  readonly control?: Verdict;
 }
 
 /** One table of the report. */

@@ -191,7 +191,9 @@ async function main(): Promise<void> {
   console.log(renderTables(tables));
   const all = tables.flatMap((t) => t.rows);
   const count = (v: string) => all.filter((r) => r.verdict === v).length;
-  console.log(`${count('PASS')} PASS, ${count('MISS')} MISS, ${count('NOISE')} NOISE. Load average (1, 5, 15 min) before: ${loadBefore}; after: ${load()}. Total ${((performance.now() - started) / 1000).toFixed(0)} s.`);
+  const controls = all.filter((r) => r.control !== undefined).map((r) => r.control || 'n/a');
+  const controlLine = controls.length ? ` A/A controls (the plain client on both sides), by the same rule: ${controls.join(', ')}.` : '';
+  console.log(`${count('PASS')} PASS, ${count('MISS')} MISS, ${count('NOISE')} NOISE.${controlLine} Load average (1, 5, 15 min) before: ${loadBefore}; after: ${load()}. Total ${((performance.now() - started) / 1000).toFixed(0)} s.`);
   console.log();
 }
 

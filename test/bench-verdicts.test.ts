@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { atMost, ratioAtMost } from '../bench/harness.js';
+import { comparisonRow } from '../bench/connections.js';
 
 const q = (low: number, median: number, high: number) => ({ low, median, high });
 
@@ -31,5 +32,16 @@ describe('benchmark verdicts', () => {
     assert.equal(ratioAtMost(1.01, q(0.85, 0.93, 1.005)), 'NOISE');
     assert.equal(ratioAtMost(1.5, q(1.04, 1.06, 1.09)), 'PASS');
     assert.equal(ratioAtMost(1.01, q(1.0, 1.02, 1.05)), 'MISS');
+  });
+
+  it('an A/A control row counts for nothing: its verdict is given beside it, not as a verdict', () => {
+    const noise = { low: 0.94, median: 1.03, high: 1.12 };
+    const comparison = { wallA: 1, wallB: 1, cpuA: 1, cpuB: 1, wallRatio: noise, cpuRatio: noise, wallDelta: q(-5, 3, 12), cpuDelta: q(-5, 3, 12), cpuSlower: 11, wallSlower: 11, rounds: 20, operations: 400 };
+    const row = comparisonRow('control: node:tls on both sides', 'a vs b', comparison, '');
+    assert.equal(row.verdict, 'MISS', 'as certpin\'s row, +3 % misses a 1 % target');
+    const control = comparisonRow('control: node:tls on both sides', 'a vs b', comparison, '', 1.01, true);
+    assert.equal(control.verdict, '');
+    assert.equal(control.control, 'MISS');
+    assert.match(control.cells.at(-1)!, /A\/A control: ≤ \+1 % CPU and wall would read MISS/);
   });
 });
