@@ -433,7 +433,7 @@ describe('CLI output files: all or nothing, and only where the user pointed', ()
         certpin(['signing-key', '--out-key', 'new-dir/'], { cwd: dir }),
       ]);
       assert.equal(empty.code, 2);
-      assert.match(empty.stderr, /an output file name is empty/);
+      assert.match(empty.stderr, /--out-key may not be empty/);
       assert.equal(slash.code, 2);
       assert.match(slash.stderr, /Cannot write new-dir\/: a file name cannot end with "\/"/);
       assert.deepEqual(readdirSync(path.dirname(dir)).filter((name) => name.startsWith('.certpin-')), [], 'nothing made in the parent directory');
@@ -467,18 +467,105 @@ describe('CLI output files: all or nothing, and only where the user pointed', ()
     }
   });
 
-  it('a file system without hard links (FAT on a USB stick) still gets new files, created exclusively', { skip: !existsSync('/usr/bin/cc') }, async () => {
+  /** A shared library that makes link() fail as on a file system without hard links (FAT, exFAT). */
+  const noLinkShim = (): string => {
     const shim = path.join(dir, 'nolink');
-    writeFileSync(`${shim}.c`, '#include <errno.h>\nint link(const char *a, const char *b) { (void)a; (void)b; errno = EPERM; return -1; }\nint linkat(int fa, const char *a, int fb, const char *b, int flags) { (void)fa; (void)a; (void)fb; (void)b; (void)flags; errno = EPERM; return -1; }\n');
-    execFileSync('cc', ['-shared', '-fPIC', '-o', `${shim}.so`, `${shim}.c`]);
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'backup-key', 'localhost', '--out-key', at('fat.pem'), '--out-csr', at('fat.csr')], {
-      cwd: repo,
-      encoding: 'utf8',
-      env: { ...process.env, LD_PRELOAD: `${shim}.so` },
-    });
+    if (!existsSync(`${shim}.so`)) {
+      writeFileSync(`${shim}.c`, '#include <errno.h>\nint link(const char *a, const char *b) { (void)a; (void)b; errno = EPERM; return -1; }\nint linkat(int fa, const char *a, int fb, const char *b, int flags) { (void)fa; (void)a; (void)fb; (void)b; (void)flags; errno = EPERM; return -1; }\n');
+      execFileSync('cc', ['-shared', '-fPIC', '-o', `${shim}.so`, `${shim}.c`]);
+    }
+    return `${shim}.so`;
+  };
+  const withoutLinks = (args: string[]) =>
+    spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), ...args], { cwd: repo, encoding: 'utf8', env: { ...process.env, LD_PRELOAD: noLinkShim() } });
+
+  it('a file system without hard links (FAT on a USB stick) still gets new files, created exclusively, and a replaced file is still put back', { skip: !existsSync('/usr/bin/cc') }, async () => {
+    const r = withoutLinks(['backup-key', 'localhost', '--out-key', at('fat.pem'), '--out-csr', at('fat.csr')]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(readFileSync(at('fat.pem'), 'utf8'), /BEGIN PRIVATE KEY/);
     assert.equal(statSync(at('fat.pem')).mode & 0o777, 0o600);
     assert.deepEqual(tempFiles(), []);
+    // Without a second name for the old file, it is moved aside instead, and moved back when a later output fails.
+    writeFileSync(at('fat-old.pem'), 'the old key\n', { mode: 0o600 });
+    const failed = withoutLinks(['backup-key', 'localhost', '--out-key', at('fat-old.pem'), '--out-csr', '/dev/full', '--force']);
+    assert.equal(failed.status, 2, failed.stderr);
+    assert.match(failed.stderr, /\/dev\/full: the disk is full/);
+    assert.equal(readFileSync(at('fat-old.pem'), 'utf8'), 'the old key\n');
+    assert.deepEqual(tempFiles(), []);
+  });
+
+  it('the files a policy names, and NODE_EXTRA_CA_CERTS, are inputs too: verify and init never write over them', async () => {
+    writeFileSync(at('named-root.pem'), pki.root.pem);
+    writeFileSync(at('extra-input.pem'), pki.root.pem);
+    writeFileSync(at('names-root.json'), JSON.stringify({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: 'named-root.pem' }));
+    const [overNamedCa, overExtra, initOverCa] = await Promise.all([
+      certpin(['verify', at('names-root.json'), '--port', String(server.port), '--html', at('named-root.pem'), '--force', '--no-progress']),
+      certpin(['verify', at('names-root.json'), '--port', String(server.port), '--svg', at('extra-input.pem'), '--force', '--no-progress'], { env: { NODE_EXTRA_CA_CERTS: at('extra-input.pem') } }),
+      certpin(['init', `localhost:${server.port}`, '--ca', at('named-root.pem'), '--backup-pin', backupPin(), '--out', at('named-root.pem'), '--force']),
+    ]);
+    for (const r of [overNamedCa, overExtra, initOverCa]) {
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /read by this command; write to another name/);
+    }
+    assert.equal(readFileSync(at('named-root.pem'), 'utf8'), pki.root.pem);
+    assert.equal(readFileSync(at('extra-input.pem'), 'utf8'), pki.root.pem);
+  });
+
+  it('standard output: a large output to a slow pipe arrives whole; beside a key sent there, the pin and the JWKS go to standard error', () => {
+    const bundle = at('large-bundle.pem');
+    writeFileSync(bundle, pki.root.pem.repeat(1000));
+    const size = statSync(bundle).size;
+    assert.ok(size > 256 * 1024, 'more than a pipe holds');
+    const cli = `"${process.execPath}" --import tsx "${path.join(repo, 'src/cli/main.ts')}"`;
+    const slow = spawnSync('sh', ['-c', `{ ${cli} inspect "${bundle}" --pem --out /dev/stdout; echo "status $?" >&2; } | (sleep 1; wc -c)`], { cwd: repo, encoding: 'utf8' });
+    assert.match(slow.stderr, /status 0/, slow.stderr);
+    assert.equal(Number(slow.stdout.trim()), size);
+    const key = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'signing-key', '--out-key', '/dev/stdout'], { cwd: repo, encoding: 'utf8' });
+    assert.equal(key.status, 0, key.stderr);
+    assert.match(key.stdout, /^-----BEGIN PRIVATE KEY-----\n[^]*-----END PRIVATE KEY-----\n$/, 'the key alone on standard output');
+    assert.match(key.stderr, /"keys"/);
+    const backup = spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), 'backup-key', 'localhost', '--out-key', '/dev/stdout', '--out-csr', at('stdout-backup.csr')], { cwd: repo, encoding: 'utf8' });
+    assert.equal(backup.status, 0, backup.stderr);
+    assert.match(backup.stdout, /^-----BEGIN PRIVATE KEY-----\n[^]*-----END PRIVATE KEY-----\n$/);
+    assert.match(backup.stderr, /^sha256\/[A-Za-z0-9+/]{43}=$/m);
+  });
+
+  it('init never sends a signing key to the standard output its policy goes to; an empty option value is refused', async () => {
+    const [shared, emptyPem, emptyOut] = await Promise.all([
+      init('--signing-key', '/dev/stdout', '--jwks', at('shared-keys.json')),
+      certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', '']),
+      certpin(['sign', at('root.pem'), '--key', at('root.pem'), '--aud', 'app', '--out', '']),
+    ]);
+    assert.equal(shared.code, 2, shared.stderr);
+    assert.match(shared.stderr, /the private key would land in the policy\. Give --out FILE/);
+    assert.equal(shared.stdout, '');
+    assert.equal(existsSync(at('shared-keys.json')), false);
+    assert.equal(emptyPem.code, 2);
+    assert.match(emptyPem.stderr, /--pem may not be empty/);
+    assert.equal(emptyOut.code, 2);
+    assert.match(emptyOut.stderr, /--out may not be empty/);
+  });
+
+  it('fetch --pem-path replaces the path it saved before; the default JWKS goes beside the key where the kernel finds it', async () => {
+    for (let run = 0; run < 2; run++) {
+      const r = await certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem-path', at('saved-path.pem')]);
+      assert.equal(r.code, 0, `run ${run}: ${r.stderr}`);
+    }
+    const elsewhere = mkdtempSync(path.join(tmpdir(), 'certpin-jwks-'));
+    try {
+      mkdirSync(path.join(elsewhere, 'deep'));
+      symlinkSync(path.join(elsewhere, 'deep'), at('to-deep'));
+      const r = await init('--out', 'to-deep/../deep-policy.json', '--signing-key', 'to-deep/../deep.key', '--aud', 'app');
+      assert.equal(r.code, 2, 'init runs from the repository, where to-deep does not exist');
+      const here = await certpin(['init', `localhost:${server.port}`, '--ca', at('root.pem'), '--backup-pin', backupPin(), '--out', 'to-deep/../deep-policy.json', '--signing-key', 'to-deep/../deep.key'], { cwd: dir });
+      assert.equal(here.code, 0, here.stderr);
+      assert.equal(existsSync(path.join(elsewhere, 'deep.key')), true);
+      assert.equal(existsSync(path.join(elsewhere, 'certpin-keys.json')), true, 'the JWKS beside the key');
+      assert.equal(existsSync(at('certpin-keys.json')), false);
+      const policy = JSON.parse(readFileSync(path.join(elsewhere, 'deep-policy.json'), 'utf8')) as { ca: string[] };
+      assert.equal(readFileSync(path.resolve(elsewhere, policy.ca[0]!), 'utf8'), pki.root.pem, 'ca relative to where the policy is');
+    } finally {
+      rmSync(elsewhere, { recursive: true, force: true });
+    }
   });
 });

@@ -4,7 +4,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { readBoundedSync } from '../node/bounded-read.js';
@@ -97,7 +97,9 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
     const j = identities.indexOf(identity);
     if (j < i) throw new UsageError(`${outputs[j]!.file} and ${outputs[i]!.file} are the same file; give each output its own name.`, command);
   });
-  const inputs = new Map((options.inputs ?? []).map((file) => [fileIdentity(file), file]));
+  // NODE_EXTRA_CA_CERTS is every command's input: Node and certpin read it for any connection.
+  const extraCa = process.env.NODE_EXTRA_CA_CERTS;
+  const inputs = new Map([...(options.inputs ?? []), ...(extraCa ? [extraCa] : [])].map((file) => [fileIdentity(file), file]));
   identities.forEach((identity, i) => {
     const input = inputs.get(identity);
     if (input !== undefined) throw new UsageError(`${outputs[i]!.file} is ${input === outputs[i]!.file ? 'also' : `${input},`} read by this command; write to another name (not even --force replaces a command's input).`, command);
@@ -134,26 +136,33 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
     plans.forEach((plan, i) => {
       current = i;
       if (plan.inPlace || !plan.existing) return;
-      backups[i] = keepOld(plan.output.file);
+      const kept = keepOld(plan.output.file);
+      backups[i] = kept.backup;
+      replaced.push(i);
       renameSync(temporaries[i]!, plan.output.file);
       temporaries[i] = undefined;
-      replaced.push(i);
     });
     // Last, what cannot be taken back once written.
     plans.forEach((plan, i) => {
       current = i;
-      if (plan.inPlace) writeFileSync(devices[i]!, plan.output.data);
+      if (plan.inPlace) writeAll(devices[i]!, plan.output.data);
     });
+    for (const backup of backups) if (backup !== undefined) quietly(() => unlinkSync(backup));
   } catch (error) {
     for (const temporary of temporaries) if (temporary !== undefined) quietly(() => unlinkSync(temporary));
+    const kept: string[] = [];
     for (const i of replaced) {
       const backup = backups[i];
-      if (backup !== undefined && quietly(() => renameSync(backup, outputs[i]!.file))) backups[i] = undefined;
+      if (backup === undefined) continue;
+      // rename() over a name that is already the same file (the rename into place never happened) does nothing: the
+      // second name is then removed.
+      if (quietly(() => renameSync(backup, outputs[i]!.file))) quietly(() => unlinkSync(backup));
+      else kept.push(`the previous ${outputs[i]!.file} is kept as ${backup}`);
     }
     for (const file of created) quietly(() => unlinkSync(file));
-    throw writeError(error, outputs[current]!.file, command);
+    const failure = writeError(error, outputs[current]!.file, command);
+    throw kept.length ? new UsageError(`${failure.message.replace(/\.$/, '')}; ${kept.join('; ')}.`, command) : failure;
   } finally {
-    for (const backup of backups) if (backup !== undefined) quietly(() => unlinkSync(backup));
     for (const fd of devices) if (fd !== undefined && fd > 2) quietly(() => closeSync(fd));
   }
 }
@@ -225,12 +234,19 @@ function checkPrivateStream(file: string, command: string | undefined): void {
 }
 
 function checkWritableDirectory(file: string, directory: string, command: string | undefined): void {
+  const why = (code: string | undefined): string =>
+    code === 'ENOENT' ? 'its directory does not exist'
+    : code === 'ENOTDIR' ? `${directory} is not a directory`
+    : code === 'ENAMETOOLONG' ? 'its name is too long'
+    : code === 'ELOOP' ? 'its directory is a loop of symbolic links'
+    : code === 'EROFS' ? 'the file system is read-only'
+    : `its directory (${directory}) is not writable`;
   try {
+    if (!statSync(directory).isDirectory()) throw new UsageError(`Cannot write ${file}: ${why('ENOTDIR')}.`, command);
     accessSync(directory, constants.W_OK | constants.X_OK);
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' || code === 'ENOTDIR' ? 'its directory does not exist' : code === 'EROFS' ? 'the file system is read-only' : `its directory (${directory}) is not writable`;
-    throw new UsageError(`Cannot write ${file}: ${why}.`, command);
+    if (error instanceof UsageError) throw error;
+    throw new UsageError(`Cannot write ${file}: ${why((error as NodeJS.ErrnoException).code)}.`, command);
   }
 }
 
@@ -275,10 +291,16 @@ function linkIntoPlace(temporary: string, plan: Plan): void {
   unlinkSync(temporary);
 }
 
-/** A second name for the file about to be replaced, to put it back if a later output fails (none where links are not possible). */
-function keepOld(file: string): string | undefined {
+/**
+ * Keeps the file about to be replaced under a second, hidden name in its directory, to put it back if a later output
+ * fails: a hard link, or where links are refused (another user's file under protected_hardlinks, FAT) the file itself
+ * moved aside. Throws when neither works: then nothing could be put back, and the command stops before replacing it.
+ */
+function keepOld(file: string): { backup: string } {
   const backup = siblingOf(file);
-  return quietly(() => linkSync(file, backup)) ? backup : undefined;
+  if (quietly(() => linkSync(file, backup))) return { backup };
+  renameSync(file, backup);
+  return { backup };
 }
 
 /**
@@ -308,6 +330,29 @@ function openInPlace(plan: Plan, command: string | undefined): number {
   return fd;
 }
 
+/**
+ * Writes all of `data` to a descriptor. A parent's pipe on standard output is often non-blocking: a write larger than
+ * the pipe's buffer stops with EAGAIN until the reader catches up, so the rest is written as the pipe drains.
+ */
+function writeAll(fd: number, data: string | Uint8Array): void {
+  const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  let waited = 0;
+  for (let offset = 0; offset < bytes.length; ) {
+    try {
+      offset += writeSync(fd, bytes, offset, bytes.length - offset);
+      waited = 0;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN' || waited >= PIPE_PATIENCE_MS) throw error;
+      Atomics.wait(pause, 0, 0, 5);
+      waited += 5;
+    }
+  }
+}
+
+/** How long a write waits for a full pipe's reader to take anything before it fails. */
+const PIPE_PATIENCE_MS = 60_000;
+
 function changedWhileWriting(file: string, command: string | undefined): UsageError {
   return new UsageError(`${file} changed while certpin was writing (it no longer leads to the device it led to); nothing was written to it.`, command);
 }
@@ -325,7 +370,7 @@ function writeError(error: unknown, file: string, command: string | undefined): 
     : code === 'EROFS' ? 'the file system is read-only'
     : code === 'ENOSPC' ? 'the disk is full'
     : code === 'ENAMETOOLONG' ? 'its name is too long'
-    : code === 'ENXIO' ? 'nothing reads from it'
+    : code === 'ENXIO' ? 'nothing can read from it (a FIFO without a reader, a terminal this process does not have)'
     : code === 'EPIPE' ? 'the program reading it has closed it'
     : code === 'EBUSY' ? 'it is a mount point (a file bind-mounted into a container?): write another name and copy it there, or replace it where it is mounted from'
     : code ? `${code}` : (error as Error).message;
@@ -383,6 +428,11 @@ const STANDARD_STREAM = /^\/(?:dev\/(?:fd\/)?|proc\/self\/fd\/)(stdout|stderr|1|
 /** Whether `file` names standard output or error (`/dev/stdout`, `/dev/fd/2`, `/proc/self/fd/1`). */
 function isStandardStream(file: string): boolean {
   return STANDARD_STREAM.test(path.resolve(file));
+}
+
+/** Whether `file` names standard output, or leads to the very pipe, terminal or socket it is. */
+export function leadsToStandardOutput(file: string): boolean {
+  return (standardDescriptor(file) ?? descriptorLeadingTo(file)) === 1;
 }
 
 /**

@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { duplicateJsonKey, duplicateKeyMessage } from '../core/json.js';
-import { errors, policyFromJson } from '../index.js';
+import { errors } from '../index.js';
+import { policyFromJsonNotingFiles } from '../node/policy-file.js';
 import type { PinPolicy, PolicyWarning } from '../index.js';
 import { readInputFile } from './files.js';
 
@@ -13,6 +14,8 @@ import { readInputFile } from './files.js';
 export interface PolicyFile {
   readonly policy: PinPolicy;
   readonly developmentOverrides: boolean;
+  /** The file itself and every file it names (`ca`, `clientCertificate`, `developmentOverrides.ca`), resolved. */
+  readonly files: readonly string[];
 }
 
 /**
@@ -39,8 +42,9 @@ export function readPolicyFile(file: string, caFiles: readonly string[] | undefi
     const own = document.ca;
     document.ca = [...(own === undefined ? [] : Array.isArray(own) ? own : [own]), ...caFiles.map((f) => path.resolve(f))];
   }
-  const policy = policyFromJson(document, { source: file, baseDir: path.dirname(path.resolve(file)), onWarning });
-  return { policy, developmentOverrides: present };
+  const files = [path.resolve(file)];
+  const policy = policyFromJsonNotingFiles(document, { source: file, baseDir: path.dirname(path.resolve(file)), onWarning }, (named) => files.push(named));
+  return { policy, developmentOverrides: present, files };
 }
 
 /** {@link readPolicyFile}'s policy, development overrides included. */

@@ -25,7 +25,7 @@ export interface SigningKey {
  * Generates a signing key pair and writes the private key (and the JWKS when `jwksFile` is given), together with
  * `alongside` (the policy `init` writes): all are checked before any is written.
  */
-export function createSigningKey(options: { type: SigningKeyType; kid?: string | undefined; keyFile: string; jwksFile?: string | undefined; passphrase?: string | undefined; force: boolean; command: string; alongside?: readonly OutputFile[]; neverReplaces?: { readonly key: string; readonly jwks: string } }): SigningKey {
+export function createSigningKey(options: { type: SigningKeyType; kid?: string | undefined; keyFile: string; jwksFile?: string | undefined; passphrase?: string | undefined; force: boolean; command: string; alongside?: readonly OutputFile[]; neverReplaces?: { readonly key: string; readonly jwks: string }; inputs?: readonly string[] }): SigningKey {
   const { privateKey, publicKey } = options.type === 'ed25519' ? generateKeyPairSync('ed25519') : generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const jwk = pinSetPublicJwk(publicKey, options.kid);
   const jwks = `${JSON.stringify({ keys: [jwk] }, null, 2)}\n`;
@@ -37,7 +37,7 @@ export function createSigningKey(options: { type: SigningKeyType; kid?: string |
       { file: options.keyFile, data: keyPem, mode: 0o600, neverReplaces: options.neverReplaces?.key },
       ...(options.jwksFile ? [{ file: options.jwksFile, data: jwks, mode: 0o644, neverReplaces: options.neverReplaces?.jwks }] : []),
     ],
-    { force: options.force, command: options.command },
+    { force: options.force, command: options.command, inputs: options.inputs },
   );
   return { kid: jwk.kid, jwks };
 }

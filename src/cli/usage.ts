@@ -25,12 +25,18 @@ export type ParsedArgs<O extends Options> = ReturnType<typeof parseArgs<{ args: 
 
 /** Parses a command's arguments strictly; unknown options and missing values become a {@link UsageError}. */
 export function parseCommandArgs<O extends Options>(command: string, args: readonly string[], options: O): ParsedArgs<O> {
+  let parsed: ParsedArgs<O>;
   try {
-    return parseArgs({ args: [...args], options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as unknown as ParsedArgs<O>;
+    parsed = parseArgs({ args: [...args], options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals: true, strict: true }) as unknown as ParsedArgs<O>;
   } catch (error) {
     const message = (error as Error).message.replace(/\. To specify a positional argument[^]*$/, '.');
     throw new UsageError(message, command);
   }
+  // An empty value is an unset shell variable more often than a choice (`--pem "$OUT"`): no option takes one.
+  for (const [name, value] of Object.entries(parsed.values as Record<string, unknown>)) {
+    if (value === '' || (Array.isArray(value) && value.includes(''))) throw new UsageError(`--${name} may not be empty; give a value, or leave the option out.`, command);
+  }
+  return parsed;
 }
 
 /** Where a connecting command connects: host, port, and the server name to check (SNI). */

@@ -60,9 +60,19 @@ export interface PolicyFromJsonOptions extends LoadPolicyOptions {
  * @throws {PolicyError} naming the source and the field to fix.
  */
 export function policyFromJson(json: unknown, options: PolicyFromJsonOptions = {}): PinPolicy {
+  return policyFromJsonNotingFiles(json, options, () => {});
+}
+
+/** {@link policyFromJson}, telling `onRead` the resolved path of each file the document names (the CLI never writes over them). */
+export function policyFromJsonNotingFiles(json: unknown, options: PolicyFromJsonOptions, onRead: (file: string) => void): PinPolicy {
   const { source = 'json', baseDir = process.cwd(), ...rest } = options;
+  const readFile = (file: string): Buffer => {
+    const resolved = path.resolve(baseDir, file);
+    onRead(resolved);
+    return readBoundedSync(resolved);
+  };
   try {
-    return policyFromDocument(json, { ...rest, source, readFile: (file) => readBoundedSync(path.resolve(baseDir, file)) });
+    return policyFromDocument(json, { ...rest, source, readFile });
   } catch (error) {
     if (options.source !== undefined && error instanceof PolicyError && !error.path.startsWith(source)) {
       throw new PolicyError(`${source}: ${error.path}`, error.message.replace(/^Invalid pin policy at [^:]*: /, ''), { cause: error });

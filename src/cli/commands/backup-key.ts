@@ -8,7 +8,7 @@ import type { KeyObject } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import { isIP } from '../../builtins.js';
 import { createCertificateRequest, publicKeyPin } from '../../tools/index.js';
-import { writeOutputFiles } from '../files.js';
+import { leadsToStandardOutput, writeOutputFiles } from '../files.js';
 import { styleFor } from '../style.js';
 import { UsageError, parseCommandArgs } from '../usage.js';
 
@@ -87,8 +87,10 @@ export async function run(argv: readonly string[]): Promise<number> {
   writeOutputFiles([{ file: keyFile, data: keyPem, mode: 0o600 }, { file: csrFile, data: csr.pem, mode: 0o644 }], { force: values.force === true, command: 'backup-key' });
   const pin = publicKeyPin(privateKey);
 
-  if (values.json) process.stdout.write(`${JSON.stringify({ type, pin, keyFile, csrFile, encrypted: passphrase !== undefined }, null, 2)}\n`);
-  else process.stdout.write(`${pin}\n`);
+  // Beside a private key sent to standard output, the pin goes to standard error: the two must not share a file.
+  const out = leadsToStandardOutput(keyFile) ? process.stderr : process.stdout;
+  if (values.json) out.write(`${JSON.stringify({ type, pin, keyFile, csrFile, encrypted: passphrase !== undefined }, null, 2)}\n`);
+  else out.write(`${pin}\n`);
   const style = styleFor(process.stderr);
   process.stderr.write(
     [

@@ -82,12 +82,12 @@ export async function run(argv: readonly string[]): Promise<number> {
   const saved: string[] = [];
   const outputs: OutputFile[] = [];
   if (values.pem && probe.served.length) {
-    outputs.push({ file: values.pem, data: savedChainText(target.label, servername, 'the certificates the server sent, in its order', probe.served), replaces: (contents: string) => savedChain(contents, servername) });
+    outputs.push({ file: values.pem, data: savedChainText(target.label, servername, 'the certificates the server sent, in its order', probe.served), replaces: (contents: string) => savedChain(contents, servername, false) });
     saved.push(`Saved the ${count(probe.served.length, 'certificate')} the server sent to ${values.pem}${path.length > probe.served.length && !values['pem-path'] ? ` (the verified path has ${path.length}: --pem-path FILE saves it)` : ''}.`);
   }
   if (values['pem-path']) {
     if (!path.length) throw new UsageError(`no verified path to save in ${values['pem-path']}: ${failure?.sentence ?? 'the chain does not verify'}`, 'fetch');
-    outputs.push({ file: values['pem-path'], data: savedChainText(target.label, servername, 'the verified path, from the leaf to the trust anchor', path), replaces: (contents: string) => savedChain(contents, servername) });
+    outputs.push({ file: values['pem-path'], data: savedChainText(target.label, servername, 'the verified path, from the leaf to the trust anchor', path), replaces: (contents: string) => savedChain(contents, servername, true) });
     const fromStore = path.filter((c) => !probe.served.some((s) => s.fingerprint256 === c.fingerprint256)).length;
     saved.push(`Saved the verified path (${count(path.length, 'certificate')}, ${fromStore} of them from the trust store) to ${values['pem-path']}.`);
   }
@@ -152,14 +152,15 @@ const SAVED_CHAIN_MARK = 'Saved by certpin fetch from ';
 /**
  * Whether an existing file is a chain `fetch` saved before for this server, to be replaced without --force: its mark
  * on the first line, then at most {@link MAX_SAVED_CHAIN} certificates and nothing else, the first one the server's
- * own (not a CA's, valid for `servername`), and none self-signed. Any other file (a renewed chain not yet deployed, a
+ * own (not a CA's, valid for `servername`), and none self-signed but, in a saved verified path, the trust anchor it
+ * ends at. Any other file (a renewed chain not yet deployed, a
  * root or a self-signed certificate a policy's `ca` names, a bundle, an haproxy cert+key file) is never replaced with
  * what a possibly hostile server sent.
  */
-function savedChain(contents: string, servername: string): boolean {
+function savedChain(contents: string, servername: string, endsAtAnchor: boolean): boolean {
   if (!contents.startsWith(SAVED_CHAIN_MARK)) return false;
   const newline = contents.indexOf('\n');
-  if (newline === -1 || contents.slice(0, newline).includes('-----')) return false;
+  if (newline === -1 || contents.slice(0, newline).includes('-----BEGIN')) return false;
   const body = contents.slice(newline + 1);
   const blocks = body.match(/-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]*-----END CERTIFICATE-----/g) ?? [];
   if (blocks.length === 0 || blocks.length > MAX_SAVED_CHAIN) return false;
@@ -168,7 +169,9 @@ function savedChain(contents: string, servername: string): boolean {
     const certificates = blocks.map((pem) => new X509Certificate(pem));
     const leaf = certificates[0]!;
     if (leaf.ca || leaf.checkHost(servername) === undefined && leaf.checkIP(servername) === undefined) return false;
-    return certificates.every((c) => !(c.subject === c.issuer && c.verify(c.publicKey)));
+    // A saved verified path ends at its trust anchor, self-signed as roots are; nothing else in a chain may be.
+    const above = endsAtAnchor ? certificates.slice(0, -1) : certificates;
+    return above.every((c) => !(c.subject === c.issuer && c.verify(c.publicKey)));
   } catch {
     return false;
   }

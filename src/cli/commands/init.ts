@@ -8,7 +8,8 @@ import { PinPolicy } from '../../index.js';
 import { describeCertificate, normalizeHost, parsePin, probeServer } from '../../tools/index.js';
 import type { ServerProbe } from '../../tools/index.js';
 import { explainFailure } from '../explain.js';
-import { readCaFiles, writeOutputFiles, writesInPlace } from '../files.js';
+import { leadsToStandardOutput, readCaFiles, writeOutputFiles, writesInPlace } from '../files.js';
+import { realpathSync } from 'node:fs';
 import { packageVersion } from '../version.js';
 import { styleFor } from '../style.js';
 import { createSigningKey } from '../signing-keys.js';
@@ -99,7 +100,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
   // CA paths are relative to where the policy is written: a file's directory, or the working directory for standard
   // output (`--out /dev/stdout > certpin.json` too).
-  const outDir = values.out && !writesInPlace(values.out) ? path.dirname(path.resolve(values.out)) : process.cwd();
+  const outDir = values.out && !writesInPlace(values.out) ? directoryAsTheKernelFindsIt(values.out) : process.cwd();
   // Relative to the policy file (as loadPolicy reads them), so the policy and its CA files move together.
   const caPaths = (values.ca ?? []).map((f) => {
     const relative = path.relative(outDir, path.resolve(f));
@@ -121,7 +122,11 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (signingKeyFile && values.jwks === undefined && writesInPlace(signingKeyFile)) {
     throw new UsageError(`--signing-key ${signingKeyFile} is not a file in a directory: name the JWKS file too (--jwks FILE).`, 'init');
   }
-  const jwksFile = values.jwks ?? (signingKeyFile ? path.join(path.dirname(signingKeyFile), 'certpin-keys.json') : undefined);
+  if (signingKeyFile && !values.out && leadsToStandardOutput(signingKeyFile)) {
+    throw new UsageError('the policy goes to standard output when --out is not given, and --signing-key names it too: the private key would land in the policy. Give --out FILE.', 'init');
+  }
+  // Beside the key as the kernel finds it (`lnk/../k.key` is where `lnk` leads, then up), not as the text reads.
+  const jwksFile = values.jwks ?? (signingKeyFile ? `${path.dirname(signingKeyFile)}/certpin-keys.json` : undefined);
   const policyOutput = values.out ? [{ file: values.out, data: text }] : [];
   const force = values.force === true;
   // The policy and the signing setup are written together: a clash between them (one file named twice) or an
@@ -133,13 +138,14 @@ export async function run(argv: readonly string[]): Promise<number> {
         force,
         command: 'init',
         alongside: policyOutput,
+        inputs: values.ca,
         // --force is for the policy: a signing key there may sign what clients already trust, a JWKS list their keys.
         neverReplaces: {
           key: 'init makes a new signing key and never replaces one (not even with --force): to keep this one, leave out --signing-key; to make a new one, run certpin signing-key --force.',
           jwks: 'init never replaces a JWKS (not even with --force): it may list keys clients need. Name another with --jwks FILE.',
         },
       }) : undefined;
-  if (!signing && policyOutput.length) writeOutputFiles(policyOutput, { force, command: 'init' });
+  if (!signing && policyOutput.length) writeOutputFiles(policyOutput, { force, command: 'init', inputs: values.ca });
   if (!values.out) process.stdout.write(text);
 
   const s = errStyle;
@@ -205,4 +211,13 @@ function hostEntry(probe: ServerProbe, target: ConnectTarget, backupPins: readon
     ...(backupPins.length > backups.length ? [s.yellow('  A --backup-pin is on the served chain: a backup must be a key the server does not use yet; it was left out.')] : []),
   ];
   return { pattern, json: { $comment: comment, pins }, explanation };
+}
+
+/** The directory of `file` as the kernel resolves it (a symlink before ".."), absolute. */
+function directoryAsTheKernelFindsIt(file: string): string {
+  try {
+    return realpathSync.native(path.dirname(file));
+  } catch {
+    return path.dirname(path.resolve(file));
+  }
 }

@@ -7,6 +7,7 @@ import { SIGNING_KEY_TYPES, createSigningKey } from '../signing-keys.js';
 import type { SigningKeyType } from '../signing-keys.js';
 import { styleFor } from '../style.js';
 import { UsageError, parseCommandArgs } from '../usage.js';
+import { leadsToStandardOutput } from '../files.js';
 
 const TYPES = SIGNING_KEY_TYPES;
 type KeyType = SigningKeyType;
@@ -57,7 +58,8 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (!passphrase) throw new UsageError(`the environment variable ${values['passphrase-env']} (--passphrase-env) is not set or empty.`, 'signing-key');
   }
   const { kid, jwks } = createSigningKey({ type, kid: values.kid, keyFile, jwksFile, passphrase, force: values.force === true, command: 'signing-key' });
-  process.stdout.write(jwks);
+  // Beside a private key sent to standard output, the JWKS goes to standard error: the two must not share a file.
+  (leadsToStandardOutput(keyFile) ? process.stderr : process.stdout).write(jwks);
 
   const style = styleFor(process.stderr);
   process.stderr.write(

@@ -133,7 +133,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   const connect = parseConnectMappings(values.connect ?? [], port);
 
   const policyWarnings: PolicyWarning[] = [];
-  const { policy: bootstrap, developmentOverrides } = readPolicyFile(policyFile, values.ca, 'verify', (w) => policyWarnings.push(w), { withoutDevelopmentOverrides: values.production === true });
+  const { policy: bootstrap, developmentOverrides, files: policyFiles } = readPolicyFile(policyFile, values.ca, 'verify', (w) => policyWarnings.push(w), { withoutDevelopmentOverrides: values.production === true });
   const policyFailures: string[] = [];
   let policy = bootstrap;
   if (values.document !== undefined) {
@@ -212,7 +212,7 @@ export async function run(argv: readonly string[]): Promise<number> {
         ...(values.html ? [{ file: values.html, data: renderHtmlReport(sortedReport), replaces: (head: string) => /^<!doctype html>\s*<html[^>]*>\s*<head>\s*<meta charset="utf-8">\s*<meta name="generator" content="certpin verify">/.test(head) }] : []),
         ...(values.svg ? [{ file: values.svg, data: renderSvgReport(sortedReport), replaces: (head: string) => /^<svg [^>]*>\s*<title>certpin verify /.test(head) }] : []),
       ],
-      { force: values.force === true, command: 'verify', inputs: [policyFile, ...(values.ca ?? []), ...(values.document ? [values.document] : []), ...(values.keys ? [values.keys] : [])] },
+      { force: values.force === true, command: 'verify', inputs: [...policyFiles, ...(values.ca ?? []), ...(values.document ? [values.document] : []), ...(values.keys ? [values.keys] : [])] },
     );
   }
 
