@@ -88,7 +88,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   const pin = publicKeyPin(privateKey);
 
   // Beside a private key sent to standard output, the pin goes to standard error: the two must not share a file.
-  const out = leadsToStandardOutput(keyFile) ? process.stderr : process.stdout;
+  const keyOnStdout = leadsToStandardOutput(keyFile);
+  const out = keyOnStdout ? process.stderr : process.stdout;
   if (values.json) out.write(`${JSON.stringify({ type, pin, keyFile, csrFile, encrypted: passphrase !== undefined }, null, 2)}\n`);
   else out.write(`${pin}\n`);
   const style = styleFor(process.stderr);
@@ -96,11 +97,11 @@ export async function run(argv: readonly string[]): Promise<number> {
     [
       '',
       `${style.bold('Backup key')} ${type}: ${style.cyan(pin)}`,
-      `  private key  ${keyFile} (mode 0600${passphrase ? ', encrypted' : ', NOT encrypted'}): move it offline (a vault, a safe); never deploy it until needed`,
+      `  private key  ${keyOnStdout ? `standard output (${passphrase ? 'encrypted' : 'NOT encrypted'})` : `${keyFile} (mode 0600${passphrase ? ', encrypted' : ', NOT encrypted'})`}: move it offline (a vault, a safe); never deploy it until needed`,
       `  CSR          ${csrFile}: have it signed by your CA on the day you switch to this key`,
       ...(subjectAltNames.length
         ? [`               names ${subjectAltNames.join(', ')}`]
-        : [style.yellow(`  The CSR names no host, and CAs take names from its subjectAltName: run again with the host (certpin backup-key api.example.com),`), style.yellow(`  or make a CSR for this key later: openssl req -new -key ${keyFile} -subj /CN=HOST -addext subjectAltName=DNS:HOST`)]),
+        : [style.yellow(`  The CSR names no host, and CAs take names from its subjectAltName: run again with the host (certpin backup-key api.example.com),`), style.yellow(`  or make a CSR for this key later: openssl req -new -key ${keyOnStdout ? 'KEY.pem' : keyFile} -subj /CN=HOST -addext subjectAltName=DNS:HOST`)]),
       '  Next: add the pin above to every pin set it should back up (replace the placeholder that `certpin init`',
       '  wrote), ship that, and run `certpin verify POLICY` in CI.',
       ...(type === 'ed25519' ? [style.yellow('  Note: public CAs do not issue certificates for Ed25519 keys; use it with your own CA only.')] : []),
