@@ -5,7 +5,7 @@
  * its target untouched), no permission widened, and nothing left behind when one output fails.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { closeSync, createReadStream, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -546,6 +546,45 @@ describe('CLI output files: all or nothing, and only where the user pointed', ()
     assert.match(emptyOut.stderr, /--out may not be empty/);
   });
 
+  it('a key and another output on one stream are one file, by whatever name: /dev/stdout, /dev/fd/1, standard error sent to standard output', async () => {
+    // Through a shell, piped to cat (the exit status is cat's; the refusal is read from standard error), and without
+    // blocking this process, whose event loop runs the server.
+    const run = (args: string[], shell: string) =>
+      new Promise<{ stdout: string; stderr: string }>((resolve, reject) => {
+        execFile('sh', ['-c', `"$0" --import tsx "$@" ${shell}`, process.execPath, path.join(repo, 'src/cli/main.ts'), ...args], { cwd: repo, encoding: 'utf8' }, (error, stdout, stderr) =>
+          error && typeof error.code !== 'number' ? reject(error) : resolve({ stdout, stderr }),
+        );
+      });
+    const both = await run(['signing-key', '--out-key', '/dev/stdout', '--out-jwks', '/dev/fd/1'], '| cat');
+    assert.match(both.stderr, /\/dev\/stdout and \/dev\/fd\/1 are the same file/);
+    assert.doesNotMatch(both.stdout, /PRIVATE KEY/);
+    const policyAndKey = await run(['init', `localhost:${server.port}`, '--ca', at('root.pem'), '--backup-pin', backupPin(), '--out', '/dev/stdout', '--signing-key', '/proc/self/fd/1', '--jwks', at('one-stream.json')], '| cat');
+    assert.match(policyAndKey.stderr, /the policy and the signing key would go to one stream/);
+    assert.doesNotMatch(policyAndKey.stdout, /PRIVATE KEY/);
+    const merged = await run(['init', `localhost:${server.port}`, '--ca', at('root.pem'), '--backup-pin', backupPin(), '--signing-key', '/dev/stderr', '--jwks', at('merged.json')], '2>&1 | cat');
+    assert.match(merged.stdout, /the policy and the signing key would go to one stream/);
+    assert.doesNotMatch(merged.stdout, /PRIVATE KEY/);
+    assert.equal(existsSync(at('merged.json')), false);
+  });
+
+  it('a marked file of one self-signed certificate is a trust file, never replaced by a saved path without --force; nor are the development CA files of verify --production', async () => {
+    const selfSigned = createCertificate({ commonName: 'localhost', sans: ['localhost'] });
+    const marked = `Saved by certpin fetch from localhost:8443 (server name localhost) on 2026-01-01T00:00:00Z: the certificates the server sent, in its order.\n${selfSigned.pem}`;
+    writeFileSync(at('dev-trust.pem'), marked);
+    writeFileSync(at('dev-ca.pem'), pki.root.pem);
+    writeFileSync(at('with-overrides.json'), JSON.stringify({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: 'root.pem', developmentOverrides: { ca: 'dev-ca.pem' } }));
+    const [path, production] = await Promise.all([
+      certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem-path', at('dev-trust.pem')]),
+      certpin(['verify', at('with-overrides.json'), '--production', '--port', String(server.port), '--html', at('dev-ca.pem'), '--force', '--no-progress']),
+    ]);
+    assert.equal(path.code, 2, path.stderr);
+    assert.match(path.stderr, /dev-trust\.pem already exists; choose another name, or pass --force/);
+    assert.equal(readFileSync(at('dev-trust.pem'), 'utf8'), marked);
+    assert.equal(production.code, 2, production.stderr);
+    assert.match(production.stderr, /read by this command/);
+    assert.equal(readFileSync(at('dev-ca.pem'), 'utf8'), pki.root.pem);
+  });
+
   it('fetch --pem-path replaces the path it saved before; the default JWKS goes beside the key where the kernel finds it', async () => {
     for (let run = 0; run < 2; run++) {
       const r = await certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem-path', at('saved-path.pem')]);
@@ -562,8 +601,18 @@ describe('CLI output files: all or nothing, and only where the user pointed', ()
       assert.equal(existsSync(path.join(elsewhere, 'deep.key')), true);
       assert.equal(existsSync(path.join(elsewhere, 'certpin-keys.json')), true, 'the JWKS beside the key');
       assert.equal(existsSync(at('certpin-keys.json')), false);
-      const policy = JSON.parse(readFileSync(path.join(elsewhere, 'deep-policy.json'), 'utf8')) as { ca: string[] };
-      assert.equal(readFileSync(path.resolve(elsewhere, policy.ca[0]!), 'utf8'), pki.root.pem, 'ca relative to where the policy is');
+      // Read back through the name it was written by, and through its real name: the same root either way.
+      for (const name of ['to-deep/../deep-policy.json', path.join(elsewhere, 'deep-policy.json')]) {
+        const verified = await certpin(['verify', name, '--port', String(server.port), '--no-progress'], { cwd: dir });
+        assert.equal(verified.code, 0, `${name}: ${verified.stderr}`);
+      }
+      // A policy written into a symlinked directory (at another depth than the link) is read back through that name too.
+      mkdirSync(path.join(elsewhere, 'deeper', 'still'), { recursive: true });
+      symlinkSync(path.join(elsewhere, 'deeper', 'still'), at('cfg'));
+      const linked = await certpin(['init', `localhost:${server.port}`, '--ca', 'root.pem', '--backup-pin', backupPin(), '--out', 'cfg/certpin.json'], { cwd: dir });
+      assert.equal(linked.code, 0, linked.stderr);
+      const verified = await certpin(['verify', 'cfg/certpin.json', '--port', String(server.port), '--no-progress'], { cwd: dir });
+      assert.equal(verified.code, 0, verified.stderr);
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
     }

@@ -4,7 +4,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import { accessSync, closeSync, constants, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { accessSync, chmodSync, closeSync, constants, copyFileSync, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readSync, realpathSync, readlinkSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { readBoundedSync } from '../node/bounded-read.js';
@@ -92,7 +92,7 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
     return { output, inPlace: isDevice(target), existing: lstatOrUndefined(output.file), target };
   });
   // The standard streams may both lead to one terminal or pipe; every other name is compared by what it leads to.
-  const identities = outputs.map((o, i) => (isStandardStream(o.file) ? streamIdentity(o.file, i) : fileIdentity(o.file)));
+  const identities = outputs.map((o) => outputIdentity(o.file));
   identities.forEach((identity, i) => {
     const j = identities.indexOf(identity);
     if (j < i) throw new UsageError(`${outputs[j]!.file} and ${outputs[i]!.file} are the same file; give each output its own name.`, command);
@@ -136,7 +136,7 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
     plans.forEach((plan, i) => {
       current = i;
       if (plan.inPlace || !plan.existing) return;
-      const kept = keepOld(plan.output.file);
+      const kept = keepOld(plan.output.file, plan.existing);
       backups[i] = kept.backup;
       replaced.push(i);
       renameSync(temporaries[i]!, plan.output.file);
@@ -293,13 +293,18 @@ function linkIntoPlace(temporary: string, plan: Plan): void {
 
 /**
  * Keeps the file about to be replaced under a second, hidden name in its directory, to put it back if a later output
- * fails: a hard link, or where links are refused (another user's file under protected_hardlinks, FAT) the file itself
- * moved aside. Throws when neither works: then nothing could be put back, and the command stops before replacing it.
+ * fails: a hard link, or where links are refused (another user's file under protected_hardlinks, FAT) a copy (of a
+ * symlink, a symlink to the same target), so that the replacement itself stays one atomic rename and the name is
+ * never missing. Throws when none works: nothing could be put back, and the command stops before replacing it.
  */
-function keepOld(file: string): { backup: string } {
+function keepOld(file: string, existing: Stats): { backup: string } {
   const backup = siblingOf(file);
   if (quietly(() => linkSync(file, backup))) return { backup };
-  renameSync(file, backup);
+  if (existing.isSymbolicLink()) symlinkSync(readlinkSync(file), backup);
+  else {
+    copyFileSync(file, backup, constants.COPYFILE_EXCL);
+    chmodSync(backup, existing.mode & 0o777);
+  }
   return { backup };
 }
 
@@ -409,18 +414,38 @@ function descriptorLeadingTo(file: string): 1 | 2 | undefined {
 }
 
 /**
- * A standard stream's identity among a command's outputs: the file it was redirected to (so that `--out-key
- * /dev/stdout > key.pem` and `--out-csr key.pem` are one file), or its own when it is a terminal, pipe or socket (both
- * streams may lead to one).
+ * What an output is, to find two outputs that are one. A name for standard output or error (`/dev/stdout`,
+ * `/dev/fd/1`, a symlink to the pipe it is) is that stream: the file it was redirected to (so that `--out-key
+ * /dev/stdout > key.pem` and `--out-csr key.pem` are one file), or else the descriptor itself (standard output and
+ * error may lead to one terminal or pipe and stay two outputs). Any other name is the file it leads to.
  */
-function streamIdentity(file: string, index: number): string {
+function outputIdentity(file: string): string {
+  const stream = standardDescriptor(file) ?? descriptorLeadingTo(file);
+  if (stream === undefined) return fileIdentity(file);
   try {
-    const stat = fstatSync(standardDescriptor(file)!);
+    const stat = fstatSync(stream);
     if (stat.isFile()) return `${stat.dev}:${stat.ino}`;
   } catch {
-    // A closed stream: nothing to compare.
+    // A closed stream: the descriptor is all there is to compare.
   }
-  return `stream ${index}`;
+  return `stream ${stream}`;
+}
+
+/**
+ * Whether what is written to `file` lands where standard output goes: standard output itself, or standard error (or
+ * a name leading to it) when both lead to one file, pipe or terminal (`2>&1`).
+ */
+export function sharesStandardOutput(file: string): boolean {
+  const stream = standardDescriptor(file) ?? descriptorLeadingTo(file);
+  if (stream === 1) return true;
+  if (stream !== 2) return false;
+  try {
+    const output = fstatSync(1);
+    const error = fstatSync(2);
+    return output.dev === error.dev && output.ino === error.ino;
+  } catch {
+    return false;
+  }
 }
 
 const STANDARD_STREAM = /^\/(?:dev\/(?:fd\/)?|proc\/self\/fd\/)(stdout|stderr|1|2)$/;

@@ -42,8 +42,12 @@ export function readPolicyFile(file: string, caFiles: readonly string[] | undefi
     const own = document.ca;
     document.ca = [...(own === undefined ? [] : Array.isArray(own) ? own : [own]), ...caFiles.map((f) => path.resolve(f))];
   }
+  const baseDir = path.dirname(path.resolve(file));
   const files = [path.resolve(file)];
-  const policy = policyFromJsonNotingFiles(document, { source: file, baseDir: path.dirname(path.resolve(file)), onWarning }, (named) => files.push(named));
+  // Left out for --production, the development CA files are still the user's files, never a command's output.
+  const overrideCa = (developmentOverrides as { ca?: unknown } | null | undefined)?.ca;
+  if (!Object.hasOwn(document, 'developmentOverrides')) for (const named of [overrideCa].flat()) if (typeof named === 'string' && named !== '') files.push(path.resolve(baseDir, named));
+  const policy = policyFromJsonNotingFiles(document, { source: file, baseDir, onWarning }, (named) => files.push(named));
   return { policy, developmentOverrides: present, files };
 }
 

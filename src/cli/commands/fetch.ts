@@ -87,7 +87,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   }
   if (values['pem-path']) {
     if (!path.length) throw new UsageError(`no verified path to save in ${values['pem-path']}: ${failure?.sentence ?? 'the chain does not verify'}`, 'fetch');
-    outputs.push({ file: values['pem-path'], data: savedChainText(target.label, servername, 'the verified path, from the leaf to the trust anchor', path), replaces: (contents: string) => savedChain(contents, servername, true) });
+    outputs.push({ file: values['pem-path'], data: savedChainText(target.label, servername, VERIFIED_PATH, path), replaces: (contents: string) => savedChain(contents, servername, true) });
     const fromStore = path.filter((c) => !probe.served.some((s) => s.fingerprint256 === c.fingerprint256)).length;
     saved.push(`Saved the verified path (${count(path.length, 'certificate')}, ${fromStore} of them from the trust store) to ${values['pem-path']}.`);
   }
@@ -148,6 +148,7 @@ function savedChainText(label: string, servername: string, what: string, certifi
 }
 
 const SAVED_CHAIN_MARK = 'Saved by certpin fetch from ';
+const VERIFIED_PATH = 'the verified path, from the leaf to the trust anchor';
 
 /**
  * Whether an existing file is a chain `fetch` saved before for this server, to be replaced without --force: its mark
@@ -169,7 +170,9 @@ function savedChain(contents: string, servername: string, endsAtAnchor: boolean)
     const certificates = blocks.map((pem) => new X509Certificate(pem));
     const leaf = certificates[0]!;
     if (leaf.ca || leaf.checkHost(servername) === undefined && leaf.checkIP(servername) === undefined) return false;
-    // A saved verified path ends at its trust anchor, self-signed as roots are; nothing else in a chain may be.
+    // A saved verified path ends at its trust anchor, a CA's certificate self-signed as roots are, above the server's
+    // own; nothing else in a chain may be self-signed (a self-signed development certificate is a trust file).
+    if (endsAtAnchor && (certificates.length < 2 || !certificates.at(-1)!.ca || !contents.slice(0, newline).endsWith(`: ${VERIFIED_PATH}.`))) return false;
     const above = endsAtAnchor ? certificates.slice(0, -1) : certificates;
     return above.every((c) => !(c.subject === c.issuer && c.verify(c.publicKey)));
   } catch {

@@ -8,7 +8,7 @@ import { PinPolicy } from '../../index.js';
 import { describeCertificate, normalizeHost, parsePin, probeServer } from '../../tools/index.js';
 import type { ServerProbe } from '../../tools/index.js';
 import { explainFailure } from '../explain.js';
-import { leadsToStandardOutput, readCaFiles, writeOutputFiles, writesInPlace } from '../files.js';
+import { readCaFiles, sharesStandardOutput, writeOutputFiles, writesInPlace } from '../files.js';
 import { realpathSync } from 'node:fs';
 import { packageVersion } from '../version.js';
 import { styleFor } from '../style.js';
@@ -98,12 +98,16 @@ export async function run(argv: readonly string[]): Promise<number> {
     if (seen.has(entry.pattern)) throw new UsageError(`${entry.pattern} is given twice; a policy has one pin set per host.`, 'init');
     seen.add(entry.pattern);
   }
-  // CA paths are relative to where the policy is written: a file's directory, or the working directory for standard
-  // output (`--out /dev/stdout > certpin.json` too).
-  const outDir = values.out && !writesInPlace(values.out) ? directoryAsTheKernelFindsIt(values.out) : process.cwd();
-  // Relative to the policy file (as loadPolicy reads them), so the policy and its CA files move together.
+  // CA paths are relative to where the policy is written (a file's directory, or the working directory for standard
+  // output, `--out /dev/stdout > certpin.json` too), so that the policy and its CA files move together. loadPolicy
+  // resolves them from the policy's name as text; where that directory is not the one the kernel finds (a symlink
+  // followed by "..": `lnk/../certpin.json`), a relative path would be read from another place than it was written
+  // for, and the CA files are named by their real absolute paths instead.
+  const textDir = values.out && !writesInPlace(values.out) ? path.dirname(path.resolve(values.out)) : process.cwd();
+  const realDir = values.out && !writesInPlace(values.out) ? directoryAsTheKernelFindsIt(values.out) : process.cwd();
   const caPaths = (values.ca ?? []).map((f) => {
-    const relative = path.relative(outDir, path.resolve(f));
+    if (textDir !== realDir) return realPathOf(f);
+    const relative = path.relative(textDir, path.resolve(f));
     return path.isAbsolute(relative) ? relative : relative.split(path.sep).join('/');
   });
   const file = values.out ?? 'POLICY.json';
@@ -122,8 +126,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   if (signingKeyFile && values.jwks === undefined && writesInPlace(signingKeyFile)) {
     throw new UsageError(`--signing-key ${signingKeyFile} is not a file in a directory: name the JWKS file too (--jwks FILE).`, 'init');
   }
-  if (signingKeyFile && !values.out && leadsToStandardOutput(signingKeyFile)) {
-    throw new UsageError('the policy goes to standard output when --out is not given, and --signing-key names it too: the private key would land in the policy. Give --out FILE.', 'init');
+  if (signingKeyFile && (values.out === undefined || sharesStandardOutput(values.out)) && sharesStandardOutput(signingKeyFile)) {
+    throw new UsageError('the policy and the signing key would go to one stream (standard output, or standard error sent where it goes): the private key would land in the policy. Give --out FILE, or a file for --signing-key.', 'init');
   }
   // Beside the key as the kernel finds it (`lnk/../k.key` is where `lnk` leads, then up), not as the text reads.
   const jwksFile = values.jwks ?? (signingKeyFile ? `${path.dirname(signingKeyFile)}/certpin-keys.json` : undefined);
@@ -219,5 +223,14 @@ function directoryAsTheKernelFindsIt(file: string): string {
     return realpathSync.native(path.dirname(file));
   } catch {
     return path.dirname(path.resolve(file));
+  }
+}
+
+/** A file's real absolute path (symlinks followed), or its absolute path when it cannot be resolved. */
+function realPathOf(file: string): string {
+  try {
+    return realpathSync.native(file);
+  } catch {
+    return path.resolve(file);
   }
 }
