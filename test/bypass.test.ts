@@ -363,6 +363,38 @@ describe('an IP literal dialled with another server name or Host header keeps it
   });
 });
 
+describe('a connection checked for one set of names is never reused for another', () => {
+  // The policy pins 127.0.0.1 and not localhost: a connection to localhost passes unpinned, and a request to the same
+  // server whose Host is 127.0.0.1 must get its own connection, checked against 127.0.0.1's pins.
+  const addressOnly = () => policyOf({ hosts: { '127.0.0.1': bankPins() } });
+
+  it('pinnedAgent: a kept-alive connection to an unpinned name does not carry a request whose Host is pinned', async () => {
+    const agent = pinnedAgent(addressOnly(), { keepAlive: true, maxSockets: 1 });
+    cleanups.push(() => agent.destroy());
+    const before = rogue.requests.length;
+    assert.equal(typeof (await get(`https://localhost:${rogue.port}/`, { agent })), 'string', 'localhost is not pinned');
+    assert.equal(await refusal(get(`https://localhost:${rogue.port}/`, { agent, headers: { host: '127.0.0.1' } })), 'ERR_CERTPIN_PIN_MISMATCH');
+    assert.equal(rogue.requests.length, before + 1, 'only the unpinned request reached the server');
+  });
+
+  it('pinnedConnect: a session of a connection to an unpinned name is not resumed for a request Host that is pinned', async () => {
+    const policy = addressOnly();
+    const first = pinnedConnect(policy, { host: 'localhost', port: rogue.port });
+    await new Promise<void>((resolve, reject) => first.once('session', () => resolve()).once('error', reject));
+    first.destroy();
+    const second = pinnedConnect(policy, { host: 'localhost', port: rogue.port, requestHost: '127.0.0.1' });
+    try {
+      let resumed = false;
+      // Before Node's own 'secure' listener, which checks the certificate and may destroy the socket.
+      second.prependOnceListener('secure', () => (resumed = second.isSessionReused()));
+      assert.equal(await refusal(new Promise((resolve, reject) => second.once('secureConnect', resolve).once('error', reject))), 'ERR_CERTPIN_PIN_MISMATCH');
+      assert.equal(resumed, false, 'the session checked for localhost alone was not offered');
+    } finally {
+      second.destroy();
+    }
+  });
+});
+
 describe('a Host header the connection check cannot count is refused, never ignored', () => {
   it('undici (pinnedDispatcher): an IP-literal Host naming a pinned address, on a request to another origin', async () => {
     // localhost is not pinned; the addresses are. undici passes no IP literal to the connection as a server name.
@@ -702,6 +734,11 @@ describe('NODE_TLS_REJECT_UNAUTHORIZED=0 in the environment turns off neither va
     cleanups.push(() => agent.destroy(), () => dispatcher.destroy());
     assert.equal(await refusal(get(`https://localhost:${bank.port}/`, { agent })), 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
     assert.equal(await refusal(undici.request(`https://localhost:${bank.port}/`, { dispatcher })), 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
+    // The same proxy at an address the policy does not pin: no pins to check it, its certificate is checked all the same.
+    const unpinnedHop = Object.assign(new URL(credentials.href), { hostname: '127.0.0.1' });
+    const toUnpinnedProxy = pinnedProxyAgent(policyOf({ hosts: { localhost: bankPins() } }), unpinnedHop);
+    cleanups.push(() => toUnpinnedProxy.destroy());
+    assert.equal(await refusal(get(`https://localhost:${bank.port}/`, { agent: toUnpinnedProxy })), 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
     assert.deepEqual(proxy.connects, []);
     // Given the proxy's CA, the same proxy carries the pinned request (reached at an address the policy does not pin:
     // a pinned proxy host must pass its pins too).

@@ -193,6 +193,22 @@ describe('decide', () => {
     assert.equal(decide(policyFor([pinOf(pki.root), backupPin()], { onlyPinnedHosts: true }), { host: 'localhost', connectHost: 'elsewhere.test', port: 443, chain }).outcome, 'refused-not-pinned');
   });
 
+  it('every pinned name must match: one name whose pin set matches does not carry another whose pin set does not', () => {
+    const twoPinSets = new PinPolicy({
+      hosts: { localhost: [pinOf(pki.root), backupPin()], '127.0.0.1': [backupPin(), backupPin()] },
+      ca: pki.root.pem,
+      trustSystemRoots: false,
+      onWarning: () => {},
+    });
+    for (const names of [['localhost', '127.0.0.1'], ['127.0.0.1', 'localhost']]) {
+      const decision = decide(twoPinSets, { names, port: 443, chain });
+      assert.equal(decision.outcome, 'mismatch', names.join(', '));
+      assert.equal(decision.allowed, false);
+      assert.equal(decision.host, '127.0.0.1', 'the refusal names the pin set that failed');
+    }
+    assert.equal(decide(twoPinSets, { names: ['localhost'], port: 443, chain }).outcome, 'matched');
+  });
+
   it('an IP literal counts like a name: its pin set applies when a server name is sent too', () => {
     const byAddress = new PinPolicy({ hosts: { '127.0.0.1': [backupPin(), backupPin()] }, ca: pki.root.pem, trustSystemRoots: false, onWarning: () => {} });
     assert.equal(decide(byAddress, { host: 'unpinned.test', connectHost: '127.0.0.1', port: 443, chain }).outcome, 'mismatch');

@@ -9,6 +9,7 @@ import { once } from 'node:events';
 import https from 'node:https';
 import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import type tls from 'node:tls';
 import { DynamicPinPolicy, PinPolicy, pinnedAgent, pinnedConnect, pinnedTlsOptions } from '../src/index.js';
 import { AUDIENCE, jwksOf, signDocument, signingKey } from './support/pinset.js';
 import { backupPin, createCertificate, createPki, pinOf } from './support/pki.js';
@@ -97,6 +98,68 @@ describe('a dynamic policy change retires the connections checked under the earl
     }
   });
 
+  it('pinnedAgent: the pool name of a request names the policy in force', async () => {
+    // Node pools, counts and queues requests by this name: after a change, requests share no pool with the sockets
+    // checked under the earlier policy, even the name Node computes again for an old socket's own options.
+    const { policy, revoke } = await revocablePolicy();
+    const agent = pinnedAgent(policy);
+    try {
+      const options = { host: 'localhost', port: rogue.port, servername: 'localhost' };
+      const before = agent.getName(options);
+      assert.equal(agent.getName({ ...options }), before);
+      await revoke();
+      assert.notEqual(agent.getName(options), before);
+      assert.notEqual(agent.getName({ ...options }), before);
+    } finally {
+      agent.destroy();
+      policy.close();
+    }
+  });
+
+  it('pinnedAgent: an idle socket checked under the earlier policy is closed by the change', async () => {
+    // Nothing should be left connected on the strength of revoked pins, waiting in the pool for a request.
+    const { policy, revoke } = await revocablePolicy();
+    const agent = pinnedAgent(policy);
+    try {
+      assert.equal(await get('/before', { agent }), '200 rogue');
+      await new Promise((resolve) => setImmediate(resolve));
+      const idle = Object.values(agent.freeSockets).flat();
+      assert.equal(idle.length, 1);
+      const socket = idle[0];
+      assert.ok(socket);
+      assert.equal(socket.destroyed, false);
+      await revoke();
+      assert.equal(socket.destroyed, true);
+    } finally {
+      agent.destroy();
+      policy.close();
+    }
+  });
+
+  it('pinnedAgent: a socket checked under the earlier policy is refused when Node asks to keep it alive', async () => {
+    // Node asks keepSocketAlive before it pools a freed socket: the answer for one checked under pins since revoked is
+    // no, whatever path freed it, so that it is closed instead of pooled.
+    const { policy, revoke } = await revocablePolicy();
+    const agent = pinnedAgent(policy);
+    try {
+      const slow = get('/slow', { agent });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const busy = Object.values(agent.sockets).flat();
+      assert.equal(busy.length, 1);
+      const socket = busy[0];
+      assert.ok(socket);
+      // Node's Agent reads the return value; the declared type says void.
+      const keepAlive = () => agent.keepSocketAlive(socket) as unknown as boolean;
+      assert.equal(keepAlive(), true);
+      await revoke();
+      assert.equal(keepAlive(), false);
+      assert.equal(await slow, '200 rogue');
+    } finally {
+      agent.destroy();
+      policy.close();
+    }
+  });
+
   it('a handshake under way when a document revokes the pins it would have met is judged by the new pins', async () => {
     // A network attacker holding the key about to be revoked stalls its ServerHello while the revocation arrives.
     const relay = await stallingRelay();
@@ -124,14 +187,18 @@ describe('a dynamic policy change retires the connections checked under the earl
     const relay = await stallingRelay();
     const { policy, revoke } = await revocablePolicy();
     const port = (relay.address() as net.AddressInfo).port;
+    // Closed whatever the outcome: a connection left open would keep the run from ending when the assertion fails.
+    const sockets: tls.TLSSocket[] = [];
     try {
       // Checked under the built-in pins; its session is kept for the same name and port.
       const first = pinnedConnect(policy, { host: 'localhost', port });
+      sockets.push(first);
       await once(first, 'secureConnect');
       await new Promise((resolve) => setTimeout(resolve, 100));
       first.destroy();
       // The next connection offers that session; the revocation arrives while its ServerHello is held back.
       const second = pinnedConnect(policy, { host: 'localhost', port });
+      sockets.push(second);
       const outcome = new Promise<string>((resolve) => {
         second.once('secureConnect', () => resolve(`connected, resumed: ${second.isSessionReused()}`));
         second.once('error', (error: Error & { code?: string }) => resolve(error.code ?? error.message));
@@ -141,8 +208,8 @@ describe('a dynamic policy change retires the connections checked under the earl
       // A full handshake would have met the new pins (ERR_CERTPIN_PIN_MISMATCH); only the resumption, which runs no
       // check, is refused this way. Without the guard: "connected, resumed: true".
       assert.equal(await outcome, 'ERR_CERTPIN_CHECK_FAILED');
-      second.destroy();
     } finally {
+      for (const socket of sockets) socket.destroy();
       policy.close();
       relay.close();
     }

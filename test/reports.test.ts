@@ -290,7 +290,19 @@ describe('the report POST is an ordinary https request', () => {
     await settled();
     assert.deepEqual(deliveries, ['failed']);
     assert.equal(server.requests.length, 0);
-
+    // NODE_TLS_REJECT_UNAUTHORIZED=0 left on from a debugging session changes nothing: a report names hosts and chains.
+    const saved = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+    try {
+      const again: ReportDelivery[] = [];
+      await throughMitm(policyOf({ reportUri: `https://127.0.0.1:${server.port}/r` }, again));
+      await settled();
+      assert.deepEqual(again, ['failed']);
+      assert.equal(server.requests.length, 0);
+    } finally {
+      if (saved === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = saved;
+    }
   });
 
   it('trusts a collector whose chain ends at an intermediate the policy names as its only anchor, as connections do', async (t) => {

@@ -35,6 +35,7 @@ async function startServer(options: tls.TlsOptions = {}): Promise<{ server: tls.
 }
 
 const policyOf = () => new PinPolicy({ hosts: { localhost: [pinOf(pki.intermediate), backupPin()] }, ca: pki.root.pem, trustSystemRoots: false });
+const MINUTE = 60_000;
 
 /** One connection that reads the server's reply, then waits for the session ticket to arrive and be cached. */
 async function connectOnce(policy: PinPolicy, port: number, end: (socket: tls.TLSSocket) => void = (s) => s.end()): Promise<void> {
@@ -105,5 +106,45 @@ describe('pinnedConnect: TLS session cache', () => {
     for (let i = 0; i < 3; i++) await connectOnce(policy, declining.port);
     assert.equal(sessionListeners(declining.port), 0);
     assert.equal(sessionListeners(resuming.port), 1);
+  });
+
+  it('offers a checked session for five minutes after its full handshake, and no longer', async (t) => {
+    // A resumption runs no pin check: however long the server's ticket lives, what the check earned is five minutes,
+    // and a ticket from a resumed handshake does not start them again.
+    const { port, handshakes } = await startServer();
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const policy = policyOf();
+    await connectOnce(policy, port);
+    t.mock.timers.tick(5 * MINUTE - 1000);
+    await connectOnce(policy, port);
+    t.mock.timers.tick(2000);
+    await connectOnce(policy, port);
+    assert.deepEqual(handshakes, [
+      { offered: false, resumed: false },
+      { offered: true, resumed: true },
+      { offered: false, resumed: false },
+    ]);
+  });
+
+  it('offers no session past the expiry of the pin set that checked it, even within five minutes', async (t) => {
+    // Once the pin set expires it is no longer what the connection must meet: a session it checked stops there.
+    const { port, handshakes } = await startServer();
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
+    const policy = new PinPolicy({
+      hosts: { localhost: { pins: [pinOf(pki.intermediate), backupPin()], expires: new Date(Date.now() + 2 * MINUTE) } },
+      ca: pki.root.pem,
+      trustSystemRoots: false,
+      onWarning: () => {},
+    });
+    await connectOnce(policy, port);
+    t.mock.timers.tick(MINUTE);
+    await connectOnce(policy, port);
+    t.mock.timers.tick(MINUTE + 1000);
+    await connectOnce(policy, port);
+    assert.deepEqual(handshakes, [
+      { offered: false, resumed: false },
+      { offered: true, resumed: true },
+      { offered: false, resumed: false },
+    ]);
   });
 });
