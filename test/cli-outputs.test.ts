@@ -462,6 +462,15 @@ describe('CLI output files: all or nothing, and only where the user pointed', ()
       const readOnly = asNobody(path.join(shared, 'read-only'), ['signing-key', '--out-key', 'k.pem']);
       assert.equal(readOnly.status, 2, readOnly.stderr);
       assert.match(readOnly.stderr, /Cannot write k\.pem: its directory \(\.\) is not writable/);
+      // In a directory of one's own, another user's file that one cannot read is still replaced when asked (--force).
+      mkdirSync(path.join(shared, 'own'));
+      execFileSync('chown', ['nobody', path.join(shared, 'own')]);
+      writeFileSync(path.join(shared, 'own', 'root.pem'), pki.root.pem);
+      chmodSync(path.join(shared, 'own', 'root.pem'), 0o644);
+      writeFileSync(path.join(shared, 'own', 'theirs.pem'), 'root\'s\n', { mode: 0o600 });
+      const replaced = asNobody(path.join(shared, 'own'), ['inspect', 'root.pem', '--pem', '--out', 'theirs.pem', '--force']);
+      assert.equal(replaced.status, 0, replaced.stderr);
+      assert.equal(readFileSync(path.join(shared, 'own', 'theirs.pem'), 'utf8'), pki.root.pem);
     } finally {
       rmSync(shared, { recursive: true, force: true });
     }
@@ -479,18 +488,20 @@ describe('CLI output files: all or nothing, and only where the user pointed', ()
   const withoutLinks = (args: string[]) =>
     spawnSync(process.execPath, ['--import', 'tsx', path.join(repo, 'src/cli/main.ts'), ...args], { cwd: repo, encoding: 'utf8', env: { ...process.env, LD_PRELOAD: noLinkShim() } });
 
-  it('a file system without hard links (FAT on a USB stick) still gets new files, created exclusively, and a replaced file is still put back', { skip: !existsSync('/usr/bin/cc') }, async () => {
+  it('a file system without hard links (FAT on a USB stick) still gets new files, created exclusively; a replaced file that cannot be kept is named', { skip: !existsSync('/usr/bin/cc') }, async () => {
     const r = withoutLinks(['backup-key', 'localhost', '--out-key', at('fat.pem'), '--out-csr', at('fat.csr')]);
     assert.equal(r.status, 0, r.stderr);
     assert.match(readFileSync(at('fat.pem'), 'utf8'), /BEGIN PRIVATE KEY/);
     assert.equal(statSync(at('fat.pem')).mode & 0o777, 0o600);
     assert.deepEqual(tempFiles(), []);
-    // Without a second name for the old file, it is moved aside instead, and moved back when a later output fails.
+    // Without a second name for the old file there is nothing to put back, and nothing is copied (a copy would read
+    // through a name that may have been swapped since the checks): still one atomic rename, and the error says so.
     writeFileSync(at('fat-old.pem'), 'the old key\n', { mode: 0o600 });
     const failed = withoutLinks(['backup-key', 'localhost', '--out-key', at('fat-old.pem'), '--out-csr', '/dev/full', '--force']);
     assert.equal(failed.status, 2, failed.stderr);
-    assert.match(failed.stderr, /\/dev\/full: the disk is full/);
-    assert.equal(readFileSync(at('fat-old.pem'), 'utf8'), 'the old key\n');
+    assert.match(failed.stderr, /\/dev\/full: the disk is full; .*fat-old\.pem was replaced, and its previous version could not be kept to put back/);
+    assert.match(readFileSync(at('fat-old.pem'), 'utf8'), /BEGIN PRIVATE KEY/);
+    assert.equal(statSync(at('fat-old.pem')).mode & 0o777, 0o600);
     assert.deepEqual(tempFiles(), []);
   });
 
@@ -561,6 +572,9 @@ describe('CLI output files: all or nothing, and only where the user pointed', ()
     const policyAndKey = await run(['init', `localhost:${server.port}`, '--ca', at('root.pem'), '--backup-pin', backupPin(), '--out', '/dev/stdout', '--signing-key', '/proc/self/fd/1', '--jwks', at('one-stream.json')], '| cat');
     assert.match(policyAndKey.stderr, /the policy and the signing key would go to one stream/);
     assert.doesNotMatch(policyAndKey.stdout, /PRIVATE KEY/);
+    const keyAndRequest = await run(['backup-key', 'localhost', '--out-key', '/dev/stdout', '--out-csr', '/dev/stderr'], '2>&1 | cat');
+    assert.match(keyAndRequest.stdout, /\/dev\/stdout and \/dev\/stderr lead to one stream; a private key shares it with no other output/);
+    assert.doesNotMatch(keyAndRequest.stdout, /PRIVATE KEY|CERTIFICATE REQUEST/);
     const merged = await run(['init', `localhost:${server.port}`, '--ca', at('root.pem'), '--backup-pin', backupPin(), '--signing-key', '/dev/stderr', '--jwks', at('merged.json')], '2>&1 | cat');
     assert.match(merged.stdout, /the policy and the signing key would go to one stream/);
     assert.doesNotMatch(merged.stdout, /PRIVATE KEY/);
@@ -613,6 +627,13 @@ describe('CLI output files: all or nothing, and only where the user pointed', ()
       assert.equal(linked.code, 0, linked.stderr);
       const verified = await certpin(['verify', 'cfg/certpin.json', '--port', String(server.port), '--no-progress'], { cwd: dir });
       assert.equal(verified.code, 0, verified.stderr);
+      // A symlink above both the policy and its CA file changes nothing: the path stays relative, and the pair moves.
+      mkdirSync(path.join(elsewhere, 'real', 'project'), { recursive: true });
+      writeFileSync(path.join(elsewhere, 'real', 'project', 'root.pem'), pki.root.pem);
+      symlinkSync(path.join(elsewhere, 'real'), path.join(elsewhere, 'link'));
+      const above = await certpin(['init', `localhost:${server.port}`, '--ca', 'link/project/root.pem', '--backup-pin', backupPin(), '--out', 'link/project/certpin.json'], { cwd: elsewhere });
+      assert.equal(above.code, 0, above.stderr);
+      assert.deepEqual((JSON.parse(readFileSync(path.join(elsewhere, 'real', 'project', 'certpin.json'), 'utf8')) as { ca: string[] }).ca, ['root.pem']);
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
     }

@@ -4,7 +4,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
-import { accessSync, chmodSync, closeSync, constants, copyFileSync, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readSync, realpathSync, readlinkSync, renameSync, statSync, symlinkSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { accessSync, closeSync, constants, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { readBoundedSync } from '../node/bounded-read.js';
@@ -104,6 +104,18 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
     const input = inputs.get(identity);
     if (input !== undefined) throw new UsageError(`${outputs[i]!.file} is ${input === outputs[i]!.file ? 'also' : `${input},`} read by this command; write to another name (not even --force replaces a command's input).`, command);
   });
+  // A private key on a stream shares it with no other output: standard error sent where standard output goes (2>&1)
+  // would carry both to whatever reads them (a CSR piped to a CA's API).
+  outputs.forEach((output, i) => {
+    const stream = isPrivate(output) ? streamOf(output.file) : undefined;
+    if (stream === undefined) return;
+    outputs.forEach((other, j) => {
+      const otherStream = j === i ? undefined : streamOf(other.file);
+      if (otherStream !== undefined && sameOpenFile(stream, otherStream)) {
+        throw new UsageError(`${output.file} and ${other.file} lead to one stream; a private key shares it with no other output: write one of them to a file.`, command);
+      }
+    });
+  });
   for (const plan of plans) checkOutput(plan, options.force === true, command);
 
   const devices: (number | undefined)[] = [];
@@ -133,15 +145,16 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
       temporaries[i] = undefined;
       created.push(plan.output.file);
     });
-    plans.forEach((plan, i) => {
+    // Then the files replaced: first those whose old version has a second name to go back to, then those where no
+    // link could be made (another user's file under protected_hardlinks, FAT), which nothing after them should undo.
+    const replacing = plans.flatMap((plan, i) => (plan.inPlace || !plan.existing ? [] : [i]));
+    for (const i of replacing) backups[i] = keepOld(outputs[i]!.file);
+    for (const i of [...replacing.filter((r) => backups[r] !== undefined), ...replacing.filter((r) => backups[r] === undefined)]) {
       current = i;
-      if (plan.inPlace || !plan.existing) return;
-      const kept = keepOld(plan.output.file, plan.existing);
-      backups[i] = kept.backup;
       replaced.push(i);
-      renameSync(temporaries[i]!, plan.output.file);
+      renameSync(temporaries[i]!, outputs[i]!.file);
       temporaries[i] = undefined;
-    });
+    }
     // Last, what cannot be taken back once written.
     plans.forEach((plan, i) => {
       current = i;
@@ -153,7 +166,11 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
     const kept: string[] = [];
     for (const i of replaced) {
       const backup = backups[i];
-      if (backup === undefined) continue;
+      // Replaced with nothing to go back to (the one whose rename failed was not replaced).
+      if (backup === undefined) {
+        if (i !== current) kept.push(`${outputs[i]!.file} was replaced, and its previous version could not be kept to put back`);
+        continue;
+      }
       // rename() over a name that is already the same file (the rename into place never happened) does nothing: the
       // second name is then removed.
       if (quietly(() => renameSync(backup, outputs[i]!.file))) quietly(() => unlinkSync(backup));
@@ -292,20 +309,14 @@ function linkIntoPlace(temporary: string, plan: Plan): void {
 }
 
 /**
- * Keeps the file about to be replaced under a second, hidden name in its directory, to put it back if a later output
- * fails: a hard link, or where links are refused (another user's file under protected_hardlinks, FAT) a copy (of a
- * symlink, a symlink to the same target), so that the replacement itself stays one atomic rename and the name is
- * never missing. Throws when none works: nothing could be put back, and the command stops before replacing it.
+ * A second, hidden name in its directory for the file about to be replaced (a hard link: the very file, its owner and
+ * permissions), to put it back if a later output fails; undefined where links are refused (another user's file under
+ * protected_hardlinks, FAT). Nothing is copied: a copy would be read through a name an attacker may have swapped
+ * since the checks, and put back under another owner.
  */
-function keepOld(file: string, existing: Stats): { backup: string } {
+function keepOld(file: string): string | undefined {
   const backup = siblingOf(file);
-  if (quietly(() => linkSync(file, backup))) return { backup };
-  if (existing.isSymbolicLink()) symlinkSync(readlinkSync(file), backup);
-  else {
-    copyFileSync(file, backup, constants.COPYFILE_EXCL);
-    chmodSync(backup, existing.mode & 0o777);
-  }
-  return { backup };
+  return quietly(() => linkSync(file, backup)) ? backup : undefined;
 }
 
 /**
@@ -420,7 +431,7 @@ function descriptorLeadingTo(file: string): 1 | 2 | undefined {
  * error may lead to one terminal or pipe and stay two outputs). Any other name is the file it leads to.
  */
 function outputIdentity(file: string): string {
-  const stream = standardDescriptor(file) ?? descriptorLeadingTo(file);
+  const stream = streamOf(file);
   if (stream === undefined) return fileIdentity(file);
   try {
     const stat = fstatSync(stream);
@@ -431,21 +442,30 @@ function outputIdentity(file: string): string {
   return `stream ${stream}`;
 }
 
+/** The standard stream (1 or 2) that `file` names or leads to. */
+function streamOf(file: string): 1 | 2 | undefined {
+  return standardDescriptor(file) ?? descriptorLeadingTo(file);
+}
+
+/** Whether two descriptors are open on the same file, pipe, socket or terminal. */
+function sameOpenFile(a: number, b: number): boolean {
+  if (a === b) return true;
+  try {
+    const first = fstatSync(a);
+    const second = fstatSync(b);
+    return first.dev === second.dev && first.ino === second.ino;
+  } catch {
+    return false;
+  }
+}
+
 /**
  * Whether what is written to `file` lands where standard output goes: standard output itself, or standard error (or
  * a name leading to it) when both lead to one file, pipe or terminal (`2>&1`).
  */
 export function sharesStandardOutput(file: string): boolean {
-  const stream = standardDescriptor(file) ?? descriptorLeadingTo(file);
-  if (stream === 1) return true;
-  if (stream !== 2) return false;
-  try {
-    const output = fstatSync(1);
-    const error = fstatSync(2);
-    return output.dev === error.dev && output.ino === error.ino;
-  } catch {
-    return false;
-  }
+  const stream = streamOf(file);
+  return stream !== undefined && sameOpenFile(stream, 1);
 }
 
 const STANDARD_STREAM = /^\/(?:dev\/(?:fd\/)?|proc\/self\/fd\/)(stdout|stderr|1|2)$/;

@@ -9,7 +9,7 @@ import { describeCertificate, normalizeHost, parsePin, probeServer } from '../..
 import type { ServerProbe } from '../../tools/index.js';
 import { explainFailure } from '../explain.js';
 import { readCaFiles, sharesStandardOutput, writeOutputFiles, writesInPlace } from '../files.js';
-import { realpathSync } from 'node:fs';
+import { realpathSync, statSync } from 'node:fs';
 import { packageVersion } from '../version.js';
 import { styleFor } from '../style.js';
 import { createSigningKey } from '../signing-keys.js';
@@ -106,9 +106,16 @@ export async function run(argv: readonly string[]): Promise<number> {
   const textDir = values.out && !writesInPlace(values.out) ? path.dirname(path.resolve(values.out)) : process.cwd();
   const realDir = values.out && !writesInPlace(values.out) ? directoryAsTheKernelFindsIt(values.out) : process.cwd();
   const caPaths = (values.ca ?? []).map((f) => {
-    if (textDir !== realDir) return realPathOf(f);
     const relative = path.relative(textDir, path.resolve(f));
-    return path.isAbsolute(relative) ? relative : relative.split(path.sep).join('/');
+    if (path.isAbsolute(relative)) return relative;
+    // Read from the policy's name as text (what loadPolicy does) and from its real directory, the path must reach the
+    // file given: else (a symlink between them and a "..") it is named by its real absolute path.
+    if (textDir !== realDir && !(sameFile(path.resolve(textDir, relative), f) && sameFile(path.resolve(realDir, relative), f))) {
+      const real = realPathOf(f);
+      process.stderr.write(`note: ${f} is named by its absolute path ${real} in the policy: a path relative to the policy would lead elsewhere through a symbolic link.\n`);
+      return real;
+    }
+    return relative.split(path.sep).join('/');
   });
   const file = values.out ?? 'POLICY.json';
   const document = {
@@ -232,5 +239,16 @@ function realPathOf(file: string): string {
     return realpathSync.native(file);
   } catch {
     return path.resolve(file);
+  }
+}
+
+/** Whether two names lead to one existing file. */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const first = statSync(a);
+    const second = statSync(b);
+    return first.dev === second.dev && first.ino === second.ino;
+  } catch {
+    return false;
   }
 }
