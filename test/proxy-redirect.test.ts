@@ -10,6 +10,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import axios, { AxiosError } from 'axios';
@@ -92,6 +93,20 @@ describe('pinnedProxyAgent (node:https) through a CONNECT proxy', () => {
   it('a proxy that refuses the CONNECT fails the request with ProxyConnectError', async () => {
     const agent = proxyAgent(policyOf(), refusing);
     await assert.rejects(httpsGet(`https://localhost:${origin.port}/`, { agent }), (e: unknown) => e instanceof ProxyConnectError && e.statusCode === 403);
+  });
+
+  it('bytes a proxy sends after its 200 and before the TLS handshake are refused as the proxy\'s, not read as the origin\'s', { timeout: 10_000 }, async () => {
+    // A TLS server speaks only after the ClientHello: anything already there (here a TLS alert record) was written by
+    // the proxy.
+    const talkative = net.createServer((socket) => {
+      socket.once('data', () => socket.end('HTTP/1.1 200 Connection established\r\n\r\n\x15\x03\x03\x00\x02\x02\x28'));
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => talkative.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => talkative.close(() => resolve())));
+    const agent = pinnedProxyAgent(policyOf(), `http://127.0.0.1:${(talkative.address() as AddressInfo).port}`);
+    cleanups.push(() => agent.destroy());
+    await assert.rejects(httpsGet(`https://localhost:${origin.port}/`, { agent }), (e: unknown) => e instanceof ProxyConnectError && /sent data before the TLS handshake/.test(e.message));
   });
 });
 
