@@ -382,6 +382,23 @@ describe('CLI output files: all or nothing, and only where the user pointed', ()
     assert.equal(existsSync(at('waiting.key')), false);
   });
 
+  it('a file removed while the command waits on a FIFO goes in as a new file, and out again when the FIFO fails', { skip: !existsSync('/usr/bin/mkfifo') }, async () => {
+    const fifo = at('closing.fifo');
+    execFileSync('mkfifo', [fifo]);
+    writeFileSync(at('vanishing.pem'), 'the old chain\n');
+    const running = certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', at('vanishing.pem'), '--pem-path', fifo, '--force']);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    rmSync(at('vanishing.pem'));
+    // A reader that opens the FIFO and closes it at once: the write fails (EPIPE) after the files were put in place.
+    execFile('sh', ['-c', `exec 3<"${fifo}"; exec 3<&-`]);
+    const r = await running;
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /closing\.fifo: the program reading it has closed it/);
+    assert.doesNotMatch(r.stderr, /was replaced/);
+    assert.equal(existsSync(at('vanishing.pem')), false, 'the new file is removed with the failed command');
+    assert.deepEqual(tempFiles(), []);
+  });
+
   it('a device output swapped for another device while the command waits is refused', { skip: !existsSync('/usr/bin/mkfifo') }, async () => {
     const fifo = at('first.fifo');
     execFileSync('mkfifo', [fifo]);
@@ -575,6 +592,15 @@ describe('CLI output files: all or nothing, and only where the user pointed', ()
     const keyAndRequest = await run(['backup-key', 'localhost', '--out-key', '/dev/stdout', '--out-csr', '/dev/stderr'], '2>&1 | cat');
     assert.match(keyAndRequest.stdout, /\/dev\/stdout and \/dev\/stderr lead to one stream; a private key shares it with no other output/);
     assert.doesNotMatch(keyAndRequest.stdout, /PRIVATE KEY|CERTIFICATE REQUEST/);
+    // On a terminal the two are only shown: allowed.
+    if (existsSync('/usr/bin/script')) {
+      const onTerminal = await new Promise<{ stdout: string }>((resolve, reject) => {
+        execFile('script', ['-qec', `"${process.execPath}" --import tsx "${path.join(repo, 'src/cli/main.ts')}" backup-key localhost --out-key /dev/stdout --out-csr /dev/stderr`, '/dev/null'], { cwd: repo, encoding: 'utf8' }, (error, stdout) =>
+          error && typeof error.code !== 'number' ? reject(error) : resolve({ stdout }),
+        );
+      });
+      assert.match(onTerminal.stdout, /BEGIN PRIVATE KEY[^]*BEGIN CERTIFICATE REQUEST|BEGIN CERTIFICATE REQUEST[^]*BEGIN PRIVATE KEY/);
+    }
     const merged = await run(['init', `localhost:${server.port}`, '--ca', at('root.pem'), '--backup-pin', backupPin(), '--signing-key', '/dev/stderr', '--jwks', at('merged.json')], '2>&1 | cat');
     assert.match(merged.stdout, /the policy and the signing key would go to one stream/);
     assert.doesNotMatch(merged.stdout, /PRIVATE KEY/);
@@ -634,6 +660,15 @@ describe('CLI output files: all or nothing, and only where the user pointed', ()
       const above = await certpin(['init', `localhost:${server.port}`, '--ca', 'link/project/root.pem', '--backup-pin', backupPin(), '--out', 'link/project/certpin.json'], { cwd: elsewhere });
       assert.equal(above.code, 0, above.stderr);
       assert.deepEqual((JSON.parse(readFileSync(path.join(elsewhere, 'real', 'project', 'certpin.json'), 'utf8')) as { ca: string[] }).ca, ['root.pem']);
+      // A CA file named through a symlink and "..": the relative path would name another file, so the real one is named.
+      mkdirSync(path.join(elsewhere, 'plain', 'other', 'sub'), { recursive: true });
+      writeFileSync(path.join(elsewhere, 'plain', 'other', 'root.pem'), pki.root.pem);
+      symlinkSync(path.join(elsewhere, 'plain', 'other', 'sub'), path.join(elsewhere, 'plain', 'lnk'));
+      const dotted = await certpin(['init', `localhost:${server.port}`, '--ca', 'lnk/../root.pem', '--backup-pin', backupPin(), '--out', 'certpin.json'], { cwd: path.join(elsewhere, 'plain') });
+      assert.equal(dotted.code, 0, dotted.stderr);
+      assert.match(dotted.stderr, /is named by its absolute path/);
+      const verifiedDotted = await certpin(['verify', 'certpin.json', '--port', String(server.port), '--no-progress'], { cwd: path.join(elsewhere, 'plain') });
+      assert.equal(verifiedDotted.code, 0, verifiedDotted.stderr);
     } finally {
       rmSync(elsewhere, { recursive: true, force: true });
     }

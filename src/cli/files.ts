@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
+import { isatty } from 'node:tty';
 import { readBoundedSync } from '../node/bounded-read.js';
 import { parseCertificates } from '../tools/index.js';
 import { UsageError } from './usage.js';
@@ -111,7 +112,8 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
     if (stream === undefined) return;
     outputs.forEach((other, j) => {
       const otherStream = j === i ? undefined : streamOf(other.file);
-      if (otherStream !== undefined && sameOpenFile(stream, otherStream)) {
+      // On a terminal both are only shown; through a pipe or file (2>&1 | …) a program reads them together.
+      if (otherStream !== undefined && sameOpenFile(stream, otherStream) && !isTerminal(stream)) {
         throw new UsageError(`${output.file} and ${other.file} lead to one stream; a private key shares it with no other output: write one of them to a file.`, command);
       }
     });
@@ -147,8 +149,21 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
     });
     // Then the files replaced: first those whose old version has a second name to go back to, then those where no
     // link could be made (another user's file under protected_hardlinks, FAT), which nothing after them should undo.
-    const replacing = plans.flatMap((plan, i) => (plan.inPlace || !plan.existing ? [] : [i]));
-    for (const i of replacing) backups[i] = keepOld(outputs[i]!.file);
+    const replacing: number[] = [];
+    for (const [i, plan] of plans.entries()) {
+      if (plan.inPlace || !plan.existing) continue;
+      current = i;
+      const kept = keepOld(outputs[i]!.file);
+      if (kept !== GONE) {
+        backups[i] = kept;
+        replacing.push(i);
+        continue;
+      }
+      // Removed since the checks: it goes in as a new file (and out again on failure), never as "replaced".
+      linkIntoPlace(temporaries[i]!, plan);
+      temporaries[i] = undefined;
+      created.push(plan.output.file);
+    }
     for (const i of [...replacing.filter((r) => backups[r] !== undefined), ...replacing.filter((r) => backups[r] === undefined)]) {
       current = i;
       replaced.push(i);
@@ -314,10 +329,18 @@ function linkIntoPlace(temporary: string, plan: Plan): void {
  * protected_hardlinks, FAT). Nothing is copied: a copy would be read through a name an attacker may have swapped
  * since the checks, and put back under another owner.
  */
-function keepOld(file: string): string | undefined {
+function keepOld(file: string): string | undefined | typeof GONE {
   const backup = siblingOf(file);
-  return quietly(() => linkSync(file, backup)) ? backup : undefined;
+  try {
+    linkSync(file, backup);
+    return backup;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? GONE : undefined;
+  }
 }
+
+/** What {@link keepOld} says of a file removed since the checks. */
+const GONE = Symbol('gone');
 
 /**
  * The descriptor to write an in-place output to. Standard output and error are written through the process's own
@@ -454,6 +477,15 @@ function sameOpenFile(a: number, b: number): boolean {
     const first = fstatSync(a);
     const second = fstatSync(b);
     return first.dev === second.dev && first.ino === second.ino;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a descriptor is a terminal: what goes there is shown to the user, not read by a program. */
+function isTerminal(fd: number): boolean {
+  try {
+    return fstatSync(fd).isCharacterDevice() && isatty(fd);
   } catch {
     return false;
   }

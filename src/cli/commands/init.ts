@@ -109,8 +109,9 @@ export async function run(argv: readonly string[]): Promise<number> {
     const relative = path.relative(textDir, path.resolve(f));
     if (path.isAbsolute(relative)) return relative;
     // Read from the policy's name as text (what loadPolicy does) and from its real directory, the path must reach the
-    // file given: else (a symlink between them and a "..") it is named by its real absolute path.
-    if (textDir !== realDir && !(sameFile(path.resolve(textDir, relative), f) && sameFile(path.resolve(realDir, relative), f))) {
+    // file given: else (a symlink followed by "..", in the policy's directory or in the CA file's name) it is named by
+    // its real absolute path.
+    if (!(sameFile(path.resolve(textDir, relative), f) && sameFile(path.resolve(realDir, relative), f))) {
       const real = realPathOf(f);
       process.stderr.write(`note: ${f} is named by its absolute path ${real} in the policy: a path relative to the policy would lead elsewhere through a symbolic link.\n`);
       return real;
