@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import { accessSync, closeSync, constants, fchmodSync, fstatSync, linkSync, lstatSync, openSync, readSync, realpathSync, renameSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
-import { isatty } from 'node:tty';
 import { readBoundedSync } from '../node/bounded-read.js';
 import { parseCertificates } from '../tools/index.js';
 import { UsageError } from './usage.js';
@@ -112,8 +111,8 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
     if (stream === undefined) return;
     outputs.forEach((other, j) => {
       const otherStream = j === i ? undefined : streamOf(other.file);
-      // On a terminal both are only shown; through a pipe or file (2>&1 | …) a program reads them together.
-      if (otherStream !== undefined && sameOpenFile(stream, otherStream) && !isTerminal(stream)) {
+      // Also on a terminal: a pseudo-terminal is often read by a program (ssh -t, docker exec -t, script) and passed on.
+      if (otherStream !== undefined && sameOpenFile(stream, otherStream)) {
         throw new UsageError(`${output.file} and ${other.file} lead to one stream; a private key shares it with no other output: write one of them to a file.`, command);
       }
     });
@@ -160,7 +159,12 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
         continue;
       }
       // Removed since the checks: it goes in as a new file (and out again on failure), never as "replaced".
-      linkIntoPlace(temporaries[i]!, plan);
+      try {
+        linkIntoPlace(temporaries[i]!, plan);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+        throw new UsageError(`${plan.output.file} was removed and made again while certpin was writing; nothing was written to it. Run the command again.`, command);
+      }
       temporaries[i] = undefined;
       created.push(plan.output.file);
     }
@@ -192,6 +196,10 @@ export function writeOutputFiles(outputs: readonly OutputFile[], options: { forc
       else kept.push(`the previous ${outputs[i]!.file} is kept as ${backup}`);
     }
     for (const file of created) quietly(() => unlinkSync(file));
+    // Second names taken for files the command never got to replace.
+    backups.forEach((backup, i) => {
+      if (backup !== undefined && !replaced.includes(i)) quietly(() => unlinkSync(backup));
+    });
     const failure = writeError(error, outputs[current]!.file, command);
     throw kept.length ? new UsageError(`${failure.message.replace(/\.$/, '')}; ${kept.join('; ')}.`, command) : failure;
   } finally {
@@ -335,7 +343,8 @@ function keepOld(file: string): string | undefined | typeof GONE {
     linkSync(file, backup);
     return backup;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ENOENT' ? GONE : undefined;
+    // ENOENT also comes from a dangling symlink where link() follows symlinks (macOS, BSD): that name is still there.
+    return (error as NodeJS.ErrnoException).code === 'ENOENT' && lstatOrUndefined(file) === undefined ? GONE : undefined;
   }
 }
 
@@ -477,15 +486,6 @@ function sameOpenFile(a: number, b: number): boolean {
     const first = fstatSync(a);
     const second = fstatSync(b);
     return first.dev === second.dev && first.ino === second.ino;
-  } catch {
-    return false;
-  }
-}
-
-/** Whether a descriptor is a terminal: what goes there is shown to the user, not read by a program. */
-function isTerminal(fd: number): boolean {
-  try {
-    return fstatSync(fd).isCharacterDevice() && isatty(fd);
   } catch {
     return false;
   }
