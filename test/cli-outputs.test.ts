@@ -570,6 +570,10 @@ describe('CLI output files: all or nothing, and only where the user pointed', ()
   });
 
   it('init never sends a signing key to the standard output its policy goes to; an empty option value is refused', async () => {
+    const streamCa = await certpin(['init', `localhost:${server.port}`, '--ca', '/dev/stdin', '--backup-pin', backupPin(), '--out', at('stream-ca.json')], { input: pki.root.pem });
+    assert.equal(streamCa.code, 2, streamCa.stderr);
+    assert.match(streamCa.stderr, /--ca \/dev\/stdin is not a regular file; the policy names its CA files for later runs/);
+    assert.equal(existsSync(at('stream-ca.json')), false);
     const [shared, emptyPem, emptyOut] = await Promise.all([
       init('--signing-key', '/dev/stdout', '--jwks', at('shared-keys.json')),
       certpin(['fetch', `localhost:${server.port}`, '--ca', at('root.pem'), '--pem', '']),

@@ -106,6 +106,8 @@ export async function run(argv: readonly string[]): Promise<number> {
   const textDir = values.out && !writesInPlace(values.out) ? path.dirname(path.resolve(values.out)) : process.cwd();
   const realDir = values.out && !writesInPlace(values.out) ? directoryAsTheKernelFindsIt(values.out) : process.cwd();
   const caPaths = (values.ca ?? []).map((f) => {
+    // The policy names the file for every later run: a stream (`--ca <(cat root.pem)`) is gone once init exits.
+    if (!statSync(f).isFile()) throw new UsageError(`--ca ${f} is not a regular file; the policy names its CA files for later runs: give the file itself.`, 'init');
     const relative = path.relative(textDir, path.resolve(f));
     if (path.isAbsolute(relative)) return relative;
     // Read from the policy's name as text (what loadPolicy does) and from its real directory, the path must reach the
