@@ -570,9 +570,13 @@ describe('CLI output files: all or nothing, and only where the user pointed', ()
   });
 
   it('init never sends a signing key to the standard output its policy goes to; an empty option value is refused', async () => {
-    const streamCa = await certpin(['init', `localhost:${server.port}`, '--ca', '/dev/stdin', '--backup-pin', backupPin(), '--out', at('stream-ca.json')], { input: pki.root.pem });
+    // `--ca <(cat root.pem)`: a pipe the shell names, gone once init exits.
+    const caPipe = at('ca.fifo');
+    execFileSync('mkfifo', [caPipe]);
+    execFile('sh', ['-c', `cat "${at('root.pem')}" > "${caPipe}"`]);
+    const streamCa = await certpin(['init', `localhost:${server.port}`, '--ca', caPipe, '--backup-pin', backupPin(), '--out', at('stream-ca.json')]);
     assert.equal(streamCa.code, 2, streamCa.stderr);
-    assert.match(streamCa.stderr, /--ca \/dev\/stdin is not a regular file; the policy names its CA files for later runs/);
+    assert.match(streamCa.stderr, /--ca .*ca\.fifo is not a regular file; the policy names its CA files for later runs/);
     assert.equal(existsSync(at('stream-ca.json')), false);
     const [shared, emptyPem, emptyOut] = await Promise.all([
       init('--signing-key', '/dev/stdout', '--jwks', at('shared-keys.json')),
