@@ -481,13 +481,23 @@ function streamOf(file: string): 1 | 2 | undefined {
 
 /** Whether two descriptors are open on the same file, pipe, socket or terminal. */
 function sameOpenFile(a: number, b: number): boolean {
-  if (a === b) return true;
+  return a === b || sameInode(fstatOrUndefined(a), fstatOrUndefined(b));
+}
+
+/** Whether two names lead to one existing file. */
+export function sameFile(a: string, b: string): boolean {
+  return sameInode(statOrUndefined(a), statOrUndefined(b));
+}
+
+function sameInode(first: Stats | undefined, second: Stats | undefined): boolean {
+  return first !== undefined && second !== undefined && first.dev === second.dev && first.ino === second.ino;
+}
+
+function fstatOrUndefined(fd: number): Stats | undefined {
   try {
-    const first = fstatSync(a);
-    const second = fstatSync(b);
-    return first.dev === second.dev && first.ino === second.ino;
+    return fstatSync(fd);
   } catch {
-    return false;
+    return undefined;
   }
 }
 

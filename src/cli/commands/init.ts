@@ -8,7 +8,7 @@ import { PinPolicy } from '../../index.js';
 import { describeCertificate, normalizeHost, parsePin, probeServer } from '../../tools/index.js';
 import type { ServerProbe } from '../../tools/index.js';
 import { explainFailure } from '../explain.js';
-import { readCaFiles, sharesStandardOutput, writeOutputFiles, writesInPlace } from '../files.js';
+import { readCaFiles, sameFile, sharesStandardOutput, writeOutputFiles, writesInPlace } from '../files.js';
 import { realpathSync, statSync } from 'node:fs';
 import { packageVersion } from '../version.js';
 import { styleFor } from '../style.js';
@@ -242,16 +242,5 @@ function realPathOf(file: string): string {
     return realpathSync.native(file);
   } catch {
     return path.resolve(file);
-  }
-}
-
-/** Whether two names lead to one existing file. */
-function sameFile(a: string, b: string): boolean {
-  try {
-    const first = statSync(a);
-    const second = statSync(b);
-    return first.dev === second.dev && first.ino === second.ino;
-  } catch {
-    return false;
   }
 }
