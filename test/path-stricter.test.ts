@@ -12,7 +12,7 @@ import { TrustAnchorIndex, validatePath } from '../src/core/path/index.js';
 import type { PathValidation } from '../src/core/path/index.js';
 import { opensslVerify } from './support/openssl-cli.js';
 import { factsOf, opensslVerdict, validateCase } from './support/path-case.js';
-import { OID, buildCertificate, intermediate, leaf, pooledKey, root } from './support/x509-builder.js';
+import { OID, buildCertificate, intermediate, leaf, pooledKey, root, unknownExtension } from './support/x509-builder.js';
 import type { Built, CertSpec } from './support/x509-builder.js';
 
 const certpin = (anchors: readonly Built[], chain: readonly Built[]): PathValidation => validateCase({ anchors, chain, host: '' });
@@ -81,6 +81,18 @@ describe('stricter than OpenSSL, where Node would accept an excluded name', () =
     assert.ok(opensslVerify({ trusted: [l.pem], untrusted: [], leaf: l.pem, hostname: 'invalid.test', partialChain: true }).ok, 'OpenSSL accepts it');
     const result = validatePath(facts!, [], new TrustAnchorIndex([l.der]), { now: Date.now(), partialChain: true });
     assert.equal(result.verified ? 'verified' : result.code, 'malformed');
+  });
+
+  it('a root certpin finds invalid (a duplicated extension) is refused as malformed, at once, not taken for its own issuer', () => {
+    const duplicate = unknownExtension(false);
+    const r = root('Invalid Root', { extensions: [duplicate, duplicate] });
+    const i = intermediate('Under Invalid Root', r);
+    for (const chain of [[leaf('invalid-root.test', r)], [leaf('invalid-root.test', i), i]]) {
+      assert.ok(openssl([r], chain, 'invalid-root.test'), 'OpenSSL accepts it');
+      const result = certpin([r], chain);
+      assert.equal(result.verified ? 'verified' : result.code, 'malformed');
+      assert.ok(!result.verified && result.work.steps < 10, `a few steps, not a loop through the anchor (${result.verified ? '' : result.work.steps})`);
+    }
   });
 
   it('a leaf whose public key is not DER (a long-form length): one key, two pins', () => {

@@ -261,7 +261,15 @@ class PathSearch {
     if (chain.length > this.#maxChainLength) return { code: 'chain-too-long', reason: `a chain longer than ${this.#maxChainLength} certificates`, certificate: top, depth };
     // Trusted first: an issuer from the store is taken whenever the store has one.
     this.#step(this.#anchors.named(top).length);
-    const fromStore = this.#anchors.issuersOf(top);
+    const named = this.#anchors.issuersOf(top);
+    // A certificate already on the chain is not its issuer again: an anchor certpin reads as invalid is not
+    // self-signed to it, and would otherwise be taken for its own issuer until the chain grew too long.
+    const fromStore = top.selfSigned ? named : named.filter((c) => !chain.some((onChain) => onChain.sha256 === c.sha256));
+    if (named.length > 0 && fromStore.length === 0) {
+      return top.invalid.length > 0
+        ? { code: 'malformed', reason: `a certificate is invalid (${top.invalid[0]})`, certificate: top, depth }
+        : { code: 'no-path', reason: 'a trust anchor that names itself as its issuer without being self-signed', certificate: top, depth };
+    }
     if (fromStore.length > 0) {
       const current = fromStore.filter((c) => this.#timeValid(c));
       if (current.length === 0) return this.#timeFailure(fromStore[0]!, depth + 1);
