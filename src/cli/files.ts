@@ -359,7 +359,7 @@ const GONE = Symbol('gone');
  */
 function openInPlace(plan: Plan, command: string | undefined): number {
   const file = plan.output.file;
-  const stream = standardDescriptor(file) ?? descriptorLeadingTo(file);
+  const stream = streamOf(file);
   if (stream !== undefined) return stream;
   const noFollow = plan.existing?.isSymbolicLink() ? 0 : constants.O_NOFOLLOW;
   let fd: number;
@@ -371,7 +371,7 @@ function openInPlace(plan: Plan, command: string | undefined): number {
   }
   const now = fstatSync(fd);
   const checked = plan.target!;
-  if (!isDevice(now) || now.dev !== checked.dev || now.ino !== checked.ino || now.rdev !== checked.rdev) {
+  if (!isDevice(now) || !sameInode(now, checked) || now.rdev !== checked.rdev) {
     closeSync(fd);
     throw changedWhileWriting(file, command);
   }
@@ -519,7 +519,7 @@ function isStandardStream(file: string): boolean {
 
 /** Whether `file` names standard output, or leads to the very pipe, terminal or socket it is. */
 export function leadsToStandardOutput(file: string): boolean {
-  return (standardDescriptor(file) ?? descriptorLeadingTo(file)) === 1;
+  return streamOf(file) === 1;
 }
 
 /**

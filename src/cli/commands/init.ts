@@ -104,7 +104,7 @@ export async function run(argv: readonly string[]): Promise<number> {
   // followed by "..": `lnk/../certpin.json`), a relative path would be read from another place than it was written
   // for, and the CA files are named by their real absolute paths instead.
   const textDir = values.out && !writesInPlace(values.out) ? path.dirname(path.resolve(values.out)) : process.cwd();
-  const realDir = values.out && !writesInPlace(values.out) ? directoryAsTheKernelFindsIt(values.out) : process.cwd();
+  const realDir = values.out && !writesInPlace(values.out) ? realPathOf(path.dirname(values.out)) : process.cwd();
   const caPaths = (values.ca ?? []).map((f) => {
     // The policy names the file for every later run: a stream (`--ca <(cat root.pem)`) is gone once init exits.
     if (!statSync(f).isFile()) throw new UsageError(`--ca ${f} is not a regular file; the policy names its CA files for later runs: give the file itself.`, 'init');
@@ -225,15 +225,6 @@ function hostEntry(probe: ServerProbe, target: ConnectTarget, backupPins: readon
     ...(backupPins.length > backups.length ? [s.yellow('  A --backup-pin is on the served chain: a backup must be a key the server does not use yet; it was left out.')] : []),
   ];
   return { pattern, json: { $comment: comment, pins }, explanation };
-}
-
-/** The directory of `file` as the kernel resolves it (a symlink before ".."), absolute. */
-function directoryAsTheKernelFindsIt(file: string): string {
-  try {
-    return realpathSync.native(path.dirname(file));
-  } catch {
-    return path.dirname(path.resolve(file));
-  }
 }
 
 /** A file's real absolute path (symlinks followed), or its absolute path when it cannot be resolved. */
