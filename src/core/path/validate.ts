@@ -264,7 +264,7 @@ class PathSearch {
     const named = this.#anchors.issuersOf(top);
     // A certificate already on the chain is not its issuer again: an anchor certpin reads as invalid is not
     // self-signed to it, and would otherwise be taken for its own issuer until the chain grew too long.
-    const fromStore = top.selfSigned ? named : named.filter((c) => !chain.some((onChain) => onChain.sha256 === c.sha256));
+    const fromStore = top.selfSigned ? named : named.filter((c) => !isOn(chain, c));
     if (named.length > 0 && fromStore.length === 0) {
       return top.invalid.length > 0
         ? { code: 'malformed', reason: `a certificate is invalid (${top.invalid[0]})`, certificate: top, depth }
@@ -293,7 +293,7 @@ class PathSearch {
         return { code: 'malformed', reason: 'a served certificate certpin cannot read may be the issuer OpenSSL chose', certificate: top, depth };
       }
       this.#step(this.#served.named(top).length);
-      const unused = this.#served.issuersOf(top).filter((c) => !chain.some((onChain) => onChain.sha256 === c.sha256));
+      const unused = this.#served.issuersOf(top).filter((c) => !isOn(chain, c));
       if (unused.length > 0) {
         const current = unused.filter((c) => this.#timeValid(c));
         if (current.length === 0) return this.#timeFailure(unused[0]!, depth + 1);
@@ -382,6 +382,11 @@ class PathSearch {
     }
     return undefined;
   }
+}
+
+/** Whether `certificate` is already on `chain`: it is never taken again as an issuer (a path does not loop). */
+function isOn(chain: readonly CertificateFacts[], certificate: CertificateFacts): boolean {
+  return chain.some((onChain) => onChain.sha256 === certificate.sha256);
 }
 
 /**
